@@ -1,0 +1,63 @@
+//! checker: the booking rules of SPEC §5 as pure functions over loaded state, and the
+//! state report of SPEC §8 (`checker --json`). No I/O here but through hostinfo.
+
+pub mod admission;
+pub mod limits;
+pub mod placement;
+pub mod problems;
+pub mod report;
+pub mod rules;
+pub mod snapshot;
+pub mod summary;
+pub mod timeline;
+
+pub use admission::{admit, suggest, Context, Refusal, Request, Resource, Window};
+pub use report::Report;
+pub use snapshot::Snapshot;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Files(#[from] hostinfo::Error),
+    #[error(transparent)]
+    Time(#[from] hostinfo::clock::TimeError),
+}
+
+/// Loads and checks every file an installation has, strictly: what `booking` and
+/// `monitor` would refuse to run on is an error here too (SPEC §2: exit 2).
+pub fn validate(root: &hostinfo::Root) -> Result<ValidationSummary, Error> {
+    use hostinfo::Table;
+    let config = root.load_config()?;
+    config.clock()?;
+    let template = root.templates_dir().join("backup.yaml");
+    if template.exists() {
+        hostinfo::config::BackupSpec::load(&template)?;
+    }
+    let lock = root.lock_shared()?;
+    let mut rows = [0usize; 3];
+    for (i, table) in [Table::Booking, Table::Using, Table::Used]
+        .into_iter()
+        .enumerate()
+    {
+        rows[i] = root.read_schedule_strict(table, &lock)?.rows.len();
+    }
+    let requests = root.read_requests(&lock)?.len();
+    Ok(ValidationSummary {
+        users: config.users.iter().count(),
+        booking: rows[0],
+        using: rows[1],
+        used: rows[2],
+        requests,
+    })
+}
+
+/// What [`validate`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationSummary {
+    pub users: usize,
+    pub booking: usize,
+    pub using: usize,
+    pub used: usize,
+    pub requests: usize,
+}

@@ -1,0 +1,103 @@
+//! `checker`: the state of an AIVC booking host, as JSON for scripts or as a summary.
+#![allow(clippy::print_stderr)]
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use termcolor::{ColorChoice, StandardStream};
+
+const EXIT_CODES: &str = "Exit codes: 0 no problems, 1 problems found, 2 could not run \
+(bad input, unreadable files, a lock held too long).";
+
+/// Report the whole state of an AIVC booking host: capacity, GPUs, users, bookings, a
+/// capacity timeline, and every problem found.
+#[derive(Debug, Parser)]
+#[command(version, after_help = EXIT_CODES)]
+struct Cli {
+    /// The installation's root folder (holds cfg/ and jobs/).
+    #[arg(long, env = "AIVC_ROOT", value_name = "DIR", global = true)]
+    root: Option<PathBuf>,
+    /// Print one JSON document (schema: docs/file-formats.md) instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// When to colour the summary.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    color: When,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Only load and check the configuration and schedule files; exit 0 or 2.
+    Validate,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum When {
+    Auto,
+    Always,
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("checker: error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode, String> {
+    let root = hostinfo::Root::resolve(cli.root.clone()).map_err(|e| e.to_string())?;
+    if let Some(Command::Validate) = cli.command {
+        let s = checker::validate(&root).map_err(|e| e.to_string())?;
+        eprintln!(
+            "checker: ok: {} users, {} waiting, {} running, {} in history, {} pending requests",
+            s.users, s.booking, s.using, s.used, s.requests
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let snapshot = checker::Snapshot::load(root).map_err(|e| e.to_string())?;
+    let inventory = hostinfo::gpu::inventory(
+        &hostinfo::gpu::NvmlProbe,
+        snapshot.config.fallback_gpu_count(),
+    );
+    let report = checker::report::build(&snapshot, inventory);
+    let written = if cli.json {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        serde_json::to_writer(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+            .and_then(|()| out.flush())
+    } else {
+        let choice = match cli.color {
+            When::Always => ColorChoice::Always,
+            When::Never => ColorChoice::Never,
+            When::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+                ColorChoice::Never
+            }
+            When::Auto if !std::io::stdout().is_terminal() => ColorChoice::Never,
+            When::Auto => ColorChoice::Auto,
+        };
+        let mut out = StandardStream::stdout(choice);
+        checker::summary::write(&report, &mut out).and_then(|()| out.flush())
+    };
+    match written {
+        Ok(()) => {}
+        // A reader that stopped early (`checker | head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(format!("cannot write the report: {e}")),
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

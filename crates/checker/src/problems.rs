@@ -1,0 +1,449 @@
+//! What is wrong with an installation's state as it stands (SPEC §8 `problems`): each
+//! problem has a severity, a stable code, a message, and the file and line it is about.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use hostinfo::clock::is_on_grid;
+use hostinfo::schedule::{format_time, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::limits::user_max;
+use crate::rules::{self, PORT_RANGE};
+use crate::snapshot::{Snapshot, TableRow};
+use crate::timeline::Timeline;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub severity: Severity,
+    /// Stable, for scripts: see docs/file-formats.md.
+    pub code: String,
+    pub message: String,
+    pub file: String,
+    pub line: Option<u64>,
+}
+
+struct Found<'s> {
+    snapshot: &'s Snapshot,
+    problems: Vec<Problem>,
+}
+
+impl Found<'_> {
+    fn add(
+        &mut self,
+        severity: Severity,
+        code: &str,
+        file: &Path,
+        line: Option<u64>,
+        message: String,
+    ) {
+        self.problems.push(Problem {
+            severity,
+            code: code.into(),
+            message,
+            file: self.snapshot.display_path(file),
+            line,
+        });
+    }
+
+    fn on_row(&mut self, severity: Severity, code: &str, row: &TableRow, message: String) {
+        let file = self.snapshot.root.schedule_path(row.table);
+        self.add(severity, code, &file, Some(row.line), message);
+    }
+}
+
+fn short(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Every problem of the snapshot, errors first, then by file and line.
+pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
+    let mut f = Found {
+        snapshot,
+        problems: Vec::new(),
+    };
+    config_problems(&mut f);
+    row_problems(&mut f);
+    overcommit(&mut f);
+    gpu_double_booking(&mut f);
+    user_overlaps(&mut f);
+    shared_ports(&mut f);
+    let mut problems = f.problems;
+    problems.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
+    problems
+}
+
+fn config_problems(f: &mut Found) {
+    let config = &f.snapshot.config;
+    let cap = &config.capability;
+    let cap_path = config.capability_path.clone();
+    let users_path = config.users_path.clone();
+    for id in &cap.allow_user_ids {
+        if let Some(why) = rules::user_id_problem(id) {
+            f.add(
+                Severity::Error,
+                "bad_user_id",
+                &cap_path,
+                None,
+                format!("allow_userIDs: user id `{id}` {why}"),
+            );
+        }
+    }
+    for (id, _) in &cap.custom_limits.0 {
+        if !cap.allow_user_ids.contains(id) {
+            f.add(
+                Severity::Warning,
+                "config",
+                &cap_path,
+                None,
+                format!("max_custom_capability names `{id}`, who is not in allow_userIDs"),
+            );
+        }
+    }
+    for id in cap
+        .allow_user_ids
+        .iter()
+        .chain(cap.custom_limits.0.iter().map(|(k, _)| k))
+    {
+        let max = user_max(cap, id);
+        for (field, value, host) in [
+            ("cpus", max.cpus, cap.max.cpus),
+            ("memory", max.memory, cap.max.memory),
+            ("gpus", f64::from(max.gpus), f64::from(cap.max.gpus)),
+        ] {
+            if value > host + 1e-9 {
+                f.add(
+                    Severity::Warning,
+                    "config",
+                    &cap_path,
+                    None,
+                    format!("`{id}` may book {field} {value}, more than the host's {host}"),
+                );
+            }
+        }
+    }
+    let mut port_owner: HashMap<u16, &str> = HashMap::new();
+    for (id, user) in config.users.iter() {
+        if let Some(why) = rules::user_id_problem(id) {
+            f.add(
+                Severity::Error,
+                "bad_user_id",
+                &users_path,
+                None,
+                format!("user id `{id}` {why}"),
+            );
+        }
+        if !PORT_RANGE.contains(&user.forward_port) {
+            f.add(
+                Severity::Error,
+                "bad_port",
+                &users_path,
+                None,
+                format!(
+                    "`{id}` forwards port {}, outside {}..{}",
+                    user.forward_port,
+                    PORT_RANGE.start(),
+                    PORT_RANGE.end()
+                ),
+            );
+        }
+        if let Some(other) = port_owner.insert(user.forward_port, id) {
+            f.add(
+                Severity::Error,
+                "port_shared",
+                &users_path,
+                None,
+                format!(
+                    "`{other}` and `{id}` both forward port {}",
+                    user.forward_port
+                ),
+            );
+        }
+        if !rules::image_allowed(&config.host, user.image.as_deref()) {
+            f.add(
+                Severity::Warning,
+                "image_not_allowed",
+                &users_path,
+                None,
+                format!(
+                    "`{id}` defaults to image `{}`, which is not in host_deploy.yaml",
+                    user.image.as_deref().unwrap_or("")
+                ),
+            );
+        }
+    }
+}
+
+fn row_problems(f: &mut Found) {
+    let s = f.snapshot;
+    let config = &s.config;
+    let gpu_count = config.capability.max.gpus;
+    for tr in &s.rows {
+        let r = &tr.row;
+        if let Some(why) = rules::user_id_problem(&r.user_id) {
+            f.on_row(
+                Severity::Error,
+                "bad_user_id",
+                tr,
+                format!("user id `{}` {why}", r.user_id),
+            );
+        }
+        if !is_on_grid(r.start) || !is_on_grid(r.end) {
+            f.on_row(
+                Severity::Error,
+                "off_grid",
+                tr,
+                format!(
+                    "{} to {} is not on the 30-minute grid",
+                    format_time(r.start),
+                    format_time(r.end)
+                ),
+            );
+        }
+        if r.end <= r.start {
+            f.on_row(
+                Severity::Error,
+                "bad_window",
+                tr,
+                format!(
+                    "ends ({}) before it starts ({})",
+                    format_time(r.end),
+                    format_time(r.start)
+                ),
+            );
+        }
+        if !config.capability.allow_user_ids.contains(&r.user_id) {
+            f.on_row(
+                Severity::Warning,
+                "user_not_allowed",
+                tr,
+                format!("`{}` is not in allow_userIDs", r.user_id),
+            );
+        }
+        if config.users.get(&r.user_id).is_none() {
+            f.on_row(Severity::Error, "unknown_user", tr, format!("`{}` has no entry in users_config.yaml; the monitor cannot start the container", r.user_id));
+        }
+        if !PORT_RANGE.contains(&r.forward_port) {
+            f.on_row(
+                Severity::Error,
+                "bad_port",
+                tr,
+                format!(
+                    "forward port {} is outside {}..{}",
+                    r.forward_port,
+                    PORT_RANGE.start(),
+                    PORT_RANGE.end()
+                ),
+            );
+        }
+        if !rules::image_allowed(&config.host, r.image.as_deref()) {
+            f.on_row(
+                Severity::Error,
+                "image_not_allowed",
+                tr,
+                format!(
+                    "image `{}` is not in host_deploy.yaml",
+                    r.image.as_deref().unwrap_or("")
+                ),
+            );
+        }
+        if let Some(id) = r.gpus.ids().iter().find(|id| **id >= gpu_count) {
+            f.on_row(
+                Severity::Error,
+                "gpu_out_of_range",
+                tr,
+                format!("GPU {id} does not exist (the host has {gpu_count})"),
+            );
+        }
+        let max = user_max(&config.capability, &r.user_id);
+        if r.cpus > max.cpus + 1e-9
+            || f64::from(r.memory) > max.memory + 1e-9
+            || r.gpus.len() as u32 > max.gpus
+        {
+            f.on_row(
+                Severity::Warning,
+                "over_user_max",
+                tr,
+                format!(
+                    "`{}` books more than their maximum (cpus {} memory {} gpus {})",
+                    r.user_id, max.cpus, max.memory, max.gpus
+                ),
+            );
+        }
+    }
+}
+
+fn overcommit(f: &mut Found) {
+    let s = f.snapshot;
+    let cap = &s.config.capability.max;
+    let t = Timeline::build(s.rows.iter().map(|tr| &tr.row));
+    let series = [
+        ("cpus", t.cpus.clone(), cap.cpus),
+        (
+            "memory",
+            t.memory.iter().map(|m| *m as f64).collect(),
+            cap.memory,
+        ),
+        (
+            "gpus",
+            t.gpus.iter().map(|g| f64::from(*g)).collect(),
+            f64::from(cap.gpus),
+        ),
+    ];
+    let jobs = s.root.jobs_dir();
+    for (name, values, capacity) in series {
+        let used = |i: usize| values[i];
+        let mut i = 0;
+        while i < t.points.len() {
+            if used(i) <= capacity + 1e-9 {
+                i += 1;
+                continue;
+            }
+            let from = t.points[i];
+            let mut peak = used(i);
+            while i < t.points.len() && used(i) > capacity + 1e-9 {
+                peak = peak.max(used(i));
+                i += 1;
+            }
+            let until = t.points.get(i).copied().unwrap_or(from);
+            f.add(
+                Severity::Error,
+                &format!("overcommit_{name}"),
+                &jobs,
+                None,
+                format!(
+                    "{name} over capacity from {} to {}: up to {peak} booked of {capacity}",
+                    short(from),
+                    short(until)
+                ),
+            );
+        }
+    }
+}
+
+/// Indices of rows grouped by a key, each group sorted by start.
+fn grouped<'a, K: std::hash::Hash + Eq>(
+    rows: &'a [TableRow],
+    keys: impl Fn(&'a Row) -> Vec<K>,
+) -> HashMap<K, Vec<usize>> {
+    let mut groups: HashMap<K, Vec<usize>> = HashMap::new();
+    for (i, tr) in rows.iter().enumerate() {
+        for k in keys(&tr.row) {
+            groups.entry(k).or_default().push(i);
+        }
+    }
+    for v in groups.values_mut() {
+        v.sort_by_key(|&i| rows[i].row.start);
+    }
+    groups
+}
+
+/// For each row of each group, the earlier row still running when it starts (the one
+/// that ends last), if `conflicts` says the two clash.
+fn clashes(
+    rows: &[TableRow],
+    group: &[usize],
+    conflicts: impl Fn(&Row, &Row) -> bool,
+    mut report: impl FnMut(usize, usize),
+) {
+    let mut longest: Option<usize> = None;
+    for &i in group {
+        if let Some(j) = longest {
+            if rows[j].row.end > rows[i].row.start && conflicts(&rows[j].row, &rows[i].row) {
+                report(j, i);
+            }
+        }
+        if longest.is_none_or(|j| rows[i].row.end > rows[j].row.end) {
+            longest = Some(i);
+        }
+    }
+}
+
+fn sorted_keys<K: Ord + Copy, V>(groups: &HashMap<K, V>) -> Vec<K> {
+    let mut keys: Vec<K> = groups.keys().copied().collect();
+    keys.sort_unstable();
+    keys
+}
+
+fn gpu_double_booking(f: &mut Found) {
+    let rows = &f.snapshot.rows;
+    let groups = grouped(rows, |r| r.gpus.ids().to_vec());
+    for gpu in sorted_keys(&groups) {
+        let mut found = Vec::new();
+        clashes(rows, &groups[&gpu], |_, _| true, |a, b| found.push((a, b)));
+        for (a, b) in found {
+            let (ra, rb) = (&rows[a].row, &rows[b].row);
+            f.on_row(
+                Severity::Error,
+                "gpu_double_booked",
+                &rows[b],
+                format!(
+                    "GPU {gpu} is held by `{}` ({} to {}) and `{}` ({} to {}) at once",
+                    ra.user_id,
+                    short(ra.start),
+                    short(ra.end),
+                    rb.user_id,
+                    short(rb.start),
+                    short(rb.end)
+                ),
+            );
+        }
+    }
+}
+
+fn user_overlaps(f: &mut Found) {
+    let rows = &f.snapshot.rows;
+    let groups = grouped(rows, |r| vec![r.user_id.as_str()]);
+    let mut users: Vec<&str> = groups.keys().copied().collect();
+    users.sort_unstable();
+    for user in users {
+        let mut found = Vec::new();
+        clashes(rows, &groups[user], |_, _| true, |a, b| found.push((a, b)));
+        for (a, b) in found {
+            let ra = &rows[a].row;
+            f.on_row(
+                Severity::Error,
+                "user_overlap",
+                &rows[b],
+                format!(
+                    "`{user}` has another booking at the same time ({} to {})",
+                    short(ra.start),
+                    short(ra.end)
+                ),
+            );
+        }
+    }
+}
+
+fn shared_ports(f: &mut Found) {
+    let rows = &f.snapshot.rows;
+    let groups = grouped(rows, |r| vec![r.forward_port]);
+    for port in sorted_keys(&groups) {
+        let mut found = Vec::new();
+        clashes(
+            rows,
+            &groups[&port],
+            |a, b| a.user_id != b.user_id,
+            |a, b| found.push((a, b)),
+        );
+        for (a, b) in found {
+            let (ra, rb) = (&rows[a].row, &rows[b].row);
+            f.on_row(
+                Severity::Error,
+                "port_shared",
+                &rows[b],
+                format!(
+                    "port {port} is forwarded for `{}` and `{}` at the same time",
+                    ra.user_id, rb.user_id
+                ),
+            );
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! `checker --json` (SPEC §8): one versioned document of the whole state, built from these
+//! structs and parsed back by the tests. Passwords have no field here to land in.
+
+use hostinfo::clock::ZoneSource;
+use hostinfo::gpu::{GpuInfo, GpuInventory, GpuSource};
+use hostinfo::schedule::format_time;
+use hostinfo::Table;
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{user_max, UserMax};
+use crate::problems::{self, Problem};
+use crate::snapshot::Snapshot;
+use crate::timeline::Timeline;
+
+/// The schema version; bumped on any change that could break a reader.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub version: u32,
+    /// Wall-clock time of the report in `timezone`, `YYYY-MM-DD HH:MM:SS`.
+    pub now: String,
+    pub timezone: String,
+    /// `config`, `host` or `default_utc`.
+    pub timezone_source: String,
+    pub clock_fixed: bool,
+    pub host: Host,
+    pub gpus: Gpus,
+    pub users: Vec<User>,
+    pub rows: Vec<RowState>,
+    pub timeline: Vec<TimelinePoint>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub cpus: f64,
+    pub ram: f64,
+    pub swap_size: f64,
+    pub memory: f64,
+    pub shm_rate: f64,
+    pub gpus: u32,
+    pub backup_space: f64,
+    pub work_space: f64,
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gpus {
+    /// `nvml` or `config`.
+    pub source: String,
+    pub driver_version: Option<String>,
+    /// Why NVML was not used, when it was not.
+    pub note: Option<String>,
+    pub devices: Vec<Device>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Device {
+    pub index: u32,
+    pub uuid: Option<String>,
+    pub name: Option<String>,
+    pub memory_used_mib: Option<u64>,
+    pub memory_total_mib: Option<u64>,
+    pub utilization_percent: Option<u32>,
+    pub processes: Vec<Process>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Process {
+    pub pid: u32,
+    pub used_memory_mib: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    /// In `allow_userIDs`.
+    pub allowed: bool,
+    /// Has an entry in `users_config.yaml`.
+    pub configured: bool,
+    pub forward_port: Option<u16>,
+    pub image: Option<String>,
+    pub max: Max,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Max {
+    pub cpus: f64,
+    pub memory: f64,
+    pub gpus: u32,
+    pub backup_space: f64,
+    pub work_space: f64,
+}
+
+impl From<UserMax> for Max {
+    fn from(m: UserMax) -> Self {
+        Max {
+            cpus: m.cpus,
+            memory: m.memory,
+            gpus: m.gpus,
+            backup_space: m.backup_space,
+            work_space: m.work_space,
+        }
+    }
+}
+
+/// Where a row stands relative to now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// In `booking.csv`, starting later.
+    Waiting,
+    /// In `booking.csv`, its window has begun: the next tick starts it.
+    Due,
+    /// In `booking.csv`, its window is over: the next tick files it as never started.
+    Missed,
+    /// In `using.csv`, within its window.
+    Running,
+    /// In `using.csv`, its window is over: the next tick closes it.
+    Ended,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowState {
+    /// `booking` or `using`.
+    pub table: String,
+    pub line: u64,
+    pub state: State,
+    pub start: String,
+    pub end: String,
+    pub user_id: String,
+    pub cpus: f64,
+    pub memory: u32,
+    pub gpus: Vec<u32>,
+    pub forward_port: u16,
+    pub image: Option<String>,
+    pub extra_command: Option<String>,
+}
+
+/// Use from `at` until the next point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelinePoint {
+    pub at: String,
+    pub cpus: f64,
+    pub memory: u64,
+    /// GPU ids held.
+    pub gpus: Vec<u32>,
+}
+
+fn zone_source(z: ZoneSource) -> &'static str {
+    match z {
+        ZoneSource::Config => "config",
+        ZoneSource::Host => "host",
+        ZoneSource::DefaultUtc => "default_utc",
+    }
+}
+
+/// Builds the report of `snapshot`, with the GPUs as `inventory` found them.
+pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
+    let config = &snapshot.config;
+    let cap = &config.capability;
+    let now = snapshot.now;
+
+    let mut ids: Vec<&str> = cap.allow_user_ids.iter().map(String::as_str).collect();
+    for (id, _) in config.users.iter() {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let users = ids
+        .into_iter()
+        .map(|id| {
+            let entry = config.users.get(id);
+            User {
+                id: id.to_string(),
+                allowed: cap.allow_user_ids.iter().any(|a| a == id),
+                configured: entry.is_some(),
+                forward_port: entry.map(|e| e.forward_port),
+                image: entry.and_then(|e| e.image.clone()),
+                max: user_max(cap, id).into(),
+            }
+        })
+        .collect();
+
+    let rows = snapshot
+        .rows
+        .iter()
+        .map(|tr| {
+            let r = &tr.row;
+            let state = match tr.table {
+                Table::Using if r.end <= now => State::Ended,
+                Table::Using => State::Running,
+                _ if r.end <= now => State::Missed,
+                _ if r.start <= now => State::Due,
+                _ => State::Waiting,
+            };
+            RowState {
+                table: if tr.table == Table::Using {
+                    "using"
+                } else {
+                    "booking"
+                }
+                .into(),
+                line: tr.line,
+                state,
+                start: format_time(r.start),
+                end: format_time(r.end),
+                user_id: r.user_id.clone(),
+                cpus: r.cpus,
+                memory: r.memory,
+                gpus: r.gpus.ids().to_vec(),
+                forward_port: r.forward_port,
+                image: r.image.clone(),
+                extra_command: r.extra_command.clone(),
+            }
+        })
+        .collect();
+
+    let mut problems = problems::find(snapshot);
+    problems.extend(unbooked_gpu_processes(snapshot, &inventory));
+
+    Report {
+        version: VERSION,
+        now: format_time(now),
+        timezone: config.zone.name().to_string(),
+        timezone_source: zone_source(config.zone_source).into(),
+        clock_fixed: snapshot.clock_fixed,
+        host: Host {
+            cpus: cap.max.cpus,
+            ram: cap.max.ram,
+            swap_size: cap.max.swap_size,
+            memory: cap.max.memory,
+            shm_rate: cap.max.shm_rate,
+            gpus: cap.max.gpus,
+            backup_space: cap.max.backup_space,
+            work_space: cap.max.work_space,
+            images: config.host.images.clone(),
+        },
+        gpus: gpus(inventory),
+        users,
+        rows,
+        timeline: timeline(snapshot),
+        problems,
+    }
+}
+
+fn gpus(inventory: GpuInventory) -> Gpus {
+    let (source, driver_version, note) = match inventory.source {
+        GpuSource::Nvml { driver_version } => ("nvml", driver_version, None),
+        GpuSource::Config { reason } => ("config", None, Some(reason)),
+    };
+    Gpus {
+        source: source.into(),
+        driver_version,
+        note,
+        devices: inventory.gpus.into_iter().map(device).collect(),
+    }
+}
+
+fn device(g: GpuInfo) -> Device {
+    Device {
+        index: g.index,
+        uuid: g.uuid,
+        name: g.name,
+        memory_used_mib: g.memory_used_mib,
+        memory_total_mib: g.memory_total_mib,
+        utilization_percent: g.utilization_percent,
+        processes: g
+            .processes
+            .into_iter()
+            .map(|p| Process {
+                pid: p.pid,
+                used_memory_mib: p.used_memory_mib,
+            })
+            .collect(),
+    }
+}
+
+/// The step function of use, with which GPU ids are held on each step.
+fn timeline(snapshot: &Snapshot) -> Vec<TimelinePoint> {
+    let t = Timeline::build(snapshot.rows.iter().map(|tr| &tr.row));
+    // Per GPU id, how many rows hold it, swept over the same change points.
+    let mut events: Vec<(chrono::NaiveDateTime, u32, i32)> = Vec::new();
+    for tr in &snapshot.rows {
+        if tr.row.end > tr.row.start {
+            for &id in tr.row.gpus.ids() {
+                events.push((tr.row.start, id, 1));
+                events.push((tr.row.end, id, -1));
+            }
+        }
+    }
+    events.sort_unstable_by_key(|e| e.0);
+    let mut held: std::collections::BTreeMap<u32, i32> = Default::default();
+    let mut e = 0;
+    let mut out = Vec::with_capacity(t.points.len());
+    for i in 0..t.points.len() {
+        while e < events.len() && events[e].0 <= t.points[i] {
+            *held.entry(events[e].1).or_default() += events[e].2;
+            e += 1;
+        }
+        out.push(TimelinePoint {
+            at: format_time(t.points[i]),
+            cpus: t.cpus[i],
+            memory: t.memory[i],
+            gpus: held
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(id, _)| *id)
+                .collect(),
+        });
+    }
+    out
+}
+
+/// With NVML: a process on a GPU that no running booking holds.
+fn unbooked_gpu_processes(snapshot: &Snapshot, inventory: &GpuInventory) -> Vec<Problem> {
+    if !matches!(inventory.source, GpuSource::Nvml { .. }) {
+        return Vec::new();
+    }
+    let now = snapshot.now;
+    let held: std::collections::HashSet<u32> = snapshot
+        .rows
+        .iter()
+        .filter(|tr| tr.table == Table::Using && tr.row.start <= now && now < tr.row.end)
+        .flat_map(|tr| tr.row.gpus.ids().iter().copied())
+        .collect();
+    inventory
+        .gpus
+        .iter()
+        .filter(|g| !held.contains(&g.index))
+        .flat_map(|g| {
+            g.processes.iter().map(move |p| Problem {
+                severity: problems::Severity::Warning,
+                code: "gpu_unbooked_process".into(),
+                message: format!(
+                    "process {} runs on GPU {}, which no running booking holds",
+                    p.pid, g.index
+                ),
+                file: snapshot.display_path(&snapshot.root.schedule_path(Table::Using)),
+                line: None,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,119 @@
+//! The rules of SPEC §5 that need no sweep: user ids, minimums and maximums, a user's own
+//! bookings, the forward port and the image.
+
+use chrono::NaiveDateTime;
+use hostinfo::config::{HostDeploy, UsersConfig};
+use hostinfo::schedule::Row;
+
+/// The range of host ports a container's ssh may be forwarded from.
+pub const PORT_RANGE: std::ops::RangeInclusive<u16> = 10001..=11000;
+
+/// Why a user id is unusable (it becomes a container name and a folder name), or `None`.
+pub fn user_id_problem(id: &str) -> Option<&'static str> {
+    let bytes = id.as_bytes();
+    if bytes.is_empty() {
+        return Some("is empty");
+    }
+    if bytes.len() > 32 {
+        return Some("is longer than 32 characters");
+    }
+    if !bytes[0].is_ascii_alphanumeric() {
+        return Some("must start with a letter or a digit");
+    }
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Some("may hold only letters, digits, `_`, `.` and `-`");
+    }
+    None
+}
+
+/// What a prompt does with a typed id: trims it and lower-cases it.
+pub fn normalize_typed_id(typed: &str) -> String {
+    typed.trim().to_lowercase()
+}
+
+/// A user's own booking that overlaps `[start, end)` (touching is fine).
+pub fn own_overlap<'a>(
+    rows: impl IntoIterator<Item = &'a Row>,
+    user_id: &str,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> Option<&'a Row> {
+    rows.into_iter()
+        .find(|r| r.user_id == user_id && r.overlaps(start, end))
+}
+
+/// Why `port` cannot be used by `user_id` over `[start, end)`, or `None`.
+pub fn port_problem<'a>(
+    port: u16,
+    user_id: &str,
+    users: &UsersConfig,
+    rows: impl IntoIterator<Item = &'a Row>,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> Option<PortProblem> {
+    if !PORT_RANGE.contains(&port) {
+        return Some(PortProblem::OutOfRange);
+    }
+    if let Some((other, _)) = users
+        .iter()
+        .find(|(id, u)| *id != user_id && u.forward_port == port)
+    {
+        return Some(PortProblem::ConfiguredFor(other.to_string()));
+    }
+    rows.into_iter()
+        .find(|r| r.forward_port == port && r.user_id != user_id && r.overlaps(start, end))
+        .map(|r| PortProblem::InUse {
+            by: r.user_id.clone(),
+            start: r.start,
+            end: r.end,
+        })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortProblem {
+    OutOfRange,
+    ConfiguredFor(String),
+    InUse {
+        by: String,
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+    },
+}
+
+/// Whether `image` may be used (none means the default, which always may).
+pub fn image_allowed(host: &HostDeploy, image: Option<&str>) -> bool {
+    image.is_none_or(|i| host.images.iter().any(|allowed| allowed == i))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_follow_the_spec_pattern() {
+        for ok in ["u001", "m11007s05-1", "A.b_c", "7", &"a".repeat(32)] {
+            assert_eq!(user_id_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "-rm",
+            ".hidden",
+            "a b",
+            "a/b",
+            "é",
+            &"a".repeat(33),
+            "x;ls",
+        ] {
+            assert!(user_id_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn typed_ids_are_trimmed_and_lower_cased() {
+        assert_eq!(normalize_typed_id("  M11007S05 "), "m11007s05");
+    }
+}

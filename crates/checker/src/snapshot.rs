@@ -1,0 +1,73 @@
+//! The state the checker looks at: the configuration, and the `booking` and `using` rows
+//! with the file and line each came from, read under one shared lock.
+
+use std::path::Path;
+
+use chrono::NaiveDateTime;
+use hostinfo::lock::Held;
+use hostinfo::schedule::Row;
+use hostinfo::{Config, Root, Table};
+
+/// A row and where it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableRow {
+    pub table: Table,
+    pub line: u64,
+    pub row: Row,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub root: Root,
+    pub config: Config,
+    /// `using` rows, then `booking` rows, each in file order.
+    pub rows: Vec<TableRow>,
+    /// Wall-clock time now in the configured zone.
+    pub now: NaiveDateTime,
+    /// Whether `now` was fixed by `AIVC_NOW`.
+    pub clock_fixed: bool,
+}
+
+impl Snapshot {
+    /// Reads the configuration and both live schedule files under a shared lock.
+    pub fn load(root: Root) -> Result<Self, crate::Error> {
+        let config = root.load_config()?;
+        let clock = config.clock()?;
+        let lock = root.lock_shared()?;
+        let rows = read_rows(&root, &lock)?;
+        drop(lock);
+        Ok(Snapshot {
+            root,
+            config,
+            rows,
+            now: clock.now(),
+            clock_fixed: clock.is_fixed(),
+        })
+    }
+
+    /// A path as a person reads it: relative to the root when it lies inside.
+    pub fn display_path(&self, path: &Path) -> String {
+        display_path(&self.root, path)
+    }
+}
+
+pub(crate) fn display_path(root: &Root, path: &Path) -> String {
+    path.strip_prefix(root.dir())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The `using` and `booking` rows with their lines.
+pub fn read_rows(root: &Root, lock: &impl Held) -> hostinfo::Result<Vec<TableRow>> {
+    let mut rows = Vec::new();
+    for table in [Table::Using, Table::Booking] {
+        let s = root.read_schedule(table, lock)?;
+        rows.extend(s.rows.into_iter().zip(s.lines).map(|(row, line)| TableRow {
+            table,
+            line,
+            row,
+        }));
+    }
+    Ok(rows)
+}

@@ -1,0 +1,113 @@
+//! The readable form of the report (`checker` without `--json`): the same facts, for a
+//! person at a terminal. It reads well without colour; colour only marks severity.
+
+use std::io;
+
+use termcolor::{Color, ColorSpec, WriteColor};
+
+use crate::problems::Severity;
+use crate::report::{Report, State};
+
+fn paint(out: &mut dyn WriteColor, color: Color, text: &str) -> io::Result<()> {
+    out.set_color(ColorSpec::new().set_fg(Some(color)).set_bold(true))?;
+    write!(out, "{text}")?;
+    out.reset()
+}
+
+/// Writes the summary of `report` to `out`.
+pub fn write(report: &Report, out: &mut dyn WriteColor) -> io::Result<()> {
+    let h = &report.host;
+    writeln!(
+        out,
+        "Host: {} cpus, {} GB memory ({} GB RAM + {} GB swap), {} GPUs",
+        h.cpus, h.memory, h.ram, h.swap_size, h.gpus
+    )?;
+    match &report.gpus.note {
+        Some(note) => writeln!(
+            out,
+            "GPUs: {} from the configuration ({note})",
+            report.gpus.devices.len()
+        )?,
+        None => {
+            for d in &report.gpus.devices {
+                writeln!(
+                    out,
+                    "GPU {}: {} {} MiB of {} MiB used, {}% busy, {} processes",
+                    d.index,
+                    d.name.as_deref().unwrap_or("?"),
+                    d.memory_used_mib.unwrap_or(0),
+                    d.memory_total_mib.unwrap_or(0),
+                    d.utilization_percent.unwrap_or(0),
+                    d.processes.len()
+                )?;
+            }
+        }
+    }
+    writeln!(
+        out,
+        "Time: {} {}{}",
+        &report.now[..16],
+        report.timezone,
+        if report.clock_fixed {
+            " (fixed by AIVC_NOW)"
+        } else {
+            ""
+        }
+    )?;
+    let allowed = report.users.iter().filter(|u| u.allowed).count();
+    let configured = report.users.iter().filter(|u| u.configured).count();
+    writeln!(out, "Users: {allowed} may book, {configured} signed up")?;
+
+    let count = |s: State| report.rows.iter().filter(|r| r.state == s).count();
+    writeln!(
+        out,
+        "Schedule: {} running, {} waiting, {} due to start, {} due to close, {} missed",
+        count(State::Running),
+        count(State::Waiting),
+        count(State::Due),
+        count(State::Ended),
+        count(State::Missed)
+    )?;
+    if !report.rows.is_empty() {
+        let mut rows: Vec<_> = report.rows.iter().collect();
+        rows.sort_by(|a, b| (&a.start, &a.user_id).cmp(&(&b.start, &b.user_id)));
+        writeln!(
+            out,
+            "  {:<8} {:<16} {:<16} {:<16} {:>6} {:>6} {:<10} {:>5}",
+            "STATE", "USER", "START", "END", "CPUS", "MEM", "GPUS", "PORT"
+        )?;
+        for r in rows {
+            let gpus = format!("{:?}", r.gpus);
+            writeln!(
+                out,
+                "  {:<8} {:<16} {:<16} {:<16} {:>6} {:>6} {:<10} {:>5}",
+                format!("{:?}", r.state).to_lowercase(),
+                r.user_id,
+                &r.start[..16],
+                &r.end[..16],
+                r.cpus,
+                r.memory,
+                gpus,
+                r.forward_port
+            )?;
+        }
+    }
+    if report.problems.is_empty() {
+        writeln!(out, "Problems: none")?;
+    } else {
+        writeln!(out, "Problems: {}", report.problems.len())?;
+        for p in &report.problems {
+            write!(out, "  ")?;
+            match p.severity {
+                Severity::Error => paint(out, Color::Red, "error  ")?,
+                Severity::Warning => paint(out, Color::Yellow, "warning")?,
+            }
+            let at = match p.line {
+                Some(line) => format!("{}:{line}", p.file),
+                None => p.file.clone(),
+            };
+            writeln!(out, " {} {at}: {}", p.code, p.message)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! `checker --json` and the summary, run as the real binary: the document parses back into
+//! the library's structs, carries no password, and every problem kind is reported.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use checker::report::{Report, State};
+
+const NOW: &str = "2026-11-21 15:47";
+
+fn checker(root: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .env("AIVC_NOW", NOW)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap()
+}
+
+fn report(root: &Path) -> (Report, Option<i32>) {
+    let out = checker(root, &["--json"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "one JSON document on one line");
+    (serde_json::from_str(&text).unwrap(), out.status.code())
+}
+
+fn codes(r: &Report) -> Vec<&str> {
+    r.problems.iter().map(|p| p.code.as_str()).collect()
+}
+
+#[test]
+fn the_lab_report_parses_back_and_has_no_problems() {
+    let root = common::root_from("lab");
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(0), "{:?}", r.problems);
+    assert_eq!(r.version, 1);
+    assert_eq!(r.timezone, "Asia/Taipei");
+    assert_eq!(r.now, "2026-11-21 15:47:00");
+    assert!(r.clock_fixed);
+    assert_eq!(r.host.memory, 80.0);
+    assert_eq!(r.host.shm_rate, 0.8);
+    assert_eq!(r.users.len(), 4);
+    assert!(r
+        .users
+        .iter()
+        .any(|u| u.id == "dave" && u.allowed && !u.configured));
+    let states: Vec<_> = r
+        .rows
+        .iter()
+        .map(|row| (row.user_id.as_str(), row.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("alice", State::Running),
+            ("bob", State::Waiting),
+            ("carol", State::Waiting)
+        ]
+    );
+    // 09:00 alice on GPU 0; from 09:00 the next day bob takes it over; carol adds GPU 1 10–11.
+    let at = |when: &str| r.timeline.iter().find(|p| p.at == when).unwrap();
+    assert_eq!(at("2026-11-21 09:00:00").gpus, [0]);
+    assert_eq!(at("2026-11-22 09:00:00").gpus, [0]);
+    assert_eq!(at("2026-11-22 10:00:00").gpus, [0, 1]);
+    assert_eq!(at("2026-11-22 10:00:00").cpus, 6.0);
+    assert!(at("2026-11-22 12:00:00").gpus.is_empty());
+}
+
+#[test]
+fn no_password_reaches_the_json_or_the_summary() {
+    let root = common::root_from("lab");
+    for args in [&["--json"][..], &[][..]] {
+        let out = checker(root.path(), args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        for pw in ["alice-secret-pw", "bob-secret-pw", "carol-secret-pw"] {
+            assert!(!text.contains(pw), "{args:?} printed a password");
+        }
+        assert!(!text.to_lowercase().contains("password"), "{args:?}");
+    }
+}
+
+#[test]
+fn without_a_gpu_driver_the_report_says_where_the_gpus_came_from() {
+    let root = common::root_from("lab");
+    let (r, _) = report(root.path());
+    match r.gpus.source.as_str() {
+        "config" => {
+            assert_eq!(r.gpus.devices.len(), 2);
+            assert!(r.gpus.note.as_deref().unwrap().starts_with("NVML"));
+        }
+        "nvml" => assert!(r.gpus.devices.iter().all(|d| d.uuid.is_some())),
+        other => panic!("unknown source {other}"),
+    }
+}
+
+#[test]
+fn the_original_samples_are_reported_not_refused() {
+    let root = common::reference_root();
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1), "the samples hold problems");
+    assert_eq!(r.rows.len(), 51);
+    let codes = codes(&r);
+    // The sample books GPUs 4..7 on a 4-GPU host and users that are not in the allow list.
+    assert!(codes.contains(&"gpu_out_of_range"), "{codes:?}");
+    assert!(codes.contains(&"user_not_allowed"), "{codes:?}");
+}
+
+fn with_booking(rows: &str) -> tempfile::TempDir {
+    let root = common::root_from("lab");
+    let header = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n";
+    std::fs::write(
+        root.path().join("jobs/booking.csv"),
+        format!("{header}{rows}"),
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn an_over_committed_schedule_is_reported_with_where_and_when() {
+    let root = with_booking(
+        "2026-11-22 09:00:00,2026-11-22 12:00:00,bob,8.0,40,[1],10002,,\n\
+         2026-11-22 10:00:00,2026-11-22 11:00:00,carol,8.0,40,[1],10003,,\n\
+         2026-11-22 10:30:00,2026-11-22 11:00:00,dave,1.0,1,[],10004,,\n",
+    );
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1));
+    let codes = codes(&r);
+    for expected in [
+        "overcommit_cpus",
+        "overcommit_memory",
+        "gpu_double_booked",
+        "unknown_user",
+    ] {
+        assert!(
+            codes.contains(&expected),
+            "{expected} missing from {codes:?}"
+        );
+    }
+    let cpus = r
+        .problems
+        .iter()
+        .find(|p| p.code == "overcommit_cpus")
+        .unwrap();
+    assert_eq!(
+        cpus.message,
+        "cpus over capacity from 2026-11-22 10:30 to 2026-11-22 11:00: up to 17 booked of 16"
+    );
+    let gpu = r
+        .problems
+        .iter()
+        .find(|p| p.code == "gpu_double_booked")
+        .unwrap();
+    assert_eq!((gpu.file.as_str(), gpu.line), ("jobs/booking.csv", Some(3)));
+}
+
+#[test]
+fn every_row_problem_kind_is_found() {
+    let root = with_booking(
+        "2026-11-22 09:00:00,2026-11-22 12:00:00,bob,1.0,1,[],10002,,\n\
+         2026-11-22 11:00:00,2026-11-22 13:00:00,bob,1.0,1,[],10002,,\n\
+         2026-11-22 09:15:00,2026-11-22 10:00:00,carol,1.0,1,[],10003,,\n\
+         2026-11-22 14:00:00,2026-11-22 13:00:00,carol,1.0,1,[],10003,,\n\
+         2026-11-23 09:00:00,2026-11-23 10:00:00,carol,1.0,1,[5],10003,evil:latest,\n\
+         2026-11-23 09:00:00,2026-11-23 10:00:00,-rm,1.0,1,[],99,,\n\
+         2026-11-24 09:00:00,2026-11-24 10:00:00,carol,12.0,1,[],10009,,\n\
+         2026-11-24 09:00:00,2026-11-24 10:00:00,mallory,1.0,1,[],10009,,\n",
+    );
+    let (r, _) = report(root.path());
+    let codes = codes(&r);
+    for expected in [
+        "user_overlap",
+        "off_grid",
+        "bad_window",
+        "gpu_out_of_range",
+        "image_not_allowed",
+        "bad_user_id",
+        "bad_port",
+        "over_user_max",
+        "port_shared",
+        "user_not_allowed",
+        "unknown_user",
+    ] {
+        assert!(
+            codes.contains(&expected),
+            "{expected} missing from {codes:?}"
+        );
+    }
+    assert!(r
+        .problems
+        .iter()
+        .all(|p| !p.message.is_empty() && !p.file.is_empty()));
+}
+
+#[test]
+fn config_problems_are_found_in_users_config() {
+    let root = common::root_from("lab");
+    let users = root.path().join("cfg/users_config.yaml");
+    let text = std::fs::read_to_string(&users)
+        .unwrap()
+        .replace("forward_port: 10003", "forward_port: 10002");
+    std::fs::write(&users, text).unwrap();
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1));
+    let shared = r.problems.iter().find(|p| p.code == "port_shared").unwrap();
+    assert_eq!(shared.file, "cfg/users_config.yaml");
+}
+
+#[test]
+fn the_summary_reads_without_colour_and_names_each_problem() {
+    let root = with_booking("2026-11-22 09:00:00,2026-11-22 12:00:00,mallory,1.0,1,[],10009,,\n");
+    let out = checker(root.path(), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes when stdout is not a terminal"
+    );
+    assert!(
+        text.contains("Host: 16 cpus, 80 GB memory (64 GB RAM + 16 GB swap), 2 GPUs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Time: 2026-11-21 15:47 Asia/Taipei (fixed by AIVC_NOW)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error   unknown_user jobs/booking.csv:2: `mallory` has no entry"),
+        "{text}"
+    );
+    let coloured = checker(root.path(), &["--color", "always"]);
+    assert!(String::from_utf8_lossy(&coloured.stdout).contains('\u{1b}'));
+}
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    let root = common::reference_root();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("--root")
+        .arg(root.path())
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

@@ -1,0 +1,21 @@
+//! hostinfo: the only code that reads or writes the files of an AIVC booking installation
+//! (`cfg/*.yaml`, `jobs/*.csv`, `jobs/monitor_exec`, `jobs/monitor.log`), with the typed
+//! models, the lock, the clock and slot arithmetic, and the GPU inventory (SPEC §1–§4, §10).
+//!
+//! Libraries never print: every failure is an [`Error`] naming the file, line and field.
+
+mod atomic;
+pub mod clock;
+pub mod config;
+mod error;
+pub mod exec;
+pub mod expr;
+pub mod gpu;
+pub mod lock;
+pub mod log;
+mod root;
+pub mod schedule;
+pub mod yaml;
+
+pub use error::{Error, Location, Result};
+pub use root::{Config, LiveTable, Root, Table};

@@ -1,0 +1,270 @@
+//! The root folder of an installation and every file in it: where each lives, and the
+//! reads and writes the tools are allowed, each under the lock it needs (SPEC §1, §3).
+
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+
+use crate::atomic;
+use crate::clock::{self, Clock, TimeError, ZoneSource};
+use crate::config::{CapabilityConfig, HostDeploy, UsersConfig};
+use crate::error::{read_text, Error, Result};
+use crate::exec::{self, Request};
+use crate::lock::{self, ExclusiveLock, Held, SharedLock};
+use crate::log::LogLine;
+use crate::schedule::{self, Row, Schedule};
+
+/// The three schedule files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    /// Future bookings.
+    Booking,
+    /// Running bookings.
+    Using,
+    /// History: appended to, never rewritten.
+    Used,
+}
+
+impl Table {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Table::Booking => "booking.csv",
+            Table::Using => "using.csv",
+            Table::Used => "used.csv",
+        }
+    }
+}
+
+/// The two schedule files that are rewritten in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveTable {
+    Booking,
+    Using,
+}
+
+impl From<LiveTable> for Table {
+    fn from(t: LiveTable) -> Table {
+        match t {
+            LiveTable::Booking => Table::Booking,
+            LiveTable::Using => Table::Using,
+        }
+    }
+}
+
+/// An installation's root folder (`cfg/`, `jobs/` below it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    dir: PathBuf,
+}
+
+impl Root {
+    /// `--root` when given, else `AIVC_ROOT`, else the current directory; it must be a folder.
+    pub fn resolve(flag: Option<PathBuf>) -> Result<Self> {
+        let dir = match flag {
+            Some(dir) => dir,
+            None => match std::env::var_os("AIVC_ROOT").filter(|v| !v.is_empty()) {
+                Some(dir) => PathBuf::from(dir),
+                None => PathBuf::from("."),
+            },
+        };
+        if !dir.is_dir() {
+            return Err(Error::Root {
+                path: dir,
+                message: "root is not a folder (give --root DIR or set AIVC_ROOT)".into(),
+            });
+        }
+        Ok(Root { dir })
+    }
+
+    /// A root at `dir`, unchecked.
+    pub fn at(dir: impl Into<PathBuf>) -> Self {
+        Root { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn cfg_dir(&self) -> PathBuf {
+        self.dir.join("cfg")
+    }
+    pub fn templates_dir(&self) -> PathBuf {
+        self.dir.join("cfg").join("templates")
+    }
+    pub fn jobs_dir(&self) -> PathBuf {
+        self.dir.join("jobs")
+    }
+    pub fn host_deploy_path(&self) -> PathBuf {
+        self.cfg_dir().join("host_deploy.yaml")
+    }
+    pub fn schedule_path(&self, table: Table) -> PathBuf {
+        self.jobs_dir().join(table.file_name())
+    }
+    pub fn monitor_exec_path(&self) -> PathBuf {
+        self.jobs_dir().join("monitor_exec")
+    }
+    pub fn monitor_log_path(&self) -> PathBuf {
+        self.jobs_dir().join("monitor.log")
+    }
+    pub fn lock_path(&self) -> PathBuf {
+        lock::lock_path(&self.jobs_dir())
+    }
+
+    /// A path from a config file: relative ones (`./cfg/x.yaml`) are relative to the root.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            let clean: PathBuf = path
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect();
+            self.dir.join(clean)
+        }
+    }
+
+    /// Takes `jobs/.lock` exclusive for a read-modify-write; `who` names us to waiters.
+    pub fn lock_exclusive(&self, who: &str) -> Result<ExclusiveLock> {
+        ExclusiveLock::acquire(&self.lock_path(), who, lock::timeout_from_env())
+    }
+
+    /// Takes `jobs/.lock` shared for a consistent read across files.
+    pub fn lock_shared(&self) -> Result<SharedLock> {
+        SharedLock::acquire(&self.lock_path(), lock::timeout_from_env())
+    }
+
+    /// Reads and checks every file in `cfg/`.
+    pub fn load_config(&self) -> Result<Config> {
+        let host_path = self.host_deploy_path();
+        let host = HostDeploy::load(&host_path)?;
+        let capability_path = self.resolve_path(&host.capability_config_yaml);
+        let capability = CapabilityConfig::load(&capability_path)?;
+        let users_path = self.resolve_path(&host.users_config_yaml);
+        let users = UsersConfig::load(&users_path)?;
+        let (zone, zone_source) = clock::resolve_zone(host.timezone.as_deref());
+        Ok(Config {
+            host,
+            capability,
+            users,
+            host_path,
+            capability_path,
+            users_path,
+            zone,
+            zone_source,
+        })
+    }
+
+    /// Reads a schedule file as it is (times off the grid included).
+    pub fn read_schedule(&self, table: Table, _lock: &impl Held) -> Result<Schedule> {
+        schedule::read(&self.schedule_path(table))
+    }
+
+    /// Reads a schedule file and refuses it when a row is off the grid.
+    pub fn read_schedule_strict(&self, table: Table, lock: &impl Held) -> Result<Schedule> {
+        let s = self.read_schedule(table, lock)?;
+        s.check_grid(&self.schedule_path(table))?;
+        Ok(s)
+    }
+
+    /// Rewrites `booking.csv` or `using.csv` atomically.
+    pub fn write_schedule(
+        &self,
+        table: LiveTable,
+        rows: &[Row],
+        _lock: &ExclusiveLock,
+    ) -> Result<()> {
+        atomic::replace(
+            &self.schedule_path(table.into()),
+            &schedule::to_bytes(rows),
+            0o644,
+        )
+    }
+
+    /// Appends rows to `used.csv`, the history that is never rewritten.
+    pub fn append_used(&self, rows: &[Row], _lock: &ExclusiveLock) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut bytes = Vec::new();
+        schedule::append_rows_to(&mut bytes, rows);
+        atomic::append(
+            &self.schedule_path(Table::Used),
+            schedule::HEADER_LINE.as_bytes(),
+            &bytes,
+        )
+    }
+
+    /// The pending requests to the monitor; a missing file has none.
+    pub fn read_requests(&self, _lock: &impl Held) -> Result<Vec<Request>> {
+        let path = self.monitor_exec_path();
+        match read_text(&path) {
+            Ok(text) => exec::parse(&path, &text),
+            Err(Error::Missing { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds a request for the monitor.
+    pub fn push_request(&self, request: &Request, _lock: &ExclusiveLock) -> Result<()> {
+        atomic::append(
+            &self.monitor_exec_path(),
+            b"",
+            format!("{request}\n").as_bytes(),
+        )
+    }
+
+    /// Takes every pending request and empties the file, in one step under the lock, so a
+    /// request written a moment later waits in the file for the next reader.
+    pub fn take_requests(&self, lock: &ExclusiveLock) -> Result<Vec<Request>> {
+        let requests = self.read_requests(lock)?;
+        let path = self.monitor_exec_path();
+        if path.exists() {
+            atomic::replace(&path, b"", 0o644)?;
+        }
+        Ok(requests)
+    }
+
+    /// Appends one line to `jobs/monitor.log` (one write, so lines never interleave).
+    pub fn append_log(&self, line: &LogLine) -> Result<()> {
+        atomic::append(
+            &self.monitor_log_path(),
+            b"",
+            format!("{line}\n").as_bytes(),
+        )
+    }
+
+    /// Rewrites the users file atomically, readable by its owner only (it holds passwords).
+    pub fn write_users(
+        &self,
+        config: &Config,
+        users: &UsersConfig,
+        _lock: &ExclusiveLock,
+    ) -> Result<()> {
+        atomic::replace(&config.users_path, users.to_yaml().as_bytes(), 0o600)
+    }
+}
+
+/// Everything in `cfg/`, read and checked, with where each file was.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: HostDeploy,
+    pub capability: CapabilityConfig,
+    pub users: UsersConfig,
+    pub host_path: PathBuf,
+    pub capability_path: PathBuf,
+    pub users_path: PathBuf,
+    pub zone: Tz,
+    pub zone_source: ZoneSource,
+}
+
+impl Config {
+    /// The clock in the configured zone (`AIVC_NOW` honoured in debug builds).
+    pub fn clock(&self) -> Result<Clock, TimeError> {
+        Clock::from_env(self.zone)
+    }
+
+    /// How many GPUs to assume when NVML has no answer.
+    pub fn fallback_gpu_count(&self) -> u32 {
+        self.host.gpu_count.unwrap_or(self.capability.max.gpus)
+    }
+}

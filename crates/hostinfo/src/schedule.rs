@@ -1,0 +1,447 @@
+//! The schedule files of SPEC §3 (`booking.csv`, `using.csv`, `used.csv`): one row type,
+//! a reader that names the line and column of anything wrong, and a writer whose output
+//! reads back to the same bytes.
+
+use std::path::Path;
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// The header every schedule file carries, in this order.
+pub const HEADER: [&str; 9] = [
+    "start",
+    "end",
+    "user_id",
+    "cpus",
+    "memory",
+    "gpus",
+    "forward_port",
+    "image",
+    "extra_command",
+];
+
+/// The header line as written.
+pub const HEADER_LINE: &str =
+    "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n";
+
+/// A set of GPU device ids, kept sorted and without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct GpuSet(Vec<u32>);
+
+impl GpuSet {
+    pub fn new(mut ids: Vec<u32>) -> Self {
+        ids.sort_unstable();
+        ids.dedup();
+        GpuSet(ids)
+    }
+    pub fn ids(&self) -> &[u32] {
+        &self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn contains(&self, id: u32) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+
+    /// Parses the Python list literal of the original: `[]`, `[3]`, `[0, 1]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let inner = text
+            .trim()
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .ok_or_else(|| format!("`{text}` is not a list of GPU ids like [] or [0, 1]"))?;
+        if inner.trim().is_empty() {
+            return Ok(GpuSet::default());
+        }
+        let mut ids = Vec::new();
+        for part in inner.split(',') {
+            let part = part.trim();
+            let id: u32 = part
+                .parse()
+                .map_err(|_| format!("`{part}` in `{text}` is not a GPU id (a whole number)"))?;
+            if ids.contains(&id) {
+                return Err(format!("GPU {id} appears twice in `{text}`"));
+            }
+            ids.push(id);
+        }
+        Ok(GpuSet::new(ids))
+    }
+}
+
+impl std::fmt::Display for GpuSet {
+    /// The original's list literal: `[0, 1]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[")?;
+        for (i, id) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{id}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// One booking, as a row of any of the three schedule files.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// Wall-clock time in the host's zone; the interval is `[start, end)`.
+    #[serde(serialize_with = "ser_time")]
+    pub start: NaiveDateTime,
+    #[serde(serialize_with = "ser_time")]
+    pub end: NaiveDateTime,
+    pub user_id: String,
+    pub cpus: f64,
+    /// GB.
+    pub memory: u32,
+    pub gpus: GpuSet,
+    pub forward_port: u16,
+    pub image: Option<String>,
+    pub extra_command: Option<String>,
+}
+
+fn ser_time<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*t))
+}
+
+impl Row {
+    /// Whether `[start, end)` of the two rows share an instant (touching does not).
+    pub fn overlaps(&self, start: NaiveDateTime, end: NaiveDateTime) -> bool {
+        self.start < end && start < self.end
+    }
+}
+
+/// A schedule file as read: the rows and, for each, the line it started on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schedule {
+    pub rows: Vec<Row>,
+    pub lines: Vec<u64>,
+}
+
+impl Schedule {
+    /// Checks that every row lies on the 30-minute grid; the first that does not is an
+    /// error naming its line and column. The booking and monitor tools refuse such files.
+    pub fn check_grid(&self, path: &Path) -> Result<()> {
+        for (row, line) in self.rows.iter().zip(&self.lines) {
+            for (column, t) in [("start", row.start), ("end", row.end)] {
+                if !crate::clock::is_on_grid(t) {
+                    return Err(Error::invalid(
+                        path,
+                        Some(*line as usize),
+                        Some(column.into()),
+                        format!(
+                            "{} is not on the 30-minute grid (:00 or :30)",
+                            format_time(t)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS`, the form the schedule files use.
+pub fn format_time(t: NaiveDateTime) -> String {
+    let mut s = String::with_capacity(19);
+    push_time(&mut s, t);
+    s
+}
+
+fn push_time(s: &mut String, t: NaiveDateTime) {
+    use std::fmt::Write;
+    let _ = write!(
+        s,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS` with an optional `.ffffff` fraction.
+pub fn parse_time(text: &str) -> Result<NaiveDateTime, String> {
+    let bad = || format!("`{text}` is not a time like 2026-01-31 13:30:00");
+    let b = text.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(bad());
+    }
+    let num = |range: std::ops::Range<usize>| -> Result<u32, String> {
+        let part = &b[range];
+        if !part.iter().all(u8::is_ascii_digit) {
+            return Err(bad());
+        }
+        Ok(part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let n = num(20..b.len())?;
+            n * 10u32.pow(9 - digits.len() as u32)
+        }
+        _ => return Err(bad()),
+    };
+    NaiveDate::from_ymd_opt(year as i32, month, day)
+        .and_then(|d| d.and_hms_nano_opt(hour, minute, second, nanos))
+        .ok_or_else(|| format!("`{text}` is not a real date and time"))
+}
+
+/// Formats cpus as the original does: `4.0`, `2.5`.
+fn push_cpus(s: &mut String, cpus: f64) {
+    use std::fmt::Write;
+    if cpus.fract() == 0.0 && cpus.abs() < 1e15 {
+        let _ = write!(s, "{cpus:.1}");
+    } else {
+        let _ = write!(s, "{cpus}");
+    }
+}
+
+/// Reads a schedule file. Times off the grid are read (the checker reports them); use
+/// [`Schedule::check_grid`] where they must be refused.
+pub fn read(path: &Path) -> Result<Schedule> {
+    let bytes = crate::error::read_text(path)?;
+    parse(path, bytes.as_bytes())
+}
+
+/// Parses the bytes of a schedule file; `path` is only for messages.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Schedule> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(bytes);
+    let header = reader
+        .byte_headers()
+        .map_err(|e| csv_error(path, &e))?
+        .clone();
+    if header.is_empty() || (header.len() == 1 && header[0].is_empty()) {
+        return Err(Error::invalid(
+            path,
+            Some(1),
+            None,
+            format!("missing the header line `{}`", HEADER_LINE.trim_end()),
+        ));
+    }
+    // Where each of our columns sits in this file.
+    let mut index = [usize::MAX; 9];
+    for (i, name) in header.iter().enumerate() {
+        let name = String::from_utf8_lossy(name);
+        match HEADER.iter().position(|h| *h == name) {
+            Some(k) if index[k] == usize::MAX => index[k] = i,
+            Some(_) => {
+                return Err(Error::invalid(
+                    path,
+                    Some(1),
+                    Some(name.into()),
+                    "column appears twice",
+                ))
+            }
+            None => {
+                return Err(Error::invalid(
+                    path,
+                    Some(1),
+                    Some(name.into()),
+                    format!("unknown column; the header is `{}`", HEADER_LINE.trim_end()),
+                ))
+            }
+        }
+    }
+    if let Some(k) = index.iter().position(|&i| i == usize::MAX) {
+        return Err(Error::invalid(
+            path,
+            Some(1),
+            Some(HEADER[k].into()),
+            format!("missing column; the header is `{}`", HEADER_LINE.trim_end()),
+        ));
+    }
+
+    let mut schedule = Schedule::default();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(csv_error(path, &e)),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |k: usize| -> Result<&str> {
+            std::str::from_utf8(&record[index[k]]).map_err(|_| {
+                Error::invalid(
+                    path,
+                    Some(line as usize),
+                    Some(HEADER[k].into()),
+                    "not UTF-8 text",
+                )
+            })
+        };
+        let fail = |k: usize, message: String| {
+            Error::invalid(path, Some(line as usize), Some(HEADER[k].into()), message)
+        };
+        let required = |k: usize| -> Result<&str> {
+            let value = field(k)?;
+            if value.trim().is_empty() {
+                return Err(fail(k, "empty, but a value is required".into()));
+            }
+            Ok(value)
+        };
+        let optional = |k: usize| -> Result<Option<String>> {
+            let value = field(k)?;
+            Ok((!value.is_empty()).then(|| value.to_string()))
+        };
+        let start = parse_time(required(0)?).map_err(|m| fail(0, m))?;
+        let end = parse_time(required(1)?).map_err(|m| fail(1, m))?;
+        let user_id = required(2)?.to_string();
+        let cpus_text = required(3)?;
+        let cpus: f64 = cpus_text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|c: &f64| c.is_finite() && *c >= 0.0)
+            .ok_or_else(|| fail(3, format!("`{cpus_text}` is not a number of cpus")))?;
+        let memory_text = required(4)?;
+        let memory: u32 = parse_whole(memory_text)
+            .ok_or_else(|| fail(4, format!("`{memory_text}` is not a whole number of GB")))?;
+        let gpus = GpuSet::parse(required(5)?).map_err(|m| fail(5, m))?;
+        let port_text = required(6)?;
+        let forward_port: u16 = parse_whole(port_text)
+            .ok_or_else(|| fail(6, format!("`{port_text}` is not a port number")))?;
+        schedule.rows.push(Row {
+            start,
+            end,
+            user_id,
+            cpus,
+            memory,
+            gpus,
+            forward_port,
+            image: optional(7)?,
+            extra_command: optional(8)?,
+        });
+        schedule.lines.push(line);
+    }
+    Ok(schedule)
+}
+
+/// A whole number, also as pandas writes integers that passed through a float (`16.0`).
+fn parse_whole<T: TryFrom<u64>>(text: &str) -> Option<T> {
+    let text = text.trim();
+    let digits = text.strip_suffix(".0").unwrap_or(text);
+    digits.parse::<u64>().ok().and_then(|n| T::try_from(n).ok())
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> Error {
+    let line = e.position().map(|p| p.line() as usize);
+    let message = match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("expected {expected_len} fields, found {len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "not UTF-8 text".to_string(),
+        _ => e.to_string(),
+    };
+    Error::invalid(path, line, None, message)
+}
+
+/// The bytes of a schedule file holding `rows`, header first.
+pub fn to_bytes(rows: &[Row]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LINE.len() + rows.len() * 64);
+    out.extend_from_slice(HEADER_LINE.as_bytes());
+    append_rows_to(&mut out, rows);
+    out
+}
+
+/// Appends the CSV lines of `rows` (no header) to `out`.
+pub fn append_rows_to(out: &mut Vec<u8>, rows: &[Row]) {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(out);
+    let mut cell = String::with_capacity(32);
+    for row in rows {
+        let put = |w: &mut csv::Writer<&mut Vec<u8>>, text: &str| {
+            w.write_field(text).expect("writing to memory cannot fail");
+        };
+        cell.clear();
+        push_time(&mut cell, row.start);
+        put(&mut writer, &cell);
+        cell.clear();
+        push_time(&mut cell, row.end);
+        put(&mut writer, &cell);
+        put(&mut writer, &row.user_id);
+        cell.clear();
+        push_cpus(&mut cell, row.cpus);
+        put(&mut writer, &cell);
+        put(&mut writer, &row.memory.to_string());
+        put(&mut writer, &row.gpus.to_string());
+        put(&mut writer, &row.forward_port.to_string());
+        put(&mut writer, row.image.as_deref().unwrap_or(""));
+        put(&mut writer, row.extra_command.as_deref().unwrap_or(""));
+        writer
+            .write_record(None::<&[u8]>)
+            .expect("writing to memory cannot fail");
+    }
+    writer.flush().expect("writing to memory cannot fail");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_literals_of_the_original_parse_and_print_back() {
+        for text in ["[]", "[3]", "[0, 1]", "[2, 5, 7]"] {
+            assert_eq!(GpuSet::parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(GpuSet::parse("[1,0]").unwrap().ids(), [0, 1]);
+    }
+
+    #[test]
+    fn refuses_bad_gpu_literals() {
+        for text in ["", "0,1", "[a]", "[-1]", "[0, 0]", "[0,]", "[[0]]"] {
+            assert!(GpuSet::parse(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn times_read_with_or_without_a_fraction() {
+        let t = parse_time("2026-11-23 09:00:00").unwrap();
+        assert_eq!(parse_time("2026-11-23 09:00:00.000000").unwrap(), t);
+        assert_eq!(format_time(t), "2026-11-23 09:00:00");
+        assert!(parse_time("2026-02-30 09:00:00").is_err());
+        assert!(parse_time("2026-11-23T09:00:00").is_err());
+        assert!(parse_time("2026-11-23 09:00").is_err());
+    }
+
+    #[test]
+    fn a_row_with_quotes_and_commas_in_the_command_round_trips() {
+        let text = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n2026-11-23 09:00:00,2026-11-23 11:00:00,u1,2.5,16,\"[0, 1]\",10004,img:1,\"echo \"\"a, b\"\"\"\n";
+        let s = parse(Path::new("b.csv"), text.as_bytes()).unwrap();
+        assert_eq!(s.rows[0].extra_command.as_deref(), Some("echo \"a, b\""));
+        assert_eq!(s.lines, [2]);
+        assert_eq!(String::from_utf8(to_bytes(&s.rows)).unwrap(), text);
+    }
+
+    #[test]
+    fn columns_in_another_order_are_read_by_name() {
+        let text = "user_id,start,end,cpus,memory,gpus,forward_port,image,extra_command\nu1,2026-11-23 09:00:00,2026-11-23 11:00:00,1.0,1,[],10001,,\n";
+        let s = parse(Path::new("b.csv"), text.as_bytes()).unwrap();
+        assert_eq!(s.rows[0].user_id, "u1");
+    }
+}
