@@ -185,6 +185,16 @@ fn row_problems(f: &mut Found) {
     let s = f.snapshot;
     let config = &s.config;
     let gpu_count = config.capability.max.gpus;
+    // Looked up once per user rather than once per row.
+    let allowed: std::collections::HashSet<&str> = config
+        .capability
+        .allow_user_ids
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let configured: std::collections::HashSet<&str> =
+        config.users.iter().map(|(id, _)| id).collect();
+    let mut maxes: HashMap<&str, crate::limits::UserMax> = HashMap::new();
     for tr in &s.rows {
         let r = &tr.row;
         if let Some(why) = rules::user_id_problem(&r.user_id) {
@@ -219,7 +229,7 @@ fn row_problems(f: &mut Found) {
                 ),
             );
         }
-        if !config.capability.allow_user_ids.contains(&r.user_id) {
+        if !allowed.contains(r.user_id.as_str()) {
             f.on_row(
                 Severity::Warning,
                 "user_not_allowed",
@@ -227,7 +237,7 @@ fn row_problems(f: &mut Found) {
                 format!("`{}` is not in allow_userIDs", r.user_id),
             );
         }
-        if config.users.get(&r.user_id).is_none() {
+        if !configured.contains(r.user_id.as_str()) {
             f.on_row(Severity::Error, "unknown_user", tr, format!("`{}` has no entry in users_config.yaml; the monitor cannot start the container", r.user_id));
         }
         if !PORT_RANGE.contains(&r.forward_port) {
@@ -262,7 +272,9 @@ fn row_problems(f: &mut Found) {
                 format!("GPU {id} does not exist (the host has {gpu_count})"),
             );
         }
-        let max = user_max(&config.capability, &r.user_id);
+        let max = *maxes
+            .entry(r.user_id.as_str())
+            .or_insert_with(|| user_max(&config.capability, &r.user_id));
         if r.cpus > max.cpus + 1e-9
             || f64::from(r.memory) > max.memory + 1e-9
             || r.gpus.len() as u32 > max.gpus

@@ -14,14 +14,27 @@ fn workspace() -> &'static Path {
 fn cargo_graph() -> (BTreeSet<String>, BTreeSet<(String, String)>) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(workspace())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = meta["packages"].as_array().unwrap();
-    let names: BTreeSet<String> = packages.iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
+    let names: BTreeSet<String> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
     let mut edges = BTreeSet::new();
     for p in packages {
         for d in p["dependencies"].as_array().unwrap() {
@@ -43,7 +56,9 @@ fn diagram_graph() -> (BTreeSet<String>, BTreeSet<(String, String)>) {
     let mut edges = Vec::new();
     for line in text.lines().map(str::trim) {
         if let Some(decl) = line.strip_suffix(":::crate") {
-            let (id, label) = decl.split_once("[\"").expect("crate node: id[\"name<br/>kind\"]");
+            let (id, label) = decl
+                .split_once("[\"")
+                .expect("crate node: id[\"name<br/>kind\"]");
             let name = label.split(['<', '"']).next().unwrap();
             ids.insert(id.to_string(), name.to_string());
         } else if let Some((from, to)) = line.split_once("==>|uses|") {
@@ -54,7 +69,11 @@ fn diagram_graph() -> (BTreeSet<String>, BTreeSet<(String, String)>) {
     let edges = edges
         .into_iter()
         .map(|(a, b)| {
-            let name = |id: &str| ids.get(id).unwrap_or_else(|| panic!("`{id}` is not a crate node")).clone();
+            let name = |id: &str| {
+                ids.get(id)
+                    .unwrap_or_else(|| panic!("`{id}` is not a crate node"))
+                    .clone()
+            };
             (name(&a), name(&b))
         })
         .collect();
@@ -65,8 +84,14 @@ fn diagram_graph() -> (BTreeSet<String>, BTreeSet<(String, String)>) {
 fn the_data_flow_diagram_matches_the_crate_graph() {
     let (crates, deps) = cargo_graph();
     let (nodes, arrows) = diagram_graph();
-    assert_eq!(nodes, crates, "crate nodes in docs/data-flow.md vs workspace members");
-    assert_eq!(arrows, deps, "`uses` arrows in docs/data-flow.md vs Cargo.toml dependencies");
+    assert_eq!(
+        nodes, crates,
+        "crate nodes in docs/data-flow.md vs workspace members"
+    );
+    assert_eq!(
+        arrows, deps,
+        "`uses` arrows in docs/data-flow.md vs Cargo.toml dependencies"
+    );
 }
 
 #[test]
@@ -83,6 +108,9 @@ fn only_the_allowed_dependencies_exist() {
     ]
     .into();
     for (a, b) in cargo_graph().1 {
-        assert!(allowed.contains(&(a.as_str(), b.as_str())), "{a} may not depend on {b}");
+        assert!(
+            allowed.contains(&(a.as_str(), b.as_str())),
+            "{a} may not depend on {b}"
+        );
     }
 }
