@@ -5,29 +5,7 @@ use chrono::NaiveDateTime;
 use hostinfo::config::{HostDeploy, UsersConfig};
 use hostinfo::schedule::Row;
 
-/// The range of host ports a container's ssh may be forwarded from.
-pub const PORT_RANGE: std::ops::RangeInclusive<u16> = 10001..=11000;
-
-/// Why a user id is unusable (it becomes a container name and a folder name), or `None`.
-pub fn user_id_problem(id: &str) -> Option<&'static str> {
-    let bytes = id.as_bytes();
-    if bytes.is_empty() {
-        return Some("is empty");
-    }
-    if bytes.len() > 32 {
-        return Some("is longer than 32 characters");
-    }
-    if !bytes[0].is_ascii_alphanumeric() {
-        return Some("must start with a letter or a digit");
-    }
-    if !bytes
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-    {
-        return Some("may hold only letters, digits, `_`, `.` and `-`");
-    }
-    None
-}
+pub use hostinfo::names::{user_id_problem, PORT_RANGE};
 
 /// What a prompt does with a typed id: trims it and lower-cases it.
 pub fn normalize_typed_id(typed: &str) -> String {
@@ -91,26 +69,6 @@ pub fn image_allowed(host: &HostDeploy, image: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_ids_follow_the_spec_pattern() {
-        for ok in ["u001", "m11007s05-1", "A.b_c", "7", &"a".repeat(32)] {
-            assert_eq!(user_id_problem(ok), None, "{ok}");
-        }
-        for bad in [
-            "",
-            "../x",
-            "-rm",
-            ".hidden",
-            "a b",
-            "a/b",
-            "é",
-            &"a".repeat(33),
-            "x;ls",
-        ] {
-            assert!(user_id_problem(bad).is_some(), "{bad}");
-        }
-    }
 
     #[test]
     fn typed_ids_are_trimmed_and_lower_cased() {

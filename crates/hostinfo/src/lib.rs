@@ -13,6 +13,7 @@ pub mod expr;
 pub mod gpu;
 pub mod lock;
 pub mod log;
+pub mod names;
 mod root;
 pub mod schedule;
 pub mod yaml;

@@ -1,36 +1,242 @@
-//! `run-container`: argument parsing only for now; its work comes with its own issue.
+//! `run-container`: start one booking's container (or a maintainer's without a booking),
+//! or close one. Exit codes: 0 done, 2 refused or bad input, docker's own when docker failed.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Args, Parser, Subcommand};
+use hostinfo::config::Secret;
+use hostinfo::log::{LogLine, Sign};
+use hostinfo::schedule::{parse_time, GpuSet};
+use hostinfo::Root;
+use run_container::plan::{self, Ask};
+use run_container::{Docker, Error};
 
-/// Build and run the docker command of one AIVC booking. Not implemented yet: this
-/// build only resolves the root folder.
+const EXIT_CODES: &str =
+    "Exit codes: 0 done; 2 refused or bad input; docker's own code when docker failed.\n\
+The password never appears on a command line: it reaches docker through its environment.";
+
+/// Build and run the `docker run` of one AIVC booking, or close a user's container.
 #[derive(Debug, Parser)]
-#[command(version)]
-struct Args {
+#[command(version, after_help = EXIT_CODES)]
+struct Cli {
     /// The installation's root folder (holds cfg/ and jobs/).
-    #[arg(long, env = "AIVC_ROOT", value_name = "DIR")]
+    #[arg(long, env = "AIVC_ROOT", value_name = "DIR", global = true)]
     root: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Copy out what the user's backup folder lacks, then stop and remove the container.
+    Close {
+        #[arg(long = "user-id", value_name = "ID")]
+        user_id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Whose container (also its name).
+    #[arg(long = "user-id", value_name = "ID", required = false)]
+    user_id: Option<String>,
+    /// Host port forwarded to the container's ssh (default: the user's).
+    #[arg(long, value_name = "PORT")]
+    forward_port: Option<u16>,
+    /// Read the container's password from standard input (default: the user's).
+    #[arg(long)]
+    password_stdin: bool,
+    /// CPUs, decimals allowed (default 1).
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// GB of memory, RAM plus swap (default 1).
+    #[arg(long)]
+    memory: Option<u32>,
+    /// GPU ids, like 0,1 (default none).
+    #[arg(long, value_name = "IDS")]
+    gpus: Option<String>,
+    /// One of host_deploy.yaml's images (default: the user's, else the first).
+    #[arg(long)]
+    image: Option<String>,
+    /// Run with `bash -c` inside the container at start (default: the user's).
+    #[arg(long)]
+    extra_command: Option<String>,
+    /// The booking's start, `YYYY-MM-DD HH:MM:SS` (labels the container; with --end).
+    #[arg(long, requires = "end")]
+    start: Option<String>,
+    /// The booking's end.
+    #[arg(long, requires = "start")]
+    end: Option<String>,
+    /// Print the docker command line instead of running it; creates nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match hostinfo::Root::resolve(args.root) {
-        Ok(_) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("run-container: error: not implemented yet");
-            }
-            ExitCode::from(2)
-        }
+    let cli = Cli::parse();
+    let r = &cli.run;
+    let run_flags = r.user_id.is_some()
+        || r.forward_port.is_some()
+        || r.password_stdin
+        || r.cpus.is_some()
+        || r.memory.is_some()
+        || r.gpus.is_some()
+        || r.image.is_some()
+        || r.extra_command.is_some()
+        || r.start.is_some()
+        || r.dry_run;
+    if cli.command.is_some() && run_flags {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "`close` takes only --user-id after it",
+            )
+            .exit();
+    }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("run-container: error: {e}");
-            }
-            ExitCode::from(2)
+            eprintln!("run-container: error: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let root = Root::resolve(cli.root)?;
+    let config = root.load_config()?;
+    let a = cli.run;
+    if let Some(Command::Close { user_id }) = cli.command {
+        return close(&root, &config, &user_id);
+    }
+    let user_id = a.user_id.ok_or_else(|| Error::BadUserId {
+        id: String::new(),
+        why: "is missing (give --user-id)",
+    })?;
+    let bad_time = |t: &str, why: String| Error::BadPath {
+        path: PathBuf::from(t),
+        why,
+    };
+    let window = match (a.start, a.end) {
+        (Some(s), Some(e)) => Some((
+            parse_time(&s).map_err(|why| bad_time(&s, why))?,
+            parse_time(&e).map_err(|why| bad_time(&e, why))?,
+        )),
+        _ => None,
+    };
+    let gpus = match a.gpus.as_deref() {
+        None | Some("") => GpuSet::default(),
+        Some(list) => GpuSet::parse(&format!("[{list}]")).map_err(|why| bad_time(list, why))?,
+    };
+    let password = if a.password_stdin {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|source| Error::Prepare {
+                path: "standard input".into(),
+                source,
+            })?;
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        Some(Secret::new(text))
+    } else {
+        None
+    };
+    let ask = Ask {
+        user_id,
+        forward_port: a.forward_port,
+        password,
+        cpus: a.cpus,
+        memory: a.memory,
+        gpus,
+        image: a.image,
+        extra_command: a.extra_command,
+        window,
+    };
+    let mut plan = plan::plan(&root, &config, ask)?;
+    let docker = Docker::from_env();
+    if a.dry_run {
+        let refused = plan.collect_mounts();
+        for r in refused {
+            eprintln!(
+                "run-container: warning: backup entry `{}` refused: {}",
+                r.entry, r.why
+            );
+        }
+        let mut line = vec![run_container::argv::shell_quote(
+            &docker.program().to_string_lossy(),
+        )];
+        line.extend(
+            plan.args()
+                .iter()
+                .map(|a| run_container::argv::shell_quote(a)),
+        );
+        println!("{}", line.join(" "));
+        eprintln!("run-container: PASSWORD reaches docker through its environment, never the command line");
+        return Ok(());
+    }
+    let refused = plan.prepare()?;
+    let now = config.clock().map(|c| c.now()).unwrap_or_default();
+    for r in refused {
+        let line = LogLine::warning(
+            now,
+            Sign::ContainerWarning,
+            format!(
+                "{}'s backup entry `{}` refused: {}",
+                plan.launch.user_id, r.entry, r.why
+            ),
+        );
+        eprintln!("{line}");
+        root.append_log(&line)?;
+    }
+    let id = docker.run(&plan.args(), &plan.password)?;
+    println!("{id}");
+    Ok(())
+}
+
+fn close(root: &Root, config: &hostinfo::Config, user_id: &str) -> Result<(), Error> {
+    if let Some(why) = hostinfo::names::user_id_problem(user_id) {
+        return Err(Error::BadUserId {
+            id: user_id.to_string(),
+            why,
+        });
+    }
+    let backup_dir = config
+        .users
+        .get(user_id)
+        .map(|e| e.volume_backup_dir.clone())
+        .unwrap_or_else(|| config.host.volume_backup_dir.join(user_id));
+    let spec = plan::user_backup_spec(&backup_dir).unwrap_or_else(|why| {
+        eprintln!("run-container: warning: {why}; nothing copied out");
+        Default::default()
+    });
+    let closed = Docker::from_env().close(user_id, Some((&backup_dir, &spec)))?;
+    let now = config.clock().map(|c| c.now()).unwrap_or_default();
+    for r in &closed.refused {
+        let line = LogLine::warning(
+            now,
+            Sign::ContainerWarning,
+            format!(
+                "{user_id}'s backup entry `{}` not copied out: {}",
+                r.entry, r.why
+            ),
+        );
+        eprintln!("{line}");
+        root.append_log(&line)?;
+    }
+    if closed.existed {
+        eprintln!(
+            "run-container: closed {user_id} ({} backup paths copied out)",
+            closed.copied.len()
+        );
+    } else {
+        eprintln!("run-container: no container {user_id}; nothing to close");
+    }
+    Ok(())
 }

@@ -1,0 +1,225 @@
+//! run-container against the real Docker engine: a container starts with the booked limits,
+//! labels, port, volumes and password, closes, and closing again succeeds.
+
+mod common;
+
+use common::docker::{self, inspect, Cleanup};
+use common::{stderr, unique_id, TestRoot};
+
+const PASSWORD: &str = "pw-for-engine-test";
+
+fn start(root: &TestRoot, id: &str, port: u16, extra: &[&str]) -> std::process::Output {
+    let port = port.to_string();
+    let mut args = vec![
+        "--user-id",
+        id,
+        "--forward-port",
+        &port,
+        "--password-stdin",
+        "--cpus",
+        "1.5",
+        "--memory",
+        "5",
+        "--image",
+        docker::IMAGE,
+        "--start",
+        "2026-11-23 09:00:00",
+        "--end",
+        "2026-11-23 11:00:00",
+    ];
+    args.extend_from_slice(extra);
+    root.run(&args, &format!("{PASSWORD}\n"), &[])
+}
+
+#[test]
+fn a_container_runs_with_the_booked_limits_then_closes_idempotently() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let id = unique_id("limits");
+    let _cleanup = Cleanup(id.clone());
+    let port = docker::free_port();
+    let out = start(&root, &id, port, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let c = inspect(&id).expect("the container exists");
+    assert_eq!(c["Name"], format!("/{id}"));
+    assert_eq!(c["State"]["Running"], true);
+    let labels = &c["Config"]["Labels"];
+    assert_eq!(labels["aivc.user"], id.as_str());
+    assert_eq!(labels["aivc.start"], "2026-11-23 09:00:00");
+    assert_eq!(labels["aivc.end"], "2026-11-23 11:00:00");
+    let hc = &c["HostConfig"];
+    assert_eq!(hc["NanoCpus"], 1_500_000_000u64);
+    // shm_rate = 4 / (4 + 1) = 0.8: ram = ceil(5 × 0.8) = 4 GB, shm = 1 GB.
+    let gb = 1u64 << 30;
+    assert_eq!(hc["Memory"], 4 * gb);
+    assert_eq!(hc["ShmSize"], gb);
+    assert_eq!(hc["Privileged"], false);
+    assert_eq!(hc["RestartPolicy"]["Name"], "always");
+    assert_eq!(
+        hc["PortBindings"]["22/tcp"][0]["HostPort"],
+        port.to_string()
+    );
+    let mounts = c["Mounts"].as_array().unwrap();
+    let mount = |dest: &str| {
+        mounts
+            .iter()
+            .find(|m| m["Destination"] == dest)
+            .unwrap_or_else(|| panic!("no {dest}"))
+    };
+    assert_eq!(
+        mount("/root/Dataset")["RW"],
+        false,
+        "the dataset is read-only"
+    );
+    assert_eq!(mount("/root/Work")["RW"], true);
+    assert_eq!(
+        mount("/root/Work")["Source"],
+        root.work(&id).to_str().unwrap()
+    );
+    assert_eq!(
+        mount("/root/Backup")["Source"],
+        root.backup(&id).to_str().unwrap()
+    );
+    let env: Vec<&str> = c["Config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&format!("PASSWORD={PASSWORD}").as_str()),
+        "{env:?}"
+    );
+    assert!(env.contains(&"LOGO=AIVC"));
+    // The password is not on docker's recorded command line either.
+    assert!(!c["Args"].to_string().contains(PASSWORD));
+    assert!(!c["Config"]["Cmd"].to_string().contains(PASSWORD));
+
+    // The folders were made, and the backup folder seeded from the template.
+    assert!(root.work(&id).is_dir());
+    assert!(root.backup(&id).join("backup.yaml").is_file());
+
+    let close = root.run(&["close", "--user-id", &id], "", &[]);
+    assert!(close.status.success(), "{}", stderr(&close));
+    assert!(inspect(&id).is_none(), "the container is gone");
+    let again = root.run(&["close", "--user-id", &id], "", &[]);
+    assert!(
+        again.status.success(),
+        "closing again succeeds: {}",
+        stderr(&again)
+    );
+    assert!(stderr(&again).contains("nothing to close"));
+}
+
+#[test]
+fn closing_copies_out_what_the_backup_folder_lacks_and_the_next_run_mounts_it() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let id = unique_id("backup");
+    let _cleanup = Cleanup(id.clone());
+    // The template keeps .home/.bashrc -> /root/.bashrc; the extra command writes one.
+    let out = start(
+        &root,
+        &id,
+        docker::free_port(),
+        &["--extra-command", "echo kept-across > /root/.bashrc"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let close = root.run(&["close", "--user-id", &id], "", &[]);
+    assert!(close.status.success(), "{}", stderr(&close));
+    let kept = root.backup(&id).join(".home/.bashrc");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "kept-across\n");
+
+    let out = start(&root, &id, docker::free_port(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c = inspect(&id).unwrap();
+    let mounted = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["Destination"] == "/root/.bashrc");
+    assert!(mounted, "the kept file is mounted on the next run");
+}
+
+#[test]
+#[allow(clippy::print_stderr)] // says loudly what this host could not exercise
+fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let id = unique_id("fail");
+    let _cleanup = Cleanup(id.clone());
+
+    let missing = root.run(
+        &[
+            "--user-id",
+            &id,
+            "--forward-port",
+            "10999",
+            "--password-stdin",
+            "--image",
+            "aivc-test/never-built:1",
+        ],
+        "pw\n",
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(125), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).starts_with("run-container: error: docker: the image is not on this host"),
+        "{}",
+        stderr(&missing)
+    );
+    assert_eq!(stderr(&missing).lines().count(), 1);
+
+    let port = docker::free_port();
+    assert!(start(&root, &id, port, &[]).status.success());
+    let twice = start(&root, &id, docker::free_port(), &[]);
+    assert_eq!(twice.status.code(), Some(125));
+    assert!(
+        stderr(&twice).contains("a container with this name already exists"),
+        "{}",
+        stderr(&twice)
+    );
+
+    let other = unique_id("port");
+    let _cleanup2 = Cleanup(other.clone());
+    let taken = start(&root, &other, port, &[]);
+    assert_ne!(taken.status.code(), Some(0));
+    assert!(
+        stderr(&taken).contains("the forward port is already taken"),
+        "{}",
+        stderr(&taken)
+    );
+
+    let gpu_user = unique_id("gpu");
+    let _cleanup3 = Cleanup(gpu_user.clone());
+    let gpu = start(&root, &gpu_user, docker::free_port(), &["--gpus", "0"]);
+    if gpu.status.success() {
+        eprintln!("NOTE: this host has an NVIDIA container runtime; the no-runtime message was not exercised");
+    } else {
+        assert!(
+            stderr(&gpu).contains("this host has no NVIDIA container runtime"),
+            "{}",
+            stderr(&gpu)
+        );
+    }
+
+    let unreachable = root.run(
+        &[
+            "--user-id",
+            &unique_id("down"),
+            "--forward-port",
+            "10998",
+            "--password-stdin",
+            "--image",
+            docker::IMAGE,
+        ],
+        "pw\n",
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    assert_ne!(unreachable.status.code(), Some(0));
+    assert_eq!(
+        stderr(&unreachable),
+        "run-container: error: docker: the Docker daemon does not answer; is docker running?\n"
+    );
+}
