@@ -26,6 +26,13 @@ sed -i 's/^  -$/  - demo/' "$root/cfg/capability_config.yaml"
 
 echo "==> checker validate" >&2
 "$bin/checker" --root "$root" validate
+echo "==> booking: user demo signs up and books 1 cpu, 1 GB from now for 2 hours" >&2
+echo 'demo-pass-1' | "$bin/booking" --root "$root" --yes --password-stdin \
+  --user-id demo --cpus 1 --memory 1 --start now --end "$(date -d '+2 hours' '+%Y-%m-%d %H:00')" \
+  || echo 'demo-pass-1' | "$bin/booking" --root "$root" --yes --password-stdin \
+       --user-id demo --cpus 1 --memory 1 --start now --end 1-day
+echo "==> booking -ls" >&2
+"$bin/booking" --root "$root" -ls
 echo "==> checker (summary)" >&2
 "$bin/checker" --root "$root"
 echo "==> checker --json (first 300 bytes)" >&2

@@ -1,36 +1,299 @@
-//! `booking`: argument parsing only for now; its work comes with its own issue.
+//! `booking`: reserve CPUs, memory and GPUs on this host. Thin glue: arguments in, one of
+//! the library's flows, an exit code out.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
 
+use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Parser;
+use booking::interactive::{self, Say};
+use booking::{list, ops, Error, NEEDS_TTY};
+use clap::{Parser, ValueEnum};
+use hostinfo::clock::{parse_when, Role};
+use hostinfo::config::Secret;
+use hostinfo::schedule;
+use hostinfo::Root;
+use termcolor::{ColorChoice, StandardStream};
 
-/// Book CPUs, memory and GPUs on a shared AIVC host. Not implemented yet: this
-/// build only resolves the root folder.
+const AFTER_HELP: &str = "\
+Times: now (start only), N-day (1..14), N-week (1..2), combinations like `1-week 2-day`,
+`YYYY MM DD hh mm` or `YYYY-MM-DD hh:mm`, minutes 00 or 30.
+The original spellings -id, -use-opt, -ls and -rst work too.
+
+Exit codes: 0 done; 1 refused (a rule, a wrong password, nothing to change);
+2 error (bad input, files, usage); 130 interrupted (Ctrl-C or Esc), nothing written.";
+
+/// Book CPUs, memory and GPUs of this host in 30-minute slots, up to two weeks ahead.
+/// Without flags it asks its questions at the terminal.
 #[derive(Debug, Parser)]
-#[command(version)]
-struct Args {
+#[command(version, after_help = AFTER_HELP)]
+struct Cli {
     /// The installation's root folder (holds cfg/ and jobs/).
     #[arg(long, env = "AIVC_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Your user id (asked when not given).
+    #[arg(long = "user-id", value_name = "ID")]
+    user_id: Option<String>,
+    /// Also ask for port, image, extra command and a password change.
+    #[arg(long = "use-options")]
+    use_options: bool,
+    /// Show the booked and running schedule and who holds which GPU; no login.
+    #[arg(long = "list-schedule")]
+    list_schedule: bool,
+    /// With --list-schedule: one JSON document instead of the table.
+    #[arg(long, requires = "list_schedule")]
+    json: bool,
+    /// Ask the host to restart your running container.
+    #[arg(long)]
+    restart: bool,
+    /// Cancel your booking that starts at START (not yet started).
+    #[arg(long, value_name = "START")]
+    cancel: Option<String>,
+    /// Move the end of your running or future booking to WHEN.
+    #[arg(long = "end-at", value_name = "WHEN")]
+    end_at: Option<String>,
+    /// With --end-at: which booking, by its start, when you have several.
+    #[arg(long, value_name = "START", requires = "end_at")]
+    which: Option<String>,
+    /// CPUs to book (decimals allowed).
+    #[arg(long)]
+    cpus: Option<f64>,
+    /// GB of memory to book.
+    #[arg(long)]
+    memory: Option<u32>,
+    /// How many GPUs to book (default 0).
+    #[arg(long)]
+    gpus: Option<u32>,
+    /// Start of the booking.
+    #[arg(long, value_name = "WHEN")]
+    start: Option<String>,
+    /// End of the booking.
+    #[arg(long, value_name = "WHEN")]
+    end: Option<String>,
+    /// Forward port for this booking only.
+    #[arg(long)]
+    forward_port: Option<u16>,
+    /// Image for this booking only.
+    #[arg(long)]
+    image: Option<String>,
+    /// Command for this booking's container only.
+    #[arg(long)]
+    extra_command: Option<String>,
+    /// Read your password from standard input.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Do it without asking: book with the flags, or cancel, end or restart.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// When to colour messages.
+    #[arg(long, value_enum, default_value_t = When::Auto)]
+    color: When,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum When {
+    Auto,
+    Always,
+    Never,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match hostinfo::Root::resolve(args.root) {
-        Ok(_) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("booking: error: not implemented yet");
-            }
-            ExitCode::from(2)
-        }
+    let cli = Cli::parse_from(booking::legacy::normalize(std::env::args_os()));
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("booking: error: {e}");
+            match e.exit_code() {
+                2 => eprintln!("booking: error: {e}"),
+                _ => eprintln!("booking: {e}"),
             }
-            ExitCode::from(2)
+            ExitCode::from(e.exit_code())
         }
+    }
+}
+
+fn color(when: When, terminal: bool) -> ColorChoice {
+    match when {
+        When::Always => ColorChoice::Always,
+        When::Never => ColorChoice::Never,
+        When::Auto if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || !terminal => {
+            ColorChoice::Never
+        }
+        When::Auto => ColorChoice::Auto,
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let root = Root::resolve(cli.root.clone())?;
+    if cli.list_schedule {
+        return print_listing(&root, &cli);
+    }
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let say = Say::new(color(cli.color, std::io::stderr().is_terminal()));
+    if !cli.yes && !tty {
+        return Err(Error::Usage(NEEDS_TTY.into()));
+    }
+    let action = cli.restart || cli.cancel.is_some() || cli.end_at.is_some();
+    let flags = cli.cpus.is_some()
+        || cli.memory.is_some()
+        || cli.gpus.is_some()
+        || cli.start.is_some()
+        || cli.end.is_some();
+    if !action && !cli.yes {
+        if flags {
+            return Err(Error::Usage(
+                "add --yes to book with flags, or leave the flags out to be asked".into(),
+            ));
+        }
+        return interactive::run(&root, cli.user_id.clone(), cli.use_options, &say);
+    }
+    let id = match (&cli.user_id, tty && !cli.yes) {
+        (Some(id), _) => id.clone(),
+        (None, true) => interactive::user_id(None)?,
+        (None, false) => return Err(Error::Usage("give --user-id".into())),
+    };
+    let config = root.load_config()?;
+    ops::check_user(&config, &id)?;
+    let password = if cli.password_stdin {
+        Some(read_password()?)
+    } else if tty && !cli.yes {
+        None
+    } else {
+        return Err(Error::Usage(
+            "give --password-stdin to log in without a terminal".into(),
+        ));
+    };
+    let known = config.users.get(&id).is_some();
+    match password {
+        Some(p) if known => {
+            if !ops::password_ok(&config, &id, p.expose()) {
+                return Err(Error::WrongPassword(id));
+            }
+        }
+        Some(p) if !action => {
+            let entry = ops::sign_up(&root, &id, p)?;
+            say.line(&format!(
+                "Signed up {id} with forward port {}.",
+                entry.forward_port
+            ));
+        }
+        Some(_) => {
+            return Err(Error::Nothing(format!(
+                "`{id}` has not signed up; book once first"
+            )))
+        }
+        None => interactive::login(&root, &id, &say)?,
+    }
+    if let Some(start) = &cli.cancel {
+        let row = ops::cancel(&root, &id, start)?;
+        say.line(&format!("Cancelled: {}", booking::describe(&row)));
+    } else if let Some(when) = &cli.end_at {
+        let (old, new) = ops::end_at(&root, &id, cli.which.as_deref(), when)?;
+        say.line(&format!(
+            "The booking from {} now ends at {} (was {}).",
+            schedule::format_time(old.start),
+            schedule::format_time(new.end),
+            schedule::format_time(old.end)
+        ));
+    } else if cli.restart {
+        ops::restart(&root, &id)?;
+        say.line("Your container will restart within seconds.");
+    } else {
+        book_with_flags(&root, &config, &cli, id, &say)?;
+    }
+    Ok(())
+}
+
+fn read_password() -> Result<Secret, Error> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| Error::Usage(format!("cannot read the password from standard input: {e}")))?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(Secret::new(text.strip_suffix('\r').unwrap_or(text)))
+}
+
+fn book_with_flags(
+    root: &Root,
+    config: &hostinfo::Config,
+    cli: &Cli,
+    id: String,
+    say: &Say,
+) -> Result<(), Error> {
+    let missing: Vec<&str> = [
+        ("--cpus", cli.cpus.is_none()),
+        ("--memory", cli.memory.is_none()),
+        ("--start", cli.start.is_none()),
+        ("--end", cli.end.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(f, m)| m.then_some(f))
+    .collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!(
+            "booking with --yes needs {}",
+            missing.join(", ")
+        )));
+    }
+    let clock = config.clock()?;
+    let start = parse_when(
+        cli.start.as_deref().unwrap_or_default(),
+        Role::Start,
+        &clock,
+    )?;
+    let end = parse_when(
+        cli.end.as_deref().unwrap_or_default(),
+        Role::End { start: start.at },
+        &clock,
+    )?
+    .at;
+    let request = ops::Booking {
+        user_id: id,
+        cpus: cli.cpus.unwrap_or_default(),
+        memory: cli.memory.unwrap_or_default(),
+        gpus: cli.gpus.unwrap_or(0),
+        start,
+        end,
+        forward_port: cli.forward_port,
+        image: cli.image.clone(),
+        extra_command: cli.extra_command.clone(),
+    };
+    match ops::book(root, &request) {
+        Ok(row) => {
+            say.green(booking::ask::SUCCESS);
+            say.line(&booking::describe(&row));
+            let mut line = Vec::new();
+            schedule::append_rows_to(&mut line, std::slice::from_ref(&row));
+            let _ = std::io::stdout().write_all(&line);
+            Ok(())
+        }
+        Err(Error::Refused(r)) => {
+            if r.is_capacity() {
+                say.red(booking::ask::NOT_ENOUGH);
+            }
+            if let Some(w) = r.suggestion() {
+                say.line(&format!("Suggested window: {w}"));
+            }
+            Err(Error::Refused(r))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn print_listing(root: &Root, cli: &Cli) -> Result<(), Error> {
+    let listing = list::load(root)?;
+    let written = if cli.json {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer(&mut out, &listing)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        let mut out = StandardStream::stdout(color(cli.color, std::io::stdout().is_terminal()));
+        list::write(&listing, &mut out)
+    };
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Usage(format!("cannot write the schedule: {e}")))
+        }
+        _ => Ok(()),
     }
 }

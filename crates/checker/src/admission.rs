@@ -159,17 +159,53 @@ pub fn admit(ctx: &Context, req: &Request) -> Result<GpuSet, Refusal> {
     check(ctx, req, true)
 }
 
+/// Checks `req` keeping exactly the GPU ids `gpus` (a booking whose window changes keeps
+/// the GPUs it has): each must be free over the whole new window.
+pub fn admit_fixed(ctx: &Context, req: &Request, gpus: &GpuSet) -> Result<(), Refusal> {
+    check_request(ctx, req)?;
+    check_capacity(ctx, req, false)?;
+    let gaps = placement::free_gaps(
+        ctx.rows.iter().copied(),
+        ctx.config.capability.max.gpus,
+        req.start,
+        req.end,
+    );
+    let all_free = gpus
+        .ids()
+        .iter()
+        .all(|&id| gaps.get(id as usize).is_some_and(Option::is_some));
+    if all_free {
+        Ok(())
+    } else {
+        Err(Refusal::NoGpuFree {
+            asked: gpus.len() as u32,
+            suggestion: None,
+        })
+    }
+}
+
 fn check(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Result<GpuSet, Refusal> {
     check_request(ctx, req)?;
+    check_capacity(ctx, req, suggest_on_refusal)?;
+    if req.gpus == 0 {
+        return Ok(GpuSet::default());
+    }
     let cap = &ctx.config.capability.max;
-    let peak = peak_within(ctx.rows.iter().copied(), req.start, req.end);
-    let suggestion = || {
-        if suggest_on_refusal {
+    let gaps = placement::free_gaps(ctx.rows.iter().copied(), cap.gpus, req.start, req.end);
+    placement::place(&gaps, req.gpus).ok_or_else(|| Refusal::NoGpuFree {
+        asked: req.gpus,
+        suggestion: if suggest_on_refusal {
             suggest(ctx, req)
         } else {
             None
-        }
-    };
+        },
+    })
+}
+
+/// cpus, memory and the GPU count at every instant of the window.
+fn check_capacity(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Result<(), Refusal> {
+    let cap = &ctx.config.capability.max;
+    let peak = peak_within(ctx.rows.iter().copied(), req.start, req.end);
     let over = [
         (Resource::Cpus, peak.cpus.0, peak.cpus.1, req.cpus, cap.cpus),
         (
@@ -189,24 +225,21 @@ fn check(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Result<GpuSe
     ]
     .into_iter()
     .find(|(_, booked, _, asked, capacity)| booked + asked > capacity + 1e-9);
-    if let Some((resource, booked, at, asked, capacity)) = over {
-        return Err(Refusal::Capacity {
+    match over {
+        None => Ok(()),
+        Some((resource, booked, at, asked, capacity)) => Err(Refusal::Capacity {
             resource,
             at,
             booked,
             asked,
             capacity,
-            suggestion: suggestion(),
-        });
+            suggestion: if suggest_on_refusal {
+                suggest(ctx, req)
+            } else {
+                None
+            },
+        }),
     }
-    if req.gpus == 0 {
-        return Ok(GpuSet::default());
-    }
-    let gaps = placement::free_gaps(ctx.rows.iter().copied(), cap.gpus, req.start, req.end);
-    placement::place(&gaps, req.gpus).ok_or_else(|| Refusal::NoGpuFree {
-        asked: req.gpus,
-        suggestion: suggestion(),
-    })
 }
 
 /// The rules that do not depend on what others booked, and the user's own overlap.

@@ -11,7 +11,7 @@ pub mod snapshot;
 pub mod summary;
 pub mod timeline;
 
-pub use admission::{admit, suggest, Context, Refusal, Request, Resource, Window};
+pub use admission::{admit, admit_fixed, suggest, Context, Refusal, Request, Resource, Window};
 pub use report::Report;
 pub use snapshot::Snapshot;
 

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::limits::{user_max, UserMax};
 use crate::problems::{self, Problem};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, TableRow};
 use crate::timeline::Timeline;
+use chrono::NaiveDateTime;
 
 /// The schema version; bumped on any change that could break a reader.
 pub const VERSION: u32 = 1;
@@ -183,9 +184,39 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
         })
         .collect();
 
-    let rows = snapshot
-        .rows
-        .iter()
+    let rows = row_states(&snapshot.rows, now);
+
+    let mut problems = problems::find(snapshot);
+    problems.extend(unbooked_gpu_processes(snapshot, &inventory));
+
+    Report {
+        version: VERSION,
+        now: format_time(now),
+        timezone: config.zone.name().to_string(),
+        timezone_source: zone_source(config.zone_source).into(),
+        clock_fixed: snapshot.clock_fixed,
+        host: Host {
+            cpus: cap.max.cpus,
+            ram: cap.max.ram,
+            swap_size: cap.max.swap_size,
+            memory: cap.max.memory,
+            shm_rate: cap.max.shm_rate,
+            gpus: cap.max.gpus,
+            backup_space: cap.max.backup_space,
+            work_space: cap.max.work_space,
+            images: config.host.images.clone(),
+        },
+        gpus: gpus(inventory),
+        users,
+        rows,
+        timeline: timeline(snapshot),
+        problems,
+    }
+}
+
+/// Each row with where it stands relative to `now`.
+pub fn row_states(rows: &[TableRow], now: NaiveDateTime) -> Vec<RowState> {
+    rows.iter()
         .map(|tr| {
             let r = &tr.row;
             let state = match tr.table {
@@ -215,34 +246,7 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
                 extra_command: r.extra_command.clone(),
             }
         })
-        .collect();
-
-    let mut problems = problems::find(snapshot);
-    problems.extend(unbooked_gpu_processes(snapshot, &inventory));
-
-    Report {
-        version: VERSION,
-        now: format_time(now),
-        timezone: config.zone.name().to_string(),
-        timezone_source: zone_source(config.zone_source).into(),
-        clock_fixed: snapshot.clock_fixed,
-        host: Host {
-            cpus: cap.max.cpus,
-            ram: cap.max.ram,
-            swap_size: cap.max.swap_size,
-            memory: cap.max.memory,
-            shm_rate: cap.max.shm_rate,
-            gpus: cap.max.gpus,
-            backup_space: cap.max.backup_space,
-            work_space: cap.max.work_space,
-            images: config.host.images.clone(),
-        },
-        gpus: gpus(inventory),
-        users,
-        rows,
-        timeline: timeline(snapshot),
-        problems,
-    }
+        .collect()
 }
 
 fn gpus(inventory: GpuInventory) -> Gpus {

@@ -180,6 +180,23 @@ impl Root {
         )
     }
 
+    /// Adds rows at the end of `booking.csv` or `using.csv`, atomically: the file's other
+    /// rows keep their bytes, and nothing is re-serialized.
+    pub fn add_rows(&self, table: LiveTable, rows: &[Row], _lock: &ExclusiveLock) -> Result<()> {
+        let path = self.schedule_path(table.into());
+        let mut bytes = std::fs::read(&path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        if bytes.is_empty() {
+            bytes.extend_from_slice(schedule::HEADER_LINE.as_bytes());
+        } else if bytes.last() != Some(&b'\n') {
+            bytes.push(b'\n');
+        }
+        schedule::append_rows_to(&mut bytes, rows);
+        atomic::replace(&path, &bytes, 0o644)
+    }
+
     /// Appends rows to `used.csv`, the history that is never rewritten.
     pub fn append_used(&self, rows: &[Row], _lock: &ExclusiveLock) -> Result<()> {
         if rows.is_empty() {

@@ -195,23 +195,27 @@ pub fn parse_time(text: &str) -> Result<NaiveDateTime, String> {
     {
         return Err(bad());
     }
-    let num = |range: std::ops::Range<usize>| -> Result<u32, String> {
-        let part = &b[range];
-        if !part.iter().all(u8::is_ascii_digit) {
-            return Err(bad());
+    let mut digits_ok = true;
+    let mut num = |from: usize, to: usize| -> u32 {
+        let mut n = 0u32;
+        for &d in &b[from..to] {
+            digits_ok &= d.is_ascii_digit();
+            n = n * 10 + u32::from(d.wrapping_sub(b'0'));
         }
-        Ok(part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+        n
     };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let (year, month, day) = (num(0, 4), num(5, 7), num(8, 10));
+    let (hour, minute, second) = (num(11, 13), num(14, 16), num(17, 19));
     let nanos = match &b[19..] {
         [] => 0,
         [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
-            let n = num(20..b.len())?;
-            n * 10u32.pow(9 - digits.len() as u32)
+            num(20, b.len()) * 10u32.pow(9 - digits.len() as u32)
         }
         _ => return Err(bad()),
     };
+    if !digits_ok {
+        return Err(bad());
+    }
     NaiveDate::from_ymd_opt(year as i32, month, day)
         .and_then(|d| d.and_hms_nano_opt(hour, minute, second, nanos))
         .ok_or_else(|| format!("`{text}` is not a real date and time"))
@@ -380,37 +384,62 @@ pub fn to_bytes(rows: &[Row]) -> Vec<u8> {
     out
 }
 
-/// Appends the CSV lines of `rows` (no header) to `out`.
+/// Appends the CSV lines of `rows` (no header) to `out`. Quoting follows the csv crate's
+/// `Necessary` style (and Python's `QUOTE_MINIMAL`): a field is quoted when it holds a
+/// comma, a quote or a line break, with quotes doubled.
 pub fn append_rows_to(out: &mut Vec<u8>, rows: &[Row]) {
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::Any(b'\n'))
-        .quote_style(csv::QuoteStyle::Necessary)
-        .from_writer(out);
     let mut cell = String::with_capacity(32);
     for row in rows {
-        let put = |w: &mut csv::Writer<&mut Vec<u8>>, text: &str| {
-            w.write_field(text).expect("writing to memory cannot fail");
-        };
         cell.clear();
         push_time(&mut cell, row.start);
-        put(&mut writer, &cell);
-        cell.clear();
+        cell.push(',');
         push_time(&mut cell, row.end);
-        put(&mut writer, &cell);
-        put(&mut writer, &row.user_id);
+        cell.push(',');
+        out.extend_from_slice(cell.as_bytes());
+        push_field(out, &row.user_id);
         cell.clear();
+        cell.push(',');
         push_cpus(&mut cell, row.cpus);
-        put(&mut writer, &cell);
-        put(&mut writer, &row.memory.to_string());
-        put(&mut writer, &row.gpus.to_string());
-        put(&mut writer, &row.forward_port.to_string());
-        put(&mut writer, row.image.as_deref().unwrap_or(""));
-        put(&mut writer, row.extra_command.as_deref().unwrap_or(""));
-        writer
-            .write_record(None::<&[u8]>)
-            .expect("writing to memory cannot fail");
+        {
+            use std::fmt::Write;
+            let _ = write!(cell, ",{},", row.memory);
+        }
+        out.extend_from_slice(cell.as_bytes());
+        cell.clear();
+        {
+            use std::fmt::Write;
+            let _ = write!(cell, "{}", row.gpus);
+        }
+        push_field(out, &cell);
+        cell.clear();
+        {
+            use std::fmt::Write;
+            let _ = write!(cell, ",{},", row.forward_port);
+        }
+        out.extend_from_slice(cell.as_bytes());
+        push_field(out, row.image.as_deref().unwrap_or(""));
+        out.push(b',');
+        push_field(out, row.extra_command.as_deref().unwrap_or(""));
+        out.push(b'\n');
     }
-    writer.flush().expect("writing to memory cannot fail");
+}
+
+fn push_field(out: &mut Vec<u8>, text: &str) {
+    if text
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
+        out.push(b'"');
+        for b in text.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@ fn utc_clock(now: NaiveDateTime) -> Clock {
 fn cell_text() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         Just(None),
-        "[a-zA-Z0-9 ,\"'$;:/._()-]{1,24}"
+        "[a-zA-Z0-9 ,\"'$;:/._()\n\r-]{1,24}"
             .prop_filter("an empty cell reads as none", |s| !s.is_empty())
             .prop_map(Some),
     ]

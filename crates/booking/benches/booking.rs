@@ -1,0 +1,104 @@
+//! A non-interactive booking as a whole process at 100, 1,000 and 10,000 existing rows, and
+//! `booking --help`: medians, next to `booking --version` (process start) from the same run.
+//! Run: `cargo bench -p booking --bench booking` (GNU time gives the peak memory).
+#![allow(clippy::print_stdout)]
+
+#[path = "../../../tests/support/synthetic_lab.rs"]
+mod synthetic_lab;
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn run(bin: &Path, args: &[&OsStr], stdin: &[u8]) -> (Duration, i32) {
+    let started = Instant::now();
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let status = child.wait().unwrap();
+    (started.elapsed(), status.code().unwrap_or(-1))
+}
+
+fn main() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_booking"));
+    let version = median(
+        (0..31)
+            .map(|_| run(bin, &[OsStr::new("--version")], b"").0)
+            .collect(),
+    );
+    let help = median(
+        (0..31)
+            .map(|_| run(bin, &[OsStr::new("--help")], b"").0)
+            .collect(),
+    );
+    println!(
+        "booking --help: {} median; baseline booking --version: {} ({:.2}×)\n",
+        ms(help),
+        ms(version),
+        help.as_secs_f64() / version.as_secs_f64()
+    );
+    println!(
+        "| rows | booking --yes (median) | baseline: booking --version | ratio | peak memory |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for n in [100usize, 1_000, 10_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = synthetic_lab::rows(n, synthetic_lab::now_slot());
+        synthetic_lab::write_root(dir.path(), &rows);
+        let pristine = std::fs::read(dir.path().join("jobs/booking.csv")).unwrap();
+        let args: Vec<&OsStr> = [
+            "--root",
+            dir.path().to_str().unwrap(),
+            "--yes",
+            "--password-stdin",
+            "--user-id",
+            "bench",
+            "--cpus",
+            "4",
+            "--memory",
+            "16",
+            "--gpus",
+            "1",
+            "--start",
+            "3-day",
+            "--end",
+            "1-day",
+        ]
+        .into_iter()
+        .map(OsStr::new)
+        .collect();
+        let mut samples = Vec::new();
+        for _ in 0..31 {
+            std::fs::write(dir.path().join("jobs/booking.csv"), &pristine).unwrap();
+            let (t, code) = run(bin, &args, b"bench-pw\n");
+            assert_eq!(code, 0, "the benchmark booking must succeed at {n} rows");
+            samples.push(t);
+        }
+        std::fs::write(dir.path().join("jobs/booking.csv"), &pristine).unwrap();
+        let peak = synthetic_lab::peak_mb(bin, &args, b"bench-pw\n")
+            .map_or("n/a".into(), |mb| format!("{mb:.1} MB"));
+        let t = median(samples);
+        println!(
+            "| {n} | {} | {} | {:.1}× | {peak} |",
+            ms(t),
+            ms(version),
+            t.as_secs_f64() / version.as_secs_f64()
+        );
+    }
+}

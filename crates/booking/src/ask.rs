@@ -1,0 +1,167 @@
+//! The question logic of the interactive flow as plain functions: what an answer means,
+//! and which of the original messages a wrong one gets.
+
+use std::collections::HashSet;
+
+use checker::limits::UserMax;
+use hostinfo::names::PORT_RANGE;
+
+pub const WRONG_INPUT: &str = "Wrong Input!";
+pub const OVER_MAXIMUM: &str = "Over the maximum required.";
+pub const BELOW_ONE: &str = "The value can not lower than 1.";
+pub const INCORRECT: &str = "Incorrect!!";
+pub const BYE: &str = "ByeBye~~";
+pub const SUCCESS: &str = "Booking successful!";
+pub const NOT_ENOUGH: &str =
+    "There is not enough computing power for the time you need, book again.";
+pub const ONCE_OR_DEFAULT: &str =
+    "The previous setting is for the once, do you want to update the default config?";
+
+/// How many password attempts an existing user gets.
+pub const PASSWORD_TRIES: usize = 3;
+
+/// The maximum line shown before the capability question.
+pub fn max_line(max: &UserMax) -> String {
+    format!(
+        "Your Maximum Capability Information: cpus={} memory={} gpus={}",
+        max.cpus, max.memory, max.gpus
+    )
+}
+
+/// Parses `cpus memory gpus` (gpus may be left out: 0). cpus may be a decimal.
+pub fn parse_capability(input: &str, max: &UserMax) -> Result<(f64, u32, u32), &'static str> {
+    let words: Vec<&str> = input.split_whitespace().collect();
+    let (cpus, memory, gpus) = match words.as_slice() {
+        [c, m] => (*c, *m, "0"),
+        [c, m, g] => (*c, *m, *g),
+        _ => return Err(WRONG_INPUT),
+    };
+    let cpus: f64 = cpus
+        .parse()
+        .ok()
+        .filter(|c: &f64| c.is_finite())
+        .ok_or(WRONG_INPUT)?;
+    let memory: i64 = memory.parse().map_err(|_| WRONG_INPUT)?;
+    let gpus: i64 = gpus.parse().map_err(|_| WRONG_INPUT)?;
+    if cpus < 1.0 || memory < 1 || gpus < 0 {
+        return Err(BELOW_ONE);
+    }
+    if cpus > max.cpus + 1e-9 || memory as f64 > max.memory + 1e-9 || gpus > i64::from(max.gpus) {
+        return Err(OVER_MAXIMUM);
+    }
+    Ok((cpus, memory as u32, gpus as u32))
+}
+
+/// Why a new password is too weak, or `None`.
+pub fn password_problem(password: &str) -> Option<&'static str> {
+    const COMMON: [&str; 4] = ["1234", "4321", "1qaz", "=0-9"];
+    let chars: Vec<char> = password.chars().collect();
+    if chars.len() < 4 {
+        return Some("at least 4 characters");
+    }
+    if COMMON.contains(&password.to_lowercase().as_str()) {
+        return Some("too common");
+    }
+    if chars.iter().all(|c| *c == chars[0]) {
+        return Some("not one character repeated");
+    }
+    None
+}
+
+/// Compares passwords without stopping at the first difference.
+pub fn password_matches(entered: &str, stored: &str) -> bool {
+    let (a, b) = (entered.as_bytes(), stored.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff));
+    }
+    diff == 0
+}
+
+/// A port in 10001..11000 not in `taken`, chosen by `seed` (any number), or `None` when
+/// every port is taken.
+pub fn pick_port(taken: &HashSet<u16>, seed: u64) -> Option<u16> {
+    let free: Vec<u16> = PORT_RANGE.filter(|p| !taken.contains(p)).collect();
+    if free.is_empty() {
+        return None;
+    }
+    // splitmix64: spreads close seeds far apart.
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    Some(free[(z % free.len() as u64) as usize])
+}
+
+/// A seed that differs between runs and processes.
+pub fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn max() -> UserMax {
+        UserMax {
+            cpus: 8.0,
+            memory: 32.0,
+            gpus: 1,
+            backup_space: 1.0,
+            work_space: 1.0,
+        }
+    }
+
+    #[test]
+    fn capability_answers_and_their_messages() {
+        assert_eq!(parse_capability("4 16 1", &max()), Ok((4.0, 16, 1)));
+        assert_eq!(parse_capability(" 1.5  2 ", &max()), Ok((1.5, 2, 0)));
+        assert_eq!(parse_capability("9 16 1", &max()), Err(OVER_MAXIMUM));
+        assert_eq!(parse_capability("4 33 0", &max()), Err(OVER_MAXIMUM));
+        assert_eq!(parse_capability("4 16 2", &max()), Err(OVER_MAXIMUM));
+        assert_eq!(parse_capability("0.5 16 0", &max()), Err(BELOW_ONE));
+        assert_eq!(parse_capability("4 0 0", &max()), Err(BELOW_ONE));
+        assert_eq!(parse_capability("4 1 -1", &max()), Err(BELOW_ONE));
+        for bad in [
+            "", "4", "four 1 1", "4 1.5 0", "4 1 1 1", "NaN 1 1", "inf 1 1",
+        ] {
+            assert_eq!(parse_capability(bad, &max()), Err(WRONG_INPUT), "{bad}");
+        }
+    }
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        for weak in ["", "abc", "1234", "4321", "1QAZ", "=0-9", "aaaa", "0000"] {
+            assert!(password_problem(weak).is_some(), "{weak}");
+        }
+        for ok in ["abcd", "12345", "correct horse"] {
+            assert_eq!(password_problem(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn passwords_match_only_exactly() {
+        assert!(password_matches("s3cret", "s3cret"));
+        assert!(!password_matches("s3cre", "s3cret"));
+        assert!(!password_matches("s3cret ", "s3cret"));
+        assert!(!password_matches("", "x"));
+        assert!(password_matches("", ""));
+    }
+
+    #[test]
+    fn a_picked_port_is_free_and_in_range() {
+        let taken: HashSet<u16> = (10001..=10999).collect();
+        for seed in 0..50 {
+            assert_eq!(pick_port(&taken, seed), Some(11000));
+        }
+        let some: HashSet<u16> = [10001, 10002].into();
+        for seed in 0..200 {
+            let p = pick_port(&some, seed).unwrap();
+            assert!(PORT_RANGE.contains(&p) && !some.contains(&p));
+        }
+        assert_eq!(pick_port(&PORT_RANGE.collect(), 1), None);
+    }
+}

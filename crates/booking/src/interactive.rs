@@ -1,0 +1,271 @@
+//! The interactive flow of SPEC §6, with the original's questions and messages: user id,
+//! password (or sign-up), options, capability, times, then the booking or the refusal with
+//! a suggested window and back to the capability question.
+
+use std::io::Write;
+
+use checker::limits::user_max;
+use checker::rules::normalize_typed_id;
+use hostinfo::clock::{check_window, parse_when, Role};
+use hostinfo::config::Secret;
+use hostinfo::Root;
+use inquire::error::InquireError;
+use inquire::{Confirm, Password, PasswordDisplayMode, Select, Text};
+use termcolor::{Color, ColorChoice, ColorSpec, StandardStream, WriteColor};
+
+use crate::ask::{self, BYE, INCORRECT, NOT_ENOUGH, ONCE_OR_DEFAULT, SUCCESS, WRONG_INPUT};
+use crate::ops::{self, Booking, UserChange};
+use crate::Error;
+
+/// Messages to the person at the terminal (stderr, where the prompts are).
+#[derive(Debug)]
+pub struct Say {
+    color: ColorChoice,
+}
+
+impl Say {
+    pub fn new(color: ColorChoice) -> Self {
+        Say { color }
+    }
+
+    pub fn line(&self, text: &str) {
+        self.colored(None, text);
+    }
+
+    pub fn green(&self, text: &str) {
+        self.colored(Some(Color::Green), text);
+    }
+
+    pub fn red(&self, text: &str) {
+        self.colored(Some(Color::Red), text);
+    }
+
+    fn colored(&self, color: Option<Color>, text: &str) {
+        let mut err = StandardStream::stderr(self.color);
+        let _ = err.set_color(ColorSpec::new().set_fg(color).set_bold(color.is_some()));
+        let _ = write!(err, "{text}");
+        let _ = err.reset();
+        let _ = writeln!(err);
+    }
+}
+
+fn prompt_error(e: InquireError) -> Error {
+    match e {
+        InquireError::OperationCanceled | InquireError::OperationInterrupted => Error::Interrupted,
+        InquireError::NotTTY => Error::Usage(crate::NEEDS_TTY.into()),
+        other => Error::Prompt(other.to_string()),
+    }
+}
+
+pub fn text(message: &str) -> Result<String, Error> {
+    Text::new(message).prompt().map_err(prompt_error)
+}
+
+pub fn secret(message: &str) -> Result<String, Error> {
+    Password::new(message)
+        .with_display_mode(PasswordDisplayMode::Hidden)
+        .without_confirmation()
+        .prompt()
+        .map_err(prompt_error)
+}
+
+fn confirm(message: &str) -> Result<bool, Error> {
+    Confirm::new(message)
+        .with_default(false)
+        .prompt()
+        .map_err(prompt_error)
+}
+
+/// Asks for the user id when none was given on the command line (typed ids are lower-cased).
+pub fn user_id(given: Option<String>) -> Result<String, Error> {
+    match given {
+        Some(id) => Ok(id),
+        None => Ok(normalize_typed_id(&text("Please input your user ID:")?)),
+    }
+}
+
+/// Three tries at the password, then `ByeBye~~` and the refusal (exit 1).
+pub fn login(root: &Root, id: &str, say: &Say) -> Result<(), Error> {
+    for _ in 0..ask::PASSWORD_TRIES {
+        let entered = secret("Please input your password:")?;
+        let config = root.load_config()?;
+        if ops::password_ok(&config, id, &entered) {
+            return Ok(());
+        }
+        say.red(INCORRECT);
+    }
+    say.line(BYE);
+    Err(Error::WrongPassword(id.to_string()))
+}
+
+/// A new password, asked twice, until it is strong enough and both agree.
+fn new_password(say: &Say) -> Result<Secret, Error> {
+    loop {
+        let first = secret("Please set your password:")?;
+        if let Some(why) = ask::password_problem(&first) {
+            say.red(&format!("The password needs {why}."));
+            continue;
+        }
+        let second = secret("Please input the password again:")?;
+        if first != second {
+            say.red(INCORRECT);
+            continue;
+        }
+        return Ok(Secret::new(first));
+    }
+}
+
+/// The whole flow. `use_options` adds the questions of `-use-opt`.
+pub fn run(
+    root: &Root,
+    given_id: Option<String>,
+    use_options: bool,
+    say: &Say,
+) -> Result<(), Error> {
+    let id = user_id(given_id)?;
+    let config = root.load_config()?;
+    ops::check_user(&config, &id)?;
+    if config.users.get(&id).is_some() {
+        login(root, &id, say)?;
+    } else {
+        say.line(&format!(
+            "Welcome, {id}! You are new here: set a password for your container."
+        ));
+        let entry = ops::sign_up(root, &id, new_password(say)?)?;
+        say.line(&format!(
+            "Your config: forward_port={} image={} extra_command={} work={} dataset={} backup={}",
+            entry.forward_port,
+            entry.image.as_deref().unwrap_or("(default)"),
+            entry.extra_command.as_deref().unwrap_or("(none)"),
+            entry.volume_work_dir.display(),
+            entry.volume_dataset_dir.display(),
+            entry.volume_backup_dir.display()
+        ));
+    }
+    let once = if use_options {
+        options(root, &id, say)?
+    } else {
+        UserChange::default()
+    };
+    loop {
+        let config = root.load_config()?;
+        let clock = config.clock()?;
+        let max = user_max(&config.capability, &id);
+        say.line(&ask::max_line(&max));
+        let (cpus, memory, gpus) = loop {
+            let answer = text("Please input the cpus memory gpus you need (like: 4 16 1):")?;
+            match ask::parse_capability(&answer, &max) {
+                Ok(c) => break c,
+                Err(message) => say.red(message),
+            }
+        };
+        let (start, end) = loop {
+            let start = loop {
+                let answer = text("Start time (now, N-day, N-week, YYYY MM DD hh mm):")?;
+                match parse_when(&answer, Role::Start, &clock) {
+                    Ok(w) => break w,
+                    Err(e) => say.red(&format!("{WRONG_INPUT} {e}")),
+                }
+            };
+            let end = loop {
+                let answer = text("End time (N-day, N-week, YYYY MM DD hh mm):")?;
+                match parse_when(&answer, Role::End { start: start.at }, &clock) {
+                    Ok(w) => break w.at,
+                    Err(e) => say.red(&format!("{WRONG_INPUT} {e}")),
+                }
+            };
+            match check_window(start, end, &clock) {
+                Ok(()) => break (start, end),
+                Err(e) => say.red(&format!("{WRONG_INPUT} {e}")),
+            }
+        };
+        let booking = Booking {
+            user_id: id.clone(),
+            cpus,
+            memory,
+            gpus,
+            start,
+            end,
+            forward_port: once.forward_port,
+            image: once.image.clone().flatten(),
+            extra_command: once.extra_command.clone().flatten(),
+        };
+        match ops::book(root, &booking) {
+            Ok(row) => {
+                say.green(SUCCESS);
+                say.line(&crate::describe(&row));
+                return Ok(());
+            }
+            Err(Error::Refused(r)) => {
+                if r.is_capacity() {
+                    say.red(NOT_ENOUGH);
+                }
+                say.red(&r.to_string());
+                if let Some(w) = r.suggestion() {
+                    say.line(&format!("Suggested window: {w}"));
+                }
+            }
+            Err(Error::Time(e)) => say.red(&format!("{WRONG_INPUT} {e}")),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The `-use-opt` questions: port, image, extra command for this booking, a password
+/// change, and whether the first three become the user's defaults.
+fn options(root: &Root, id: &str, say: &Say) -> Result<UserChange, Error> {
+    let config = root.load_config()?;
+    let entry = config
+        .users
+        .get(id)
+        .cloned()
+        .ok_or_else(|| Error::Usage("no user entry".into()))?;
+    let port = loop {
+        let answer = Text::new("Forward port (10001..11000):")
+            .with_default(&entry.forward_port.to_string())
+            .prompt()
+            .map_err(prompt_error)?;
+        match answer.trim().parse::<u16>() {
+            Ok(p) if hostinfo::names::PORT_RANGE.contains(&p) => break p,
+            _ => say.red(WRONG_INPUT),
+        }
+    };
+    let images = config.host.images.clone();
+    let current = entry
+        .image
+        .as_ref()
+        .and_then(|i| images.iter().position(|x| x == i))
+        .unwrap_or(0);
+    let image = Select::new("Image:", images)
+        .with_starting_cursor(current)
+        .prompt()
+        .map_err(prompt_error)?;
+    let extra = Text::new("Extra command run at container start (empty for none):")
+        .with_default(entry.extra_command.as_deref().unwrap_or(""))
+        .prompt()
+        .map_err(prompt_error)?;
+    let extra = (!extra.trim().is_empty()).then_some(extra);
+    if confirm("Change your password?")? {
+        let password = new_password(say)?;
+        ops::update_user(
+            root,
+            id,
+            &UserChange {
+                password: Some(password),
+                ..Default::default()
+            },
+        )?;
+        say.line("Password changed.");
+    }
+    let change = UserChange {
+        forward_port: Some(port),
+        image: Some(Some(image)),
+        extra_command: Some(extra),
+        password: None,
+    };
+    if confirm(ONCE_OR_DEFAULT)? {
+        ops::update_user(root, id, &change)?;
+        say.line("Default config updated.");
+    }
+    Ok(change)
+}

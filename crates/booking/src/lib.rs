@@ -1,0 +1,68 @@
+//! booking: the user-facing CLI of SPEC §6 — interactive (inquire) and non-interactive
+//! booking, the schedule listing, cancel, end-at and restart — over the checker's rules.
+
+pub mod ask;
+pub mod interactive;
+pub mod legacy;
+pub mod list;
+pub mod ops;
+
+use hostinfo::schedule::{format_time, Row};
+
+/// Said when there is no terminal to ask on and `--yes` was not given.
+pub const NEEDS_TTY: &str = "booking needs an interactive terminal (or use --yes with flags)";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Files(#[from] hostinfo::Error),
+    #[error(transparent)]
+    Time(#[from] hostinfo::clock::TimeError),
+    #[error("{0}")]
+    Refused(#[from] checker::Refusal),
+    #[error("incorrect password for `{0}`")]
+    WrongPassword(String),
+    #[error("the password needs {0}")]
+    WeakPassword(&'static str),
+    #[error("every forward port in 10001..11000 is taken; ask the admin")]
+    NoFreePort,
+    /// A negative answer that is not a rule: nothing to cancel, nothing running.
+    #[error("{0}")]
+    Nothing(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Prompt(String),
+    #[error("interrupted; nothing was written")]
+    Interrupted,
+}
+
+impl Error {
+    /// 1 for a negative answer, 130 for Ctrl-C or Esc, 2 for every error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Refused(_) | Error::WrongPassword(_) | Error::Nothing(_) => 1,
+            Error::Interrupted => 130,
+            _ => 2,
+        }
+    }
+}
+
+/// One line describing a booked row, for people.
+pub fn describe(row: &Row) -> String {
+    format!(
+        "{} from {} to {}: cpus={} memory={} gpus={} port={}{}",
+        row.user_id,
+        format_time(row.start),
+        format_time(row.end),
+        row.cpus,
+        row.memory,
+        row.gpus,
+        row.forward_port,
+        row.image
+            .as_deref()
+            .map(|i| format!(" image={i}"))
+            .unwrap_or_default()
+    )
+}

@@ -1,0 +1,340 @@
+//! Every change `booking` makes, each one transaction under the exclusive lock: what is
+//! checked and what is written are the same files, so two students booking the last GPU at
+//! the same moment cannot both get it (SPEC §6).
+
+use std::collections::HashSet;
+
+use checker::{admit, admit_fixed, Context, Refusal, Request};
+use chrono::NaiveDateTime;
+use hostinfo::clock::{check_window, parse_when, Role, When};
+use hostinfo::config::{Secret, UserEntry};
+use hostinfo::exec::Request as MonitorRequest;
+use hostinfo::names::{user_id_problem, PORT_RANGE};
+use hostinfo::schedule::{format_time, Row};
+use hostinfo::{Config, LiveTable, Root, Table};
+
+use crate::ask;
+use crate::Error;
+
+/// What to book.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Booking {
+    pub user_id: String,
+    pub cpus: f64,
+    pub memory: u32,
+    pub gpus: u32,
+    pub start: When,
+    pub end: NaiveDateTime,
+    /// For this booking only; `None` is the user's own port.
+    pub forward_port: Option<u16>,
+    /// For this booking only; `None` is the user's default (then the host's first image).
+    pub image: Option<String>,
+    pub extra_command: Option<String>,
+}
+
+/// The id checks every path starts with: the pattern, then the allow list.
+pub fn check_user(config: &Config, id: &str) -> Result<(), Error> {
+    if let Some(why) = user_id_problem(id) {
+        return Err(Refusal::BadUserId { id: id.into(), why }.into());
+    }
+    if !config.capability.allow_user_ids.iter().any(|a| a == id) {
+        return Err(Refusal::NotAllowed { id: id.into() }.into());
+    }
+    Ok(())
+}
+
+/// Whether `password` is the user's; a user without an entry has none to match.
+pub fn password_ok(config: &Config, id: &str, password: &str) -> bool {
+    config
+        .users
+        .get(id)
+        .is_some_and(|u| ask::password_matches(password, u.password.expose()))
+}
+
+/// Books `b`: checks every rule, picks the GPUs, writes `booking.csv`, and asks the monitor
+/// for a tick when the booking starts in the current slot.
+pub fn book(root: &Root, b: &Booking) -> Result<Row, Error> {
+    let lock = root.lock_exclusive("booking")?;
+    let config = root.load_config()?;
+    let clock = config.clock()?;
+    check_user(&config, &b.user_id)?;
+    let user = config
+        .users
+        .get(&b.user_id)
+        .ok_or_else(|| Error::Usage(format!("`{}` has not signed up yet", b.user_id)))?;
+    check_window(b.start, b.end, &clock)?;
+    let booking = root.read_schedule_strict(Table::Booking, &lock)?;
+    let using = root.read_schedule_strict(Table::Using, &lock)?;
+    let request = Request {
+        user_id: b.user_id.clone(),
+        cpus: b.cpus,
+        memory: b.memory,
+        gpus: b.gpus,
+        start: b.start.at,
+        end: b.end,
+        forward_port: b.forward_port.unwrap_or(user.forward_port),
+        image: b.image.clone(),
+    };
+    let ctx = Context {
+        config: &config,
+        rows: using.rows.iter().chain(&booking.rows).collect(),
+        now_slot: clock.current_slot(),
+    };
+    let gpus = admit(&ctx, &request)?;
+    let row = Row {
+        start: request.start,
+        end: request.end,
+        user_id: request.user_id,
+        cpus: request.cpus,
+        memory: request.memory,
+        gpus,
+        forward_port: request.forward_port,
+        image: request.image,
+        extra_command: b.extra_command.clone(),
+    };
+    root.add_rows(LiveTable::Booking, std::slice::from_ref(&row), &lock)?;
+    if row.start <= clock.now() {
+        root.push_request(&MonitorRequest::Now, &lock)?;
+    }
+    Ok(row)
+}
+
+/// Signs a new user up: the entry of SPEC §2 with a random free port.
+pub fn sign_up(root: &Root, id: &str, password: Secret) -> Result<UserEntry, Error> {
+    if let Some(why) = ask::password_problem(password.expose()) {
+        return Err(Error::WeakPassword(why));
+    }
+    let lock = root.lock_exclusive("booking")?;
+    let mut config = root.load_config()?;
+    check_user(&config, id)?;
+    if config.users.get(id).is_some() {
+        return Err(Error::Usage(format!("`{id}` has signed up already")));
+    }
+    let mut taken: HashSet<u16> = config.users.iter().map(|(_, u)| u.forward_port).collect();
+    for table in [Table::Booking, Table::Using] {
+        taken.extend(
+            root.read_schedule(table, &lock)?
+                .rows
+                .iter()
+                .map(|r| r.forward_port),
+        );
+    }
+    let port = ask::pick_port(&taken, ask::seed()).ok_or(Error::NoFreePort)?;
+    let entry = UserEntry::new_user(id, &config.host, password, port);
+    config.users.upsert(id, entry.clone());
+    root.write_users(&config, &config.users, &lock)?;
+    Ok(entry)
+}
+
+/// A change to a user's defaults; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChange {
+    pub forward_port: Option<u16>,
+    pub image: Option<Option<String>>,
+    pub extra_command: Option<Option<String>>,
+    pub password: Option<Secret>,
+}
+
+/// Updates a user's defaults in `users_config.yaml`.
+pub fn update_user(root: &Root, id: &str, change: &UserChange) -> Result<(), Error> {
+    if let Some(p) = &change.password {
+        if let Some(why) = ask::password_problem(p.expose()) {
+            return Err(Error::WeakPassword(why));
+        }
+    }
+    let lock = root.lock_exclusive("booking")?;
+    let mut config = root.load_config()?;
+    let mut entry = config
+        .users
+        .get(id)
+        .cloned()
+        .ok_or_else(|| Error::Usage(format!("`{id}` has not signed up yet")))?;
+    if let Some(port) = change.forward_port {
+        if !PORT_RANGE.contains(&port) {
+            return Err(Refusal::PortOutOfRange { port }.into());
+        }
+        if let Some((other, _)) = config
+            .users
+            .iter()
+            .find(|(o, u)| *o != id && u.forward_port == port)
+        {
+            return Err(Refusal::PortConfiguredForOther {
+                port,
+                other: other.to_string(),
+            }
+            .into());
+        }
+        entry.forward_port = port;
+    }
+    if let Some(image) = &change.image {
+        if !checker::rules::image_allowed(&config.host, image.as_deref()) {
+            return Err(Refusal::ImageNotAllowed {
+                image: image.clone().unwrap_or_default(),
+            }
+            .into());
+        }
+        entry.image = image.clone();
+    }
+    if let Some(command) = &change.extra_command {
+        entry.extra_command = command.clone();
+    }
+    if let Some(p) = &change.password {
+        entry.password = p.clone();
+    }
+    config.users.upsert(id, entry);
+    root.write_users(&config, &config.users, &lock)?;
+    Ok(())
+}
+
+/// Cancels the user's booking that starts at `start` (as typed, SPEC §4), if it has not
+/// started yet.
+pub fn cancel(root: &Root, id: &str, start: &str) -> Result<Row, Error> {
+    let lock = root.lock_exclusive("booking")?;
+    let config = root.load_config()?;
+    let clock = config.clock()?;
+    let at = parse_when(start, Role::Start, &clock)?.at;
+    let mut booking = root.read_schedule_strict(Table::Booking, &lock)?.rows;
+    let Some(i) = booking
+        .iter()
+        .position(|r| r.user_id == id && r.start == at)
+    else {
+        return Err(Error::Nothing(format!(
+            "you have no booking starting at {}",
+            format_time(at)
+        )));
+    };
+    if booking[i].start <= clock.now() {
+        return Err(Error::Nothing(format!(
+            "your booking from {} has started; shorten it with --end-at instead",
+            format_time(at)
+        )));
+    }
+    let row = booking.remove(i);
+    root.write_schedule(LiveTable::Booking, &booking, &lock)?;
+    Ok(row)
+}
+
+/// Moves the end of one of the user's bookings (running or future). Shortening is always
+/// allowed; extending is checked against every rule with the GPUs the booking holds.
+/// `pick` names the booking by its start when the user has more than one.
+pub fn end_at(root: &Root, id: &str, pick: Option<&str>, when: &str) -> Result<(Row, Row), Error> {
+    let lock = root.lock_exclusive("booking")?;
+    let config = root.load_config()?;
+    let clock = config.clock()?;
+    let now = clock.now();
+    let mut tables = [
+        (
+            LiveTable::Using,
+            root.read_schedule_strict(Table::Using, &lock)?.rows,
+        ),
+        (
+            LiveTable::Booking,
+            root.read_schedule_strict(Table::Booking, &lock)?.rows,
+        ),
+    ];
+    let wanted = pick
+        .map(|p| parse_when(p, Role::Start, &clock))
+        .transpose()?
+        .map(|w| w.at);
+    let mine: Vec<(usize, usize)> = tables
+        .iter()
+        .enumerate()
+        .flat_map(|(t, (_, rows))| {
+            rows.iter()
+                .enumerate()
+                .filter(|(_, r)| {
+                    r.user_id == id && r.end > now && wanted.is_none_or(|w| r.start == w)
+                })
+                .map(move |(i, _)| (t, i))
+        })
+        .collect();
+    let (t, i) = match mine.as_slice() {
+        [] => {
+            return Err(Error::Nothing(
+                "you have no running or future booking to change".into(),
+            ))
+        }
+        [one] => *one,
+        _ => {
+            return Err(Error::Usage(format!(
+                "you have {} bookings; name one with --start START",
+                mine.len()
+            )))
+        }
+    };
+    let old = tables[t].1[i].clone();
+    let new_end = parse_when(when, Role::End { start: old.start }, &clock)?.at;
+    check_window(
+        When {
+            at: old.start,
+            via_now: true,
+        },
+        new_end,
+        &clock,
+    )
+    .or_else(|e| match e {
+        // A running booking's start is in the past; only the end rules apply here.
+        hostinfo::clock::TimeError::StartInPast { .. } => Ok(()),
+        e => Err(e),
+    })?;
+    if new_end <= now {
+        return Err(Error::Usage(format!(
+            "the new end {} is not in the future",
+            format_time(new_end)
+        )));
+    }
+    if new_end > old.end {
+        let rows: Vec<&Row> = tables
+            .iter()
+            .enumerate()
+            .flat_map(|(tt, (_, rows))| {
+                rows.iter()
+                    .enumerate()
+                    .filter(move |(ii, _)| (tt, *ii) != (t, i))
+                    .map(|(_, r)| r)
+            })
+            .collect();
+        let ctx = Context {
+            config: &config,
+            rows,
+            now_slot: clock.current_slot(),
+        };
+        let request = Request {
+            user_id: old.user_id.clone(),
+            cpus: old.cpus,
+            memory: old.memory,
+            gpus: old.gpus.len() as u32,
+            start: old.start,
+            end: new_end,
+            forward_port: old.forward_port,
+            image: old.image.clone(),
+        };
+        admit_fixed(&ctx, &request, &old.gpus)?;
+    }
+    let new = Row {
+        end: new_end,
+        ..old.clone()
+    };
+    tables[t].1[i] = new.clone();
+    root.write_schedule(tables[t].0, &tables[t].1, &lock)?;
+    Ok((old, new))
+}
+
+/// Asks the monitor to restart the user's container, when the user has one running.
+pub fn restart(root: &Root, id: &str) -> Result<(), Error> {
+    let lock = root.lock_exclusive("booking")?;
+    let config = root.load_config()?;
+    let now = config.clock()?.now();
+    let using = root.read_schedule_strict(Table::Using, &lock)?;
+    if !using
+        .rows
+        .iter()
+        .any(|r| r.user_id == id && r.start <= now && now < r.end)
+    {
+        return Err(Error::Nothing(
+            "you have no running container to restart".into(),
+        ));
+    }
+    root.push_request(&MonitorRequest::Restart(id.to_string()), &lock)?;
+    Ok(())
+}

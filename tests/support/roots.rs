@@ -1,0 +1,76 @@
+//! Test support shared by the crates' tests (included with `#[path]`): fixture roots copied
+//! into temp dirs, and a snapshot of every file in a tree so a test can prove nothing changed.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The shared fixtures folder (`tests/fixtures` at the workspace top).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// The original-format samples beside the repository (`../shared/reference`).
+pub fn reference() -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/original-formats");
+    assert!(
+        dir.is_dir(),
+        "missing {}: CI runs with shared/ beside the clone",
+        dir.display()
+    );
+    dir
+}
+
+/// A temp copy of `tests/fixtures/roots/<name>`; the copy is the root.
+pub fn root_from(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let options = fs_extra::dir::CopyOptions::new().content_only(true);
+    fs_extra::dir::copy(fixtures().join("roots").join(name), dir.path(), &options).unwrap();
+    dir
+}
+
+/// A temp root holding the Python version's example config and sample schedule.
+pub fn reference_root() -> tempfile::TempDir {
+    let r = reference();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: PathBuf, to: &str| {
+        let to = dir.path().join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap();
+    };
+    copy(r.join("example/host_deploy.yaml"), "cfg/host_deploy.yaml");
+    copy(
+        r.join("example/users_config.yaml"),
+        "cfg/example/users_config.yaml",
+    );
+    copy(
+        r.join("example/capability_config.yaml"),
+        "cfg/example/capability_config.yaml",
+    );
+    for t in ["booking.csv", "using.csv", "used.csv"] {
+        copy(r.join("jobs-sample").join(t), &format!("jobs/{t}"));
+    }
+    dir
+}
+
+/// Every file below `dir` with its bytes, except the lock file (which exists to be
+/// created and never carries data).
+pub fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().unwrap() != ".lock" {
+                out.insert(
+                    path.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    out
+}
