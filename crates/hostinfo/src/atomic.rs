@@ -68,7 +68,24 @@ pub fn append(path: &Path, header: &[u8], bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn last_byte(path: &Path, len: u64) -> Option<u8> {
+/// Appends exactly `bytes` to `path` in one write and syncs it (for the monitor's journal,
+/// which must know the file's length afterwards).
+pub fn append_exact(path: &Path, bytes: &[u8]) -> Result<()> {
+    let write_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(write_err)?;
+    file.write_all(bytes).map_err(write_err)?;
+    file.sync_data().map_err(write_err)
+}
+
+/// The byte at `len - 1`, read alone (the history is never read whole).
+pub(crate) fn last_byte(path: &Path, len: u64) -> Option<u8> {
     use std::os::unix::fs::FileExt;
     let mut byte = [0u8];
     File::open(path)

@@ -234,11 +234,125 @@ impl Root {
     /// request written a moment later waits in the file for the next reader.
     pub fn take_requests(&self, lock: &ExclusiveLock) -> Result<Vec<Request>> {
         let requests = self.read_requests(lock)?;
-        let path = self.monitor_exec_path();
-        if path.exists() {
-            atomic::replace(&path, b"", 0o644)?;
-        }
+        self.drop_requests(requests.len(), lock)?;
         Ok(requests)
+    }
+
+    /// Removes the first `n` requests (those a tick has acted on), keeping any that arrived
+    /// since: the file only grows between two removals, and both happen under the lock.
+    pub fn drop_requests(&self, n: usize, _lock: &ExclusiveLock) -> Result<()> {
+        let path = self.monitor_exec_path();
+        let text = match read_text(&path) {
+            Ok(text) => text,
+            Err(Error::Missing { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mut seen = 0;
+        let mut keep = String::new();
+        for line in text.lines() {
+            if seen < n && !line.trim().is_empty() {
+                seen += 1;
+                continue;
+            }
+            if !line.trim().is_empty() {
+                keep.push_str(line);
+                keep.push('\n');
+            }
+        }
+        if keep != text {
+            atomic::replace(&path, keep.as_bytes(), 0o644)?;
+        }
+        Ok(())
+    }
+
+    fn journal_path(&self) -> PathBuf {
+        self.jobs_dir().join(".monitor-journal")
+    }
+
+    /// Moves rows between the schedule files as one unit: `booking` and `using` become the
+    /// given rows and `to_used` is appended to the history. A journal is written first, so a
+    /// crash at any `step` is completed by [`Root::recover`]. `step` is told each stage.
+    pub fn commit_moves(
+        &self,
+        booking: &[Row],
+        using: &[Row],
+        to_used: &[Row],
+        lock: &ExclusiveLock,
+        step: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        let used_path = self.schedule_path(Table::Used);
+        let used_len = std::fs::metadata(&used_path)
+            .map(|m| m.len())
+            .map_err(|source| Error::Read {
+                path: used_path.clone(),
+                source,
+            })?;
+        let mut append = Vec::new();
+        if used_len == 0 {
+            append.extend_from_slice(schedule::HEADER_LINE.as_bytes());
+        } else if atomic::last_byte(&used_path, used_len) != Some(b'\n') {
+            append.push(b'\n');
+        }
+        schedule::append_rows_to(&mut append, to_used);
+        let journal = crate::journal::Journal {
+            booking: schedule::to_bytes(booking),
+            using: schedule::to_bytes(using),
+            used_len,
+            append,
+        };
+        atomic::replace(&self.journal_path(), &journal.to_bytes(), 0o600)?;
+        step("journal-written");
+        self.apply(&journal, lock, step)
+    }
+
+    /// Completes the moves of a tick that stopped half-way; `true` when there was one.
+    pub fn recover(&self, lock: &ExclusiveLock, step: &mut dyn FnMut(&str)) -> Result<bool> {
+        let path = self.journal_path();
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(source) => return Err(Error::Read { path, source }),
+        };
+        let journal = crate::journal::Journal::parse(&path, &bytes)?;
+        self.apply(&journal, lock, step)?;
+        Ok(true)
+    }
+
+    fn apply(
+        &self,
+        j: &crate::journal::Journal,
+        _lock: &ExclusiveLock,
+        step: &mut dyn FnMut(&str),
+    ) -> Result<()> {
+        atomic::replace(&self.schedule_path(Table::Booking), &j.booking, 0o644)?;
+        step("booking-written");
+        atomic::replace(&self.schedule_path(Table::Using), &j.using, 0o644)?;
+        step("using-written");
+        let used = self.schedule_path(Table::Used);
+        let len = std::fs::metadata(&used).map(|m| m.len()).unwrap_or(0);
+        let done = len == j.used_len + j.append.len() as u64;
+        if !done && !j.append.is_empty() {
+            if len != j.used_len {
+                // Only this journal appends while it exists: cut a torn write back to before it.
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&used)
+                    .map_err(|source| Error::Write {
+                        path: used.clone(),
+                        source,
+                    })?;
+                file.set_len(j.used_len).map_err(|source| Error::Write {
+                    path: used.clone(),
+                    source,
+                })?;
+            }
+            atomic::append_exact(&used, &j.append)?;
+        }
+        step("used-appended");
+        let path = self.journal_path();
+        std::fs::remove_file(&path).map_err(|source| Error::Write { path, source })?;
+        step("committed");
+        Ok(())
     }
 
     /// Appends one line to `jobs/monitor.log` (one write, so lines never interleave).

@@ -95,6 +95,20 @@ fn requests_are_taken_once_and_later_ones_wait_for_the_next_reader() {
 }
 
 #[test]
+fn a_request_that_arrives_during_a_tick_outlives_the_tick() {
+    let (_dir, root) = empty_root();
+    let lock = root.lock_exclusive("test").unwrap();
+    root.push_request(&Request::Now, &lock).unwrap();
+    root.push_request(&Request::Restart("u1".into()), &lock)
+        .unwrap();
+    let seen = root.read_requests(&lock).unwrap();
+    // While the tick works without the lock, a booking adds one more.
+    root.push_request(&Request::Now, &lock).unwrap();
+    root.drop_requests(seen.len(), &lock).unwrap();
+    assert_eq!(root.read_requests(&lock).unwrap(), [Request::Now]);
+}
+
+#[test]
 fn log_lines_are_appended_and_parse_back() {
     let (_dir, root) = empty_root();
     let a = LogLine::info(

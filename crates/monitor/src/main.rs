@@ -1,36 +1,62 @@
-//! `monitor`: argument parsing only for now; its work comes with its own issue.
+//! `monitor`: one tick (systemd runs it every :00 and :30, and when jobs/monitor_exec
+//! changes). Exit codes: 0 the tick did its work (warnings included), 2 a fatal error.
+#![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use hostinfo::Root;
 
-/// The scheduled tick that starts and stops AIVC booking containers. Not implemented yet: this
-/// build only resolves the root folder.
+/// How many ticks one run makes at most while requests keep arriving.
+const MAX_ROUNDS: usize = 5;
+
+/// Start and stop the containers of AIVC bookings: one tick, then another while requests
+/// arrived during it.
 #[derive(Debug, Parser)]
-#[command(version)]
-struct Args {
+#[command(
+    version,
+    after_help = "Exit codes: 0 the tick did its work (warnings included); 2 a fatal error."
+)]
+struct Cli {
     /// The installation's root folder (holds cfg/ and jobs/).
     #[arg(long, env = "AIVC_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Show what a tick would do; change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match hostinfo::Root::resolve(args.root) {
-        Ok(_) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("monitor: error: not implemented yet");
-            }
-            ExitCode::from(2)
-        }
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            #[allow(clippy::print_stderr)]
-            {
-                eprintln!("monitor: error: {e}");
-            }
+            eprintln!("monitor: error: {e}");
             ExitCode::from(2)
         }
     }
+}
+
+fn run(cli: &Cli) -> Result<(), monitor::Error> {
+    let root = Root::resolve(cli.root.clone())?;
+    if cli.dry_run {
+        let (report, lines) = monitor::tick::tick(&root, true)?;
+        println!("{}", monitor::tick::describe(&report));
+        for line in lines {
+            println!("would log: {line}");
+        }
+        return Ok(());
+    }
+    for _ in 0..MAX_ROUNDS {
+        monitor::tick::tick(&root, false)?;
+        // A request written during the tick (the path unit may have fired then) gets a tick
+        // now rather than waiting for the timer.
+        let lock = root.lock_shared()?;
+        let pending = root.read_requests(&lock)?;
+        if pending.is_empty() {
+            break;
+        }
+    }
+    Ok(())
 }

@@ -91,6 +91,10 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
             host.volume_dataset_dir.clone(),
         ),
     };
+    // Relative folders in the config are relative to the root (SPEC §1); docker needs
+    // absolute ones.
+    let absolute = |p: PathBuf| std::path::absolute(root.resolve_path(&p)).unwrap_or(p);
+    let (work, backup, dataset) = (absolute(work), absolute(backup), absolute(dataset));
     for dir in [&work, &backup, &dataset] {
         docker_safe(dir)?;
     }

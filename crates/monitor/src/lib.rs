@@ -1,0 +1,18 @@
+//! monitor: the scheduled tick of SPEC §7 — close ended bookings, start due ones, reconcile
+//! with Docker by label, watch the GPUs, answer requests — logging as SPEC §10 says.
+
+pub mod docker;
+pub mod gpuwatch;
+pub mod quota;
+pub mod tick;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error(transparent)]
+    Files(#[from] hostinfo::Error),
+    #[error(transparent)]
+    Time(#[from] hostinfo::clock::TimeError),
+    #[error("docker does not answer: {0}")]
+    Docker(String),
+}

@@ -1,0 +1,127 @@
+//! Running the real `monitor` on a root built from the base fixture, with the stand-in
+//! docker of tests/fixtures/bin and the real `run-container` next to it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const NOW: &str = "2026-11-23 10:00";
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn fake_docker() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bin/fake-docker")
+}
+
+/// The `run-container` binary beside `monitor`, built when this test run did not build it.
+pub fn run_container() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_monitor")).with_file_name("run-container");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "run-container"])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "could not build run-container");
+    }
+    path
+}
+
+fn copy_into(from: &Path, to: &Path) {
+    let options = fs_extra::dir::CopyOptions::new()
+        .content_only(true)
+        .overwrite(true);
+    fs_extra::dir::copy(from, to, &options).unwrap();
+}
+
+/// A root (the base plus `overlay`), a folder for the fake docker's containers and its log.
+pub struct Lab {
+    pub root: tempfile::TempDir,
+    pub docker: tempfile::TempDir,
+}
+
+impl Lab {
+    pub fn new(overlay: Option<&Path>) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        copy_into(&fixtures().join("base"), root.path());
+        if let Some(o) = overlay {
+            copy_into(o, root.path());
+        }
+        let docker = tempfile::tempdir().unwrap();
+        std::fs::create_dir(docker.path().join("state")).unwrap();
+        Lab { root, docker }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.root.path()
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.docker.path().join("state")
+    }
+
+    /// The fake docker's log with the root's path written as `$ROOT`.
+    pub fn docker_log(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.docker.path().join("docker.log")).unwrap_or_default();
+        let root = std::fs::canonicalize(self.path()).unwrap();
+        text.replace(root.to_str().unwrap(), "$ROOT")
+            .replace(self.path().to_str().unwrap(), "$ROOT")
+    }
+
+    /// Runs `monitor --root <root> args` at `now` with `envs`.
+    pub fn monitor(&self, now: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_monitor"))
+            .arg("--root")
+            .arg(self.path())
+            .args(args)
+            .env("AIVC_NOW", now)
+            .env("AIVC_DOCKER", fake_docker())
+            .env("AIVC_RUN_CONTAINER", run_container())
+            .env(
+                "AIVC_FAKE_DOCKER_LOG",
+                self.docker.path().join("docker.log"),
+            )
+            .env("AIVC_FAKE_DOCKER_STATE", self.state())
+            .env("AIVC_NO_NVML", "1")
+            .env_remove("AIVC_ROOT")
+            .envs(envs.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `monitor --root <root>` at `now` against the real Docker engine.
+    pub fn monitor_real(&self, now: &str) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_monitor"))
+            .arg("--root")
+            .arg(self.path())
+            .env("AIVC_NOW", now)
+            .env("AIVC_RUN_CONTAINER", run_container())
+            .env("AIVC_NO_NVML", "1")
+            .env_remove("AIVC_DOCKER")
+            .env_remove("AIVC_ROOT")
+            .output()
+            .unwrap()
+    }
+
+    /// Adds a user to the allow list and users_config.yaml.
+    pub fn add_user(&self, id: &str, port: u16) {
+        let cap = self.path().join("cfg/capability_config.yaml");
+        let text = std::fs::read_to_string(&cap)
+            .unwrap()
+            .replace("  - dora\n", &format!("  - dora\n  - {id}\n"));
+        std::fs::write(cap, text).unwrap();
+        let users = self.path().join("cfg/users_config.yaml");
+        let mut text = std::fs::read_to_string(&users).unwrap();
+        text.push_str(&format!(
+            "{id}:\n  password: {id}-pw\n  forward_port: {port}\n  image: null\n  extra_command: null\n  volume_work_dir: ./vol/work/{id}\n  volume_dataset_dir: ./vol/dataset\n  volume_backup_dir: ./vol/backup/{id}\n"
+        ));
+        std::fs::write(users, text).unwrap();
+    }
+
+    pub fn file(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_default()
+    }
+}

@@ -1,0 +1,175 @@
+//! A monitor killed with SIGKILL at every step of a tick, then a normal tick: every row is
+//! in exactly one file, the history is untouched, no container outlives its booking.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt;
+
+const STEPS: [&str; 10] = [
+    "planned",
+    "closed",
+    "started",
+    "journal-written",
+    "booking-written",
+    "using-written",
+    "used-appended",
+    "committed",
+    "reconciled",
+    "requests-done",
+];
+
+const HISTORY: &str = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n2026-11-20 09:00:00,2026-11-20 10:00:00,bob,1.0,1,[],10002,,\n";
+
+/// alice's booking ends now (her container runs), bob's is due, carol's was missed, and a
+/// `now` request waits.
+fn scenario() -> common::Lab {
+    let lab = common::Lab::new(None);
+    let h = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n";
+    std::fs::write(
+        lab.path().join("jobs/using.csv"),
+        format!("{h}2026-11-23 08:00:00,2026-11-23 10:00:00,alice,1.0,2,[0],10001,,\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        lab.path().join("jobs/booking.csv"),
+        format!("{h}2026-11-23 07:00:00,2026-11-23 09:00:00,carol,1.0,1,[],10003,,\n2026-11-23 10:00:00,2026-11-23 12:00:00,bob,2.0,5,[1],10002,,\n"),
+    )
+    .unwrap();
+    std::fs::write(lab.path().join("jobs/used.csv"), HISTORY).unwrap();
+    std::fs::write(lab.path().join("jobs/monitor_exec"), "now\n").unwrap();
+    let z = "0".repeat(64);
+    std::fs::write(
+        lab.state().join("alice"),
+        format!("{z}\talice\trunning\talice\t2026-11-23 08:00:00\t2026-11-23 10:00:00\t\n"),
+    )
+    .unwrap();
+    lab
+}
+
+fn users_in(lab: &common::Lab, file: &str) -> Vec<String> {
+    lab.file(file)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().to_string())
+        .collect()
+}
+
+fn containers(lab: &common::Lab) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(lab.state())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_tick_killed_at_any_step_is_completed_by_the_next() {
+    for step in STEPS {
+        let lab = scenario();
+        let killed = lab.monitor(common::NOW, &[], &[("AIVC_CRASH_AT", step)]);
+        assert_eq!(
+            killed.status.signal(),
+            Some(9),
+            "{step}: the monitor was not killed there: {}",
+            String::from_utf8_lossy(&killed.stderr)
+        );
+
+        let out = lab.monitor(common::NOW, &[], &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !lab.path().join("jobs/.monitor-journal").exists(),
+            "{step}: journal left"
+        );
+        assert!(
+            users_in(&lab, "jobs/booking.csv").is_empty(),
+            "{step}: {:?}",
+            users_in(&lab, "jobs/booking.csv")
+        );
+        assert_eq!(users_in(&lab, "jobs/using.csv"), ["bob"], "{step}");
+        let mut used = users_in(&lab, "jobs/used.csv");
+        used.sort();
+        assert_eq!(
+            used,
+            ["alice", "bob", "carol"],
+            "{step}: each row exactly once"
+        );
+        assert!(
+            lab.file("jobs/used.csv").starts_with(HISTORY),
+            "{step}: the history changed"
+        );
+        assert_eq!(
+            containers(&lab),
+            ["bob"],
+            "{step}: the running containers are the using rows"
+        );
+        assert_eq!(lab.file("jobs/monitor_exec"), "", "{step}");
+
+        // At the end of bob's booking nothing outlives it.
+        let out = lab.monitor("2026-11-23 12:00", &[], &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{step}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            containers(&lab).is_empty(),
+            "{step}: {:?}",
+            containers(&lab)
+        );
+        assert!(users_in(&lab, "jobs/using.csv").is_empty(), "{step}");
+        assert_eq!(users_in(&lab, "jobs/used.csv").len(), 4, "{step}");
+    }
+}
+
+#[test]
+fn a_dry_run_shows_the_tick_and_changes_nothing() {
+    let lab = scenario();
+    let before: Vec<String> = [
+        "booking.csv",
+        "using.csv",
+        "used.csv",
+        "monitor_exec",
+        "monitor.log",
+    ]
+    .iter()
+    .map(|f| lab.file(&format!("jobs/{f}")))
+    .collect();
+    let out = lab.monitor(common::NOW, &["--dry-run"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("close: alice\nstart: bob\n"), "{text}");
+    assert!(text.contains("missed (to used.csv): carol"), "{text}");
+    assert!(
+        text.contains("would log: 20261123 10:00 [WARNING] ContainerWarning, carol's booking"),
+        "{text}"
+    );
+    let after: Vec<String> = [
+        "booking.csv",
+        "using.csv",
+        "used.csv",
+        "monitor_exec",
+        "monitor.log",
+    ]
+    .iter()
+    .map(|f| lab.file(&format!("jobs/{f}")))
+    .collect();
+    assert_eq!(before, after);
+    assert_eq!(containers(&lab), ["alice"]);
+    assert!(
+        lab.docker_log().lines().all(|l| l.starts_with("ps ")),
+        "{}",
+        lab.docker_log()
+    );
+}

@@ -1,0 +1,123 @@
+//! One tick on a fixture root: `<case>/in` is laid over the base root, the monitor runs once
+//! at 2026-11-23 10:00 (Asia/Taipei) with the stand-in docker, and every file under
+//! `<case>/out` must match — the schedule files, monitor.log, the docker calls (`docker.log`,
+//! the root written `$ROOT`) and the containers left (`containers`). `<case>/env` adds
+//! environment variables; `<case>/docker-state` the containers running before. AIVC_BLESS=1 writes the outputs instead (review them before
+//! committing).
+
+mod common;
+
+fn check(case: &str) {
+    let dir = common::fixtures().join(case);
+    let lab = common::Lab::new(Some(&dir.join("in")));
+    if dir.join("docker-state").is_dir() {
+        for e in std::fs::read_dir(dir.join("docker-state")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), lab.state().join(e.file_name())).unwrap();
+        }
+    }
+    let envs_text = std::fs::read_to_string(dir.join("env")).unwrap_or_default();
+    let envs: Vec<(&str, &str)> = envs_text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .collect();
+    let out = lab.monitor(common::NOW, &[], &envs);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{case}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut actual = std::collections::BTreeMap::new();
+    for t in [
+        "booking.csv",
+        "using.csv",
+        "used.csv",
+        "monitor_exec",
+        "monitor.log",
+    ] {
+        actual.insert(format!("jobs/{t}"), lab.file(&format!("jobs/{t}")));
+    }
+    actual.insert("docker.log".into(), lab.docker_log());
+    let mut names: Vec<String> = std::fs::read_dir(lab.state())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    actual.insert(
+        "containers".into(),
+        names.iter().map(|n| format!("{n}\n")).collect(),
+    );
+    // stderr carries the same lines as monitor.log.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        actual["jobs/monitor.log"],
+        "{case}: stderr"
+    );
+
+    let expected_dir = dir.join("out");
+    if std::env::var_os("AIVC_BLESS").is_some() {
+        for (rel, text) in &actual {
+            let p = expected_dir.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        return;
+    }
+    for (rel, text) in &actual {
+        let expected = std::fs::read_to_string(expected_dir.join(rel)).unwrap_or_else(|_| {
+            panic!("{case}: missing out/{rel} (run with AIVC_BLESS=1 and review)")
+        });
+        assert_eq!(text, &expected, "{case}: {rel}");
+    }
+    let known = [
+        "booking.csv",
+        "using.csv",
+        "used.csv",
+        "monitor_exec",
+        "monitor.log",
+        ".lock",
+    ];
+    let leftovers: Vec<String> = std::fs::read_dir(lab.path().join("jobs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !known.contains(&n.as_str()))
+        .collect();
+    assert!(leftovers.is_empty(), "{case}: left in jobs/: {leftovers:?}");
+}
+
+#[test]
+fn an_ended_booking_is_closed_and_filed_in_history() {
+    check("close");
+}
+
+#[test]
+fn a_due_booking_is_started_and_moved_to_using() {
+    check("start");
+}
+
+#[test]
+fn a_user_over_quota_waits_with_a_space_warning() {
+    check("quota");
+}
+
+#[test]
+fn a_failed_start_stays_for_the_next_tick() {
+    check("failed-start");
+}
+
+#[test]
+fn a_booking_missed_entirely_goes_to_history_unstarted() {
+    check("missed");
+}
+
+#[test]
+fn back_to_back_bookings_close_then_start_under_one_name() {
+    check("back-to-back");
+}
+
+#[test]
+fn a_restart_request_restarts_the_container_and_is_consumed() {
+    check("restart");
+}
