@@ -1,41 +1,65 @@
 #!/usr/bin/env bash
-# Builds the tools, makes a throwaway installation root from cfg/templates, and shows its
-# state: what a lab admin sees on a fresh host. Leaves the root in place and prints where.
+# The whole system on a throwaway root: a student books from now, a monitor tick starts the
+# container (a real one when a Docker engine answers, else the dry run of it), checker shows
+# the state, and a tick at the booking's end removes it. Prints where the root stays.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+step() { echo; echo "==> $*" >&2; }
 
-echo "==> building" >&2
-cargo build --quiet --workspace
-bin="$repo/target/debug"
+step "building (debug: the end-of-booking tick fixes the clock with AIVC_NOW)"
+cargo build --quiet --workspace --bins
+bin=$repo/target/debug
+export AIVC_RUN_CONTAINER=$bin/run-container
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/aivc-demo.XXXXXX")
-echo "==> throwaway root: $root" >&2
+step "throwaway root $root, from cfg/templates"
 mkdir -p "$root/cfg/templates" "$root/jobs"
-cp cfg/templates/*.yaml cfg/templates/schedule.csv "$root/cfg/templates/"
-for f in host_deploy capability_config users_config; do
-  cp "cfg/templates/$f.yaml" "$root/cfg/$f.yaml"
-done
-for t in booking using used; do
-  cp cfg/templates/schedule.csv "$root/jobs/$t.csv"
-done
-: > "$root/jobs/monitor_exec"
-: > "$root/jobs/monitor.log"
-# One user so there is someone who may book.
+cp cfg/templates/* "$root/cfg/templates/"
+for f in host_deploy capability_config users_config; do cp "cfg/templates/$f.yaml" "$root/cfg/"; done
+for t in booking using used; do cp cfg/templates/schedule.csv "$root/jobs/$t.csv"; done
+: > "$root/jobs/monitor_exec"; : > "$root/jobs/monitor.log"
+sed -i "s|/srv/aivc/|$root/vol/|" "$root/cfg/host_deploy.yaml"
 sed -i 's/^  -$/  - demo/' "$root/cfg/capability_config.yaml"
 
-echo "==> checker validate" >&2
+engine=0
+if docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && [ -x /bin/busybox ]; then
+  engine=1
+  step "Docker answers: building the stand-in workspace image (static busybox; nothing is pulled)"
+  ctx=$(mktemp -d)
+  cp tests/fixtures/images/sshd-standin/* "$ctx/"
+  cp /bin/busybox "$ctx/busybox"
+  docker build -q -t aivc-test/sshd-standin:1 "$ctx" >/dev/null
+  rm -rf "$ctx"
+  sed -i 's|  - aivc/workspace:latest|  - aivc-test/sshd-standin:1|' "$root/cfg/host_deploy.yaml"
+  docker rm -f demo >/dev/null 2>&1 || true
+fi
 "$bin/checker" --root "$root" validate
-echo "==> booking: user demo signs up and books 1 cpu, 1 GB from now for 2 hours" >&2
-echo 'demo-pass-1' | "$bin/booking" --root "$root" --yes --password-stdin \
-  --user-id demo --cpus 1 --memory 1 --start now --end "$(date -d '+2 hours' '+%Y-%m-%d %H:00')" \
-  || echo 'demo-pass-1' | "$bin/booking" --root "$root" --yes --password-stdin \
-       --user-id demo --cpus 1 --memory 1 --start now --end 1-day
-echo "==> booking -ls" >&2
+
+step "booking: demo signs up and books 1 cpu and 1 GB from now for one day"
+line=$(echo 'demo-pass-1' | "$bin/booking" --root "$root" --yes --password-stdin \
+  --user-id demo --cpus 1 --memory 1 --start now --end 1-day)
+echo "$line"
+end=$(echo "$line" | cut -d, -f2 | cut -c1-16)
 "$bin/booking" --root "$root" -ls
-echo "==> checker (summary)" >&2
-"$bin/checker" --root "$root"
-echo "==> checker --json (first 300 bytes)" >&2
-"$bin/checker" --root "$root" --json | head -c 300
-echo
-echo "==> done; the root stays at $root" >&2
+
+if [ "$engine" = 1 ]; then
+  step "monitor: the tick the path unit runs for a booking that starts now"
+  "$bin/monitor" --root "$root"
+  docker ps --filter label=aivc.user=demo --format 'container {{.Names}}: {{.Status}}, ports {{.Ports}}'
+else
+  step "no Docker engine answers: what the tick would do"
+  "$bin/monitor" --root "$root" --dry-run
+fi
+
+step "checker"
+"$bin/checker" --root "$root" || true
+
+if [ "$engine" = 1 ]; then
+  step "monitor at the booking's end ($end): the container is removed"
+  AIVC_NOW=$end "$bin/monitor" --root "$root"
+  docker ps -a --filter label=aivc.user=demo --format '{{.Names}}' | grep -q . && echo "still there?" || echo "container demo: gone"
+  step "jobs/used.csv and jobs/monitor.log"
+  cat "$root/jobs/used.csv" "$root/jobs/monitor.log"
+fi
+step "done; the root stays at $root"

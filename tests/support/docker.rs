@@ -95,3 +95,51 @@ pub fn free_port() -> u16 {
         }
     }
 }
+
+/// A Debian bookworm base image with sshd and sudo, made here from Debian's packages with
+/// debootstrap (nothing can be pulled) and imported once; about a minute the first time.
+pub const DEBIAN_BASE: &str = "aivc-test/debian-base:bookworm";
+
+pub fn debian_base() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        require_engine();
+        let have = Command::new("docker")
+            .args(["image", "inspect", DEBIAN_BASE])
+            .output()
+            .unwrap();
+        if have.status.success() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let rootfs = dir.path().join("rootfs");
+        let out = Command::new("debootstrap")
+            .args([
+                "--variant=minbase",
+                "--include=openssh-server,sudo",
+                "bookworm",
+            ])
+            .arg(&rootfs)
+            .arg("http://deb.debian.org/debian")
+            .output()
+            .expect("debootstrap is needed for the booking container test (.ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "debootstrap failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "tar -C '{}' -c . | docker import - {DEBIAN_BASE}",
+                rootfs.display()
+            ))
+            .status()
+            .unwrap();
+        assert!(
+            status.success(),
+            "docker import of the debootstrap tree failed"
+        );
+    });
+    DEBIAN_BASE
+}

@@ -106,7 +106,7 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     let mut crash = |step: &str| crash_point(step);
 
     // Plan, under the lock.
-    let (requests, close, start, missed) = {
+    let (requests, close, start, missed, booking_now, using_now) = {
         let lock = root.lock_exclusive("monitor")?;
         if dry_run {
             report.recovered = root.jobs_dir().join(".monitor-journal").exists();
@@ -117,11 +117,15 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         let requests = root.read_requests(&lock)?;
         let booking = root.read_schedule_strict(Table::Booking, &lock)?.rows;
         let using = root.read_schedule_strict(Table::Using, &lock)?.rows;
-        let close: Vec<Row> = using.into_iter().filter(|r| r.end <= now).collect();
-        let (missed, rest): (Vec<Row>, Vec<Row>) = booking.into_iter().partition(|r| r.end <= now);
-        let mut start: Vec<Row> = rest.into_iter().filter(|r| r.start <= now).collect();
+        let close: Vec<Row> = using.iter().filter(|r| r.end <= now).cloned().collect();
+        let missed: Vec<Row> = booking.iter().filter(|r| r.end <= now).cloned().collect();
+        let mut start: Vec<Row> = booking
+            .iter()
+            .filter(|r| r.start <= now && now < r.end)
+            .cloned()
+            .collect();
         start.sort_by_key(|r| r.start);
-        (requests, close, start, missed)
+        (requests, close, start, missed, booking, using)
     };
     crash("planned");
     report.requests = requests.len();
@@ -207,9 +211,13 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         return Ok((report, log.lines));
     }
 
-    // Commit, under the lock: move the current version of each row by (user, start).
+    // Commit, under the lock: move the current version of each row by (user, start). A
+    // tick with nothing to move reads nothing again.
     let missed_keys: HashSet<Key> = missed.iter().map(key).collect();
-    let (live_using, live_booking) = {
+    let moved = !closed.is_empty() || !started.is_empty() || !missed_keys.is_empty();
+    let (live_using, live_booking) = if !moved {
+        (using_now, booking_now)
+    } else {
         let lock = root.lock_exclusive("monitor")?;
         let booking = root.read_schedule_strict(Table::Booking, &lock)?.rows;
         let using = root.read_schedule_strict(Table::Using, &lock)?.rows;
@@ -240,8 +248,15 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         (new_using, new_booking)
     };
 
+    // Docker changed only if this tick closed or started something.
+    let acted = !close.is_empty() || !start.is_empty();
+    let containers = if acted {
+        docker.list().map_err(Error::Docker)?
+    } else {
+        containers
+    };
     reconcile(
-        &docker,
+        &containers,
         &runner,
         &live_using,
         &live_booking,
@@ -311,7 +326,7 @@ fn over_quota(config: &Config, root: &Root, row: &Row) -> Option<(u64, u64)> {
 /// labelled container without a current booking is closed; unlabelled and maintainer's
 /// containers are never touched.
 fn reconcile(
-    docker: &Docker,
+    containers: &[Container],
     runner: &RunContainer,
     using: &[Row],
     booking: &[Row],
@@ -319,7 +334,6 @@ fn reconcile(
     log: &mut Log,
     report: &mut Report,
 ) -> Result<(), Error> {
-    let containers: Vec<Container> = docker.list().map_err(Error::Docker)?;
     let current = |c: &Container| {
         using
             .iter()

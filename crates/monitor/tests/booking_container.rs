@@ -1,0 +1,191 @@
+//! The booking container as students meet it: setup.sh builds it (from a Debian base made
+//! with debootstrap) and starts it with cfg/ and jobs/ mounted; `ssh booking@host` runs only
+//! `booking`, whose writes land in the host's jobs/; nothing typed reaches a shell.
+
+#[path = "../../../tests/support/docker.rs"]
+mod docker;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const NAME: &str = "aivc-booking";
+
+fn ssh(port: u16, password: &str, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("sshpass")
+        .args([
+            "-p",
+            password,
+            "ssh",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .args(["-p", &port.to_string(), "booking@127.0.0.1", "--"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sshpass and ssh are needed (.ci/run installs them)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
+    let base = docker::debian_base();
+    let _cleanup = docker::Cleanup(NAME.into());
+    let root = tempfile::tempdir().unwrap();
+    let prefix = tempfile::tempdir().unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_monitor")).parent().unwrap();
+    assert!(
+        bin.join("booking").exists(),
+        "build the workspace first (cargo test --workspace does)"
+    );
+    let port = docker::free_port();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("bash")
+        .arg(repo.join("scripts/setup.sh"))
+        .arg("--root")
+        .arg(root.path())
+        .arg("--prefix")
+        .arg(prefix.path())
+        .arg("--bin-dir")
+        .arg(bin)
+        .args([
+            "--no-systemd",
+            "--booking-port",
+            &port.to_string(),
+            "--base-image",
+            base,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "setup.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One user may book.
+    let cap = root.path().join("cfg/capability_config.yaml");
+    std::fs::write(
+        &cap,
+        std::fs::read_to_string(&cap)
+            .unwrap()
+            .replace("  -\n", "  - alice\n"),
+    )
+    .unwrap();
+    let password = std::fs::read_to_string(root.path().join("cfg/booking-ssh/password"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // sshd takes a moment to come up.
+    let mut listing = ssh(port, &password, &["-ls"], "");
+    for _ in 0..50 {
+        if listing.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        listing = ssh(port, &password, &["-ls"], "");
+    }
+    assert!(
+        listing.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listing.stderr)
+    );
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("nothing booked"));
+
+    // A booking through ssh lands in the host's jobs/booking.csv, and the user's entry in cfg/.
+    let booked = ssh(
+        port,
+        &password,
+        &[
+            "--yes",
+            "--password-stdin",
+            "--user-id",
+            "alice",
+            "--cpus",
+            "1",
+            "--memory",
+            "1",
+            "--start",
+            "1-day",
+            "--end",
+            "1-day",
+        ],
+        "alice's pass\n",
+    );
+    assert!(
+        booked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&booked.stderr)
+    );
+    let rows = std::fs::read_to_string(root.path().join("jobs/booking.csv")).unwrap();
+    assert!(
+        rows.lines().any(|l| l.contains(",alice,1.0,1,[],")),
+        "{rows}"
+    );
+    assert!(
+        std::fs::read_to_string(root.path().join("cfg/users_config.yaml"))
+            .unwrap()
+            .contains("alice:")
+    );
+
+    // Nothing typed reaches a shell, and the root cannot be moved.
+    for attack in [
+        &["id"][..],
+        &["$(id)"][..],
+        &["-ls;", "id"][..],
+        &["--root", "/", "-ls"][..],
+    ] {
+        let out = ssh(port, &password, attack, "");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{attack:?} succeeded: {all}");
+        assert!(!all.contains("uid="), "{attack:?} ran a command: {all}");
+    }
+    // A wrong shared password does not log in.
+    let out = ssh(port, "wrong", &["-ls"], "");
+    assert!(!out.status.success());
+
+    // Running setup again (an update) rebuilds and restarts the container, keeping the files.
+    let again = Command::new("bash")
+        .arg(repo.join("scripts/setup.sh"))
+        .arg("--root")
+        .arg(root.path())
+        .arg("--prefix")
+        .arg(prefix.path())
+        .arg("--bin-dir")
+        .arg(bin)
+        .args([
+            "--no-systemd",
+            "--booking-port",
+            &port.to_string(),
+            "--base-image",
+            base,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("jobs/booking.csv")).unwrap(),
+        rows
+    );
+}

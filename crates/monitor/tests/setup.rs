@@ -1,0 +1,120 @@
+//! scripts/setup.sh on a fresh root: the live files appear from the templates, the zone is
+//! written, the binaries are installed, and a second run changes nothing the admin edited.
+//! (The booking container part needs a Debian base image: see booking_container.rs.)
+
+use std::path::Path;
+use std::process::Command;
+
+fn setup(root: &Path, prefix: &Path) -> std::process::Output {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let bin = Path::new(env!("CARGO_BIN_EXE_monitor"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    for b in ["booking", "checker", "run-container"] {
+        if !bin.join(b).exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            assert!(Command::new(cargo)
+                .args(["build", "--bins"])
+                .current_dir(&repo)
+                .status()
+                .unwrap()
+                .success());
+        }
+    }
+    Command::new("bash")
+        .arg(repo.join("scripts/setup.sh"))
+        .arg("--root")
+        .arg(root)
+        .arg("--prefix")
+        .arg(prefix)
+        .arg("--bin-dir")
+        .arg(&bin)
+        .args(["--no-systemd", "--no-container"])
+        .env("TZ", "Asia/Taipei")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn setup_creates_the_live_files_once_and_never_overwrites_them() {
+    let root = tempfile::tempdir().unwrap();
+    let prefix = tempfile::tempdir().unwrap();
+    let out = setup(root.path(), prefix.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for f in [
+        "cfg/host_deploy.yaml",
+        "cfg/capability_config.yaml",
+        "cfg/users_config.yaml",
+        "cfg/templates/backup.yaml",
+        "jobs/booking.csv",
+        "jobs/using.csv",
+        "jobs/used.csv",
+        "jobs/monitor_exec",
+        "jobs/monitor.log",
+        "jobs/.lock",
+    ] {
+        assert!(root.path().join(f).exists(), "{f} missing");
+    }
+    let host = std::fs::read_to_string(root.path().join("cfg/host_deploy.yaml")).unwrap();
+    assert_eq!(host.matches("\ntimezone: ").count(), 1, "{host}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(root.path().join("cfg/users_config.yaml"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    for b in ["booking", "checker", "monitor", "run-container"] {
+        assert!(
+            prefix.path().join("bin").join(b).exists(),
+            "{b} not installed"
+        );
+    }
+    assert!(prefix.path().join("share/doc/aivc/operations.md").exists());
+    assert!(err.contains("systemctl daemon-reload && systemctl enable --now aivc-monitor.timer aivc-monitor.path"), "says how to install the units: {err}");
+
+    // The admin edits the live files; a second run (an update) keeps every byte.
+    let cap = root.path().join("cfg/capability_config.yaml");
+    std::fs::write(
+        &cap,
+        std::fs::read_to_string(&cap)
+            .unwrap()
+            .replace("  -\n", "  - alice\n"),
+    )
+    .unwrap();
+    let booked = "2026-11-23 09:00:00,2026-11-23 10:00:00,alice,1.0,1,[],10001,,\n";
+    let booking = root.path().join("jobs/booking.csv");
+    std::fs::write(
+        &booking,
+        format!("{}{booked}", std::fs::read_to_string(&booking).unwrap()),
+    )
+    .unwrap();
+    let before: Vec<Vec<u8>> = [
+        "cfg/host_deploy.yaml",
+        "cfg/capability_config.yaml",
+        "jobs/booking.csv",
+    ]
+    .iter()
+    .map(|f| std::fs::read(root.path().join(f)).unwrap())
+    .collect();
+    let again = setup(root.path(), prefix.path());
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let after: Vec<Vec<u8>> = [
+        "cfg/host_deploy.yaml",
+        "cfg/capability_config.yaml",
+        "jobs/booking.csv",
+    ]
+    .iter()
+    .map(|f| std::fs::read(root.path().join(f)).unwrap())
+    .collect();
+    assert_eq!(before, after);
+    assert!(
+        !String::from_utf8_lossy(&again.stderr).contains("created"),
+        "nothing is created twice"
+    );
+}

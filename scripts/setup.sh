@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Install or update an AIVC booking host (SPEC §11). Safe to run again: live files in cfg/
+# and jobs/ are created from cfg/templates when missing and never overwritten.
+#
+#   scripts/setup.sh [--root DIR] [--prefix DIR] [--bin-dir DIR] [--booking-port PORT]
+#                    [--base-image IMAGE] [--no-systemd] [--no-container]
+#
+#   --root DIR          the installation root (cfg/, jobs/); default: this checkout
+#   --prefix DIR        where binaries and docs go; default /usr/local
+#   --bin-dir DIR       install these built binaries instead of building (cargo build --release)
+#   --booking-port N    host port of the booking container's ssh; default 10000
+#   --base-image IMAGE  base of the booking container image; default debian:bookworm-slim
+#   --no-systemd        do not install the units (prints how to)
+#   --no-container      do not build or start the booking container
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+root=$repo prefix=/usr/local bin_dir= port=10000 base=debian:bookworm-slim
+systemd=1 container=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root=$2; shift ;;
+    --prefix) prefix=$2; shift ;;
+    --bin-dir) bin_dir=$2; shift ;;
+    --booking-port) port=$2; shift ;;
+    --base-image) base=$2; shift ;;
+    --no-systemd) systemd=0 ;;
+    --no-container) container=0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+say() { echo "setup: $*" >&2; }
+mkdir -p "$root"
+root=$(cd "$root" && pwd)
+
+# 1. Live files from the templates, only where missing.
+mkdir -p "$root/cfg/templates" "$root/jobs"
+if [ "$root" != "$repo" ]; then
+  for f in "$repo"/cfg/templates/*; do
+    [ -e "$root/cfg/templates/$(basename "$f")" ] || cp "$f" "$root/cfg/templates/"
+  done
+fi
+for f in host_deploy capability_config users_config; do
+  if [ ! -e "$root/cfg/$f.yaml" ]; then
+    cp "$root/cfg/templates/$f.yaml" "$root/cfg/$f.yaml"
+    say "created cfg/$f.yaml from the template"
+  fi
+done
+chmod 0600 "$root/cfg/users_config.yaml"   # it holds passwords
+for t in booking using used; do
+  if [ ! -e "$root/jobs/$t.csv" ]; then
+    cp "$root/cfg/templates/schedule.csv" "$root/jobs/$t.csv"
+    say "created jobs/$t.csv"
+  fi
+done
+for f in monitor_exec monitor.log .lock; do [ -e "$root/jobs/$f" ] || : > "$root/jobs/$f"; done
+
+# 2. The host's zone, written once: the schedule's times are wall-clock times in it.
+if ! grep -q '^timezone:' "$root/cfg/host_deploy.yaml"; then
+  zone=$(timedatectl show -p Timezone --value 2>/dev/null || true)
+  [ -n "$zone" ] || zone=$(cat /etc/timezone 2>/dev/null || true)
+  [ -n "$zone" ] || zone=$(readlink /etc/localtime 2>/dev/null | sed -n 's|.*zoneinfo/||p')
+  [ -n "$zone" ] || zone=UTC
+  printf '\n# Written by setup.sh: the zone of every time in jobs/.\ntimezone: %s\n' "$zone" >> "$root/cfg/host_deploy.yaml"
+  say "timezone: $zone"
+fi
+
+# 3. Binaries and docs.
+if [ -z "$bin_dir" ]; then
+  say "building (cargo build --release)"
+  (cd "$repo" && cargo build --release --quiet --workspace --bins)
+  bin_dir=$repo/target/release
+fi
+mkdir -p "$prefix/bin" "$prefix/share/doc/aivc"
+for b in booking checker monitor run-container; do
+  install -m 0755 "$bin_dir/$b" "$prefix/bin/$b"
+done
+cp "$repo"/docs/*.md "$prefix/share/doc/aivc/"
+say "installed booking, checker, monitor, run-container in $prefix/bin"
+
+"$prefix/bin/checker" --root "$root" validate
+
+# 4. The monitor's systemd units, with this root and binary folder written in.
+units="aivc-monitor.service aivc-monitor.timer aivc-monitor.path"
+if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then
+  for u in $units; do
+    sed -e "s|/usr/local/bin|$prefix/bin|g" -e "s|/usr/local/share/doc|$prefix/share/doc|g" \
+        -e "s|/srv/aivc|$root|g" "$repo/systemd/$u" > "/etc/systemd/system/$u"
+  done
+  systemctl daemon-reload
+  systemctl enable --now aivc-monitor.timer aivc-monitor.path
+  say "systemd: aivc-monitor.timer and aivc-monitor.path enabled"
+else
+  say "systemd is not running here (or --no-systemd): to install the units on the host, copy"
+  say "  $repo/systemd/{$(echo $units | tr ' ' ,)} to /etc/systemd/system/, replacing"
+  say "  /usr/local/bin with $prefix/bin and /srv/aivc with $root, then run"
+  say "  systemctl daemon-reload && systemctl enable --now aivc-monitor.timer aivc-monitor.path"
+fi
+
+# 5. The booking container students SSH into.
+if [ "$container" = 0 ]; then
+  say "skipping the booking container (--no-container)"
+  exit 0
+fi
+if ! docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  say "no Docker engine answers: the booking container was not started"
+  exit 1
+fi
+keys=$root/cfg/booking-ssh
+mkdir -p "$keys" && chmod 0700 "$keys"
+if [ ! -s "$keys/password" ]; then
+  head -c 12 /dev/urandom | base64 | tr -d '/+=' > "$keys/password"
+  chmod 0600 "$keys/password"
+  say "the shared ssh password of the booking account is in $keys/password (root only)"
+fi
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+cp "$repo"/scripts/booking-container/* "$ctx/"
+cp "$bin_dir/booking" "$ctx/booking"
+docker build --quiet --build-arg "BASE=$base" -t aivc/booking:latest "$ctx" >/dev/null
+if [ -n "$(docker ps -aq --filter name='^aivc-booking$' --filter label=aivc.role=booking-container)" ]; then
+  docker rm -f aivc-booking >/dev/null
+fi
+docker run -d --restart=always --name aivc-booking --label aivc.role=booking-container \
+  -p "$port:22" -v "$root/cfg:/aivc/cfg" -v "$root/jobs:/aivc/jobs" aivc/booking:latest >/dev/null
+say "booking container aivc-booking listens on port $port (ssh booking@<host> -p $port)"
