@@ -91,3 +91,25 @@ pub fn peak_mb(program: &Path, args: &[&std::ffi::OsStr], stdin: &[u8]) -> Optio
     let kb: f64 = text.lines().last()?.trim().parse().ok()?;
     Some(kb / 1024.0)
 }
+
+/// The schedule sizes to measure: `AIVC_BENCH_ROWS` (comma-separated), else 100, 1,000, 10,000.
+pub fn sizes() -> Vec<usize> {
+    std::env::var("AIVC_BENCH_ROWS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![100, 1_000, 10_000])
+}
+
+/// How a cost grew between the two largest sizes, next to what n log n would give.
+pub fn growth(what: &str, points: &[(usize, f64)]) -> String {
+    let [.., (n1, t1), (n2, t2)] = points else {
+        return String::new();
+    };
+    let nlogn = (*n2 as f64 * (*n2 as f64).ln()) / (*n1 as f64 * (*n1 as f64).ln());
+    format!(
+        "{what}: {n1} -> {n2} rows costs x{:.1}; n log n would be x{nlogn:.1} ({})",
+        t2 / t1,
+        if t2 / t1 <= nlogn { "within" } else { "ABOVE" }
+    )
+}

@@ -57,7 +57,8 @@ fn main() {
         "| rows | booking --yes (median) | baseline: booking --version | ratio | peak memory |"
     );
     println!("|---:|---:|---:|---:|---:|");
-    for n in [100usize, 1_000, 10_000] {
+    let mut points = Vec::new();
+    for n in synthetic_lab::sizes() {
         let dir = tempfile::tempdir().unwrap();
         let rows = synthetic_lab::rows(n, synthetic_lab::now_slot());
         synthetic_lab::write_root(dir.path(), &rows);
@@ -94,6 +95,7 @@ fn main() {
         let peak = synthetic_lab::peak_mb(bin, &args, b"bench-pw\n")
             .map_or("n/a".into(), |mb| format!("{mb:.1} MB"));
         let t = median(samples);
+        points.push((n, t.as_secs_f64()));
         println!(
             "| {n} | {} | {} | {:.1}× | {peak} |",
             ms(t),
@@ -101,4 +103,5 @@ fn main() {
             t.as_secs_f64() / version.as_secs_f64()
         );
     }
+    println!("\n{}", synthetic_lab::growth("booking --yes", &points));
 }

@@ -40,7 +40,8 @@ fn main() {
     let bin = env!("CARGO_BIN_EXE_checker");
     println!("| rows | admit + place (median) | baseline: one scan of the rows | ratio | checker --json (median) | baseline: checker --version | ratio | peak memory |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for n in [100usize, 1_000, 10_000] {
+    let (mut admits, mut jsons) = (Vec::new(), Vec::new());
+    for n in synthetic_lab::sizes() {
         let dir = tempfile::tempdir().unwrap();
         let base = synthetic_lab::now_slot();
         let rows = synthetic_lab::rows(n, base);
@@ -93,6 +94,8 @@ fn main() {
             out.stdout.len()
         };
         let process_t = time(31, || run(json()));
+        admits.push((n, admit_t.as_secs_f64()));
+        jsons.push((n, process_t.as_secs_f64()));
         let version_t = time(31, || {
             let mut c = Command::new(bin);
             c.arg("--version");
@@ -115,4 +118,6 @@ fn main() {
             process_t.as_secs_f64() / version_t.as_secs_f64(),
         );
     }
+    println!("\n{}", synthetic_lab::growth("admission", &admits));
+    println!("{}", synthetic_lab::growth("checker --json", &jsons));
 }

@@ -54,7 +54,11 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     println!("| rows | load booking.csv (median) | baseline: read + count lines | ratio |");
     println!("|---:|---:|---:|---:|");
-    for n in [100, 1_000, 10_000, 100_000] {
+    let sizes: Vec<usize> = std::env::var("AIVC_BENCH_ROWS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100, 1_000, 10_000, 100_000]);
+    for n in sizes {
         let path = dir.path().join(format!("booking-{n}.csv"));
         std::fs::write(&path, schedule::to_bytes(&rows(n))).unwrap();
         let runs = if n >= 100_000 { 21 } else { 101 };

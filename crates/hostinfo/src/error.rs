@@ -78,8 +78,11 @@ impl Error {
     ) -> Self {
         Error::Invalid {
             path: path.into(),
-            at: Location { line, field },
-            message: message.into(),
+            at: Location {
+                line,
+                field: field.map(|f| one_line(&f)),
+            },
+            message: one_line(&message.into()),
         }
     }
 
@@ -106,6 +109,22 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a file said, quoted in an error, stays on one line: control characters are escaped.
+fn one_line(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
 
 /// Reads a whole file as text, telling a missing file apart from an unreadable one.
 pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {

@@ -55,12 +55,11 @@ fn main() {
     println!("| rows | used.csv rows | tick (median) | baseline: monitor --version | ratio | peak memory |");
     println!("|---:|---:|---:|---:|---:|---:|");
     let first = synthetic_lab::now_slot() + chrono::Duration::minutes(30);
-    for (n, history) in [
-        (100usize, 0usize),
-        (1_000, 0),
-        (10_000, 0),
-        (10_000, 1_000_000),
-    ] {
+    let mut cases: Vec<(usize, usize)> =
+        synthetic_lab::sizes().into_iter().map(|n| (n, 0)).collect();
+    cases.push((10_000, 1_000_000));
+    let mut points = Vec::new();
+    for (n, history) in cases {
         let dir = tempfile::tempdir().unwrap();
         // Nothing due now: the steady state of a tick between bookings.
         synthetic_lab::write_root(dir.path(), &synthetic_lab::rows(n, first));
@@ -76,6 +75,9 @@ fn main() {
             }
         }
         let t = median((0..31).map(|_| tick(bin, dir.path())).collect());
+        if history == 0 {
+            points.push((n, t.as_secs_f64()));
+        }
         let args = [OsStr::new("--root"), dir.path().as_os_str()];
         std::env::set_var("AIVC_DOCKER", "true");
         let peak = synthetic_lab::peak_mb(bin, &args, b"")
@@ -87,4 +89,5 @@ fn main() {
             t.as_secs_f64() / version.as_secs_f64()
         );
     }
+    println!("\n{}", synthetic_lab::growth("monitor tick", &points));
 }
