@@ -53,24 +53,8 @@ pub struct Gpus {
     pub driver_version: Option<String>,
     /// Why NVML was not used, when it was not.
     pub note: Option<String>,
-    pub devices: Vec<Device>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Device {
-    pub index: u32,
-    pub uuid: Option<String>,
-    pub name: Option<String>,
-    pub memory_used_mib: Option<u64>,
-    pub memory_total_mib: Option<u64>,
-    pub utilization_percent: Option<u32>,
-    pub processes: Vec<Process>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Process {
-    pub pid: u32,
-    pub used_memory_mib: Option<u64>,
+    /// hostinfo's GPU records: all but `index` are null without NVML.
+    pub devices: Vec<GpuInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,26 +242,7 @@ fn gpus(inventory: GpuInventory) -> Gpus {
         source: source.into(),
         driver_version,
         note,
-        devices: inventory.gpus.into_iter().map(device).collect(),
-    }
-}
-
-fn device(g: GpuInfo) -> Device {
-    Device {
-        index: g.index,
-        uuid: g.uuid,
-        name: g.name,
-        memory_used_mib: g.memory_used_mib,
-        memory_total_mib: g.memory_total_mib,
-        utilization_percent: g.utilization_percent,
-        processes: g
-            .processes
-            .into_iter()
-            .map(|p| Process {
-                pid: p.pid,
-                used_memory_mib: p.used_memory_mib,
-            })
-            .collect(),
+        devices: inventory.gpus,
     }
 }
 

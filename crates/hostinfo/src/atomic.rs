@@ -44,16 +44,7 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// Appends `bytes` to `path` (creating it with `header` first when it is missing or
 /// empty) and syncs it: the file only ever grows.
 pub fn append(path: &Path, header: &[u8], bytes: &[u8]) -> Result<()> {
-    let write_err = |source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(write_err)?;
-    let len = file.metadata().map_err(write_err)?.len();
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let mut all = Vec::with_capacity(header.len() + bytes.len() + 1);
     if len == 0 {
         all.extend_from_slice(header);
@@ -62,14 +53,11 @@ pub fn append(path: &Path, header: &[u8], bytes: &[u8]) -> Result<()> {
         all.push(b'\n');
     }
     all.extend_from_slice(bytes);
-    // One write call, so a reader never sees half of what we add.
-    file.write_all(&all).map_err(write_err)?;
-    file.sync_data().map_err(write_err)?;
-    Ok(())
+    append_exact(path, &all)
 }
 
-/// Appends exactly `bytes` to `path` in one write and syncs it (for the monitor's journal,
-/// which must know the file's length afterwards).
+/// Appends exactly `bytes` to `path` in one write (so a reader never sees half of it) and
+/// syncs it; the monitor's journal relies on the resulting length.
 pub fn append_exact(path: &Path, bytes: &[u8]) -> Result<()> {
     let write_err = |source| Error::Write {
         path: path.to_path_buf(),

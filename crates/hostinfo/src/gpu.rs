@@ -1,17 +1,17 @@
 //! The host's GPUs: read through NVML when a driver is present, otherwise a plain count
 //! from the configuration (`gpu_count`, else `max.gpus`) with one note saying why.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A process NVML sees on a GPU (host pid).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuProcess {
     pub pid: u32,
     pub used_memory_mib: Option<u64>,
 }
 
 /// One GPU; the optional fields are known only through NVML.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuInfo {
     pub index: u32,
     pub uuid: Option<String>,

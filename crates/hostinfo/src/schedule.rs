@@ -199,8 +199,11 @@ pub fn parse_time(text: &str) -> Result<NaiveDateTime, String> {
     let mut num = |from: usize, to: usize| -> u32 {
         let mut n = 0u32;
         for &d in &b[from..to] {
-            digits_ok &= d.is_ascii_digit();
-            n = n * 10 + u32::from(d.wrapping_sub(b'0'));
+            if !d.is_ascii_digit() {
+                digits_ok = false;
+                return 0;
+            }
+            n = n * 10 + u32::from(d - b'0');
         }
         n
     };
@@ -469,6 +472,14 @@ mod tests {
         assert!(parse_time("2026-02-30 09:00:00").is_err());
         assert!(parse_time("2026-11-23T09:00:00").is_err());
         assert!(parse_time("2026-11-23 09:00").is_err());
+    }
+
+    /// Regression (found by the long fuzz run): nine non-digits after the dot overflowed
+    /// the digit accumulator and panicked in debug builds.
+    #[test]
+    fn a_fraction_of_non_digits_is_an_error_not_a_panic() {
+        assert!(parse_time("2026-11-23 09:00:00.zzzzzzzzz").is_err());
+        assert!(parse_time("2026-11-23 09:00:00.999999999").is_ok());
     }
 
     #[test]

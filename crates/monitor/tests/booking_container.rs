@@ -40,6 +40,27 @@ fn ssh(port: u16, password: &str, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// scripts/setup.sh for this test: no systemd, the container on `port`, built on `base`.
+fn setup(repo: &Path, root: &Path, prefix: &Path, bin: &Path, port: u16, base: &str) -> Output {
+    Command::new("bash")
+        .arg(repo.join("scripts/setup.sh"))
+        .arg("--root")
+        .arg(root)
+        .arg("--prefix")
+        .arg(prefix)
+        .arg("--bin-dir")
+        .arg(bin)
+        .args([
+            "--no-systemd",
+            "--booking-port",
+            &port.to_string(),
+            "--base-image",
+            base,
+        ])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
     let base = docker::debian_base();
@@ -53,23 +74,7 @@ fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
     );
     let port = docker::free_port();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = Command::new("bash")
-        .arg(repo.join("scripts/setup.sh"))
-        .arg("--root")
-        .arg(root.path())
-        .arg("--prefix")
-        .arg(prefix.path())
-        .arg("--bin-dir")
-        .arg(bin)
-        .args([
-            "--no-systemd",
-            "--booking-port",
-            &port.to_string(),
-            "--base-image",
-            base,
-        ])
-        .output()
-        .unwrap();
+    let out = setup(&repo, root.path(), prefix.path(), bin, port, base);
     assert!(
         out.status.success(),
         "setup.sh: {}",
@@ -162,23 +167,7 @@ fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
     assert!(!out.status.success());
 
     // Running setup again (an update) rebuilds and restarts the container, keeping the files.
-    let again = Command::new("bash")
-        .arg(repo.join("scripts/setup.sh"))
-        .arg("--root")
-        .arg(root.path())
-        .arg("--prefix")
-        .arg(prefix.path())
-        .arg("--bin-dir")
-        .arg(bin)
-        .args([
-            "--no-systemd",
-            "--booking-port",
-            &port.to_string(),
-            "--base-image",
-            base,
-        ])
-        .output()
-        .unwrap();
+    let again = setup(&repo, root.path(), prefix.path(), bin, port, base);
     assert!(
         again.status.success(),
         "{}",

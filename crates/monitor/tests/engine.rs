@@ -37,6 +37,19 @@ fn a_now_booking_runs_with_its_limits_then_is_removed_at_its_end() {
     .unwrap();
     std::fs::write(lab.path().join("jobs/monitor_exec"), "now\n").unwrap();
 
+    // Someone else's container on the same engine, without our labels.
+    let foreign = format!("foreign-{}", std::process::id());
+    let _cleanup_foreign = docker::Cleanup(foreign.clone());
+    let made = std::process::Command::new("docker")
+        .args(["run", "-d", "--name", &foreign, docker::IMAGE])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
     // aivc-monitor.path runs aivc-monitor.service, whose ExecStart is this command.
     let started = Instant::now();
     let out = lab.monitor_real(common::NOW);
@@ -77,6 +90,11 @@ fn a_now_booking_runs_with_its_limits_then_is_removed_at_its_end() {
         "2026-11-23 10:00:00,2026-11-23 11:00:00,{id},1.5,5,[],{port},,"
     )));
     assert!(!lab.file("jobs/using.csv").contains(&id));
+    assert_eq!(
+        docker::inspect(&foreign).unwrap()["State"]["Running"],
+        true,
+        "an unlabelled container is never touched"
+    );
     let log = lab.file("jobs/monitor.log");
     let lines: Vec<LogLine> = log.lines().map(|l| LogLine::parse(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "{log}");
