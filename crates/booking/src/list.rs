@@ -4,7 +4,7 @@
 use std::io;
 
 use checker::report::{row_states, RowState};
-use chrono::{Duration, NaiveDateTime};
+use chrono::Duration;
 use hostinfo::schedule::format_time;
 use hostinfo::Root;
 use serde::{Deserialize, Serialize};
@@ -116,9 +116,4 @@ pub fn write(listing: &Listing, out: &mut dyn WriteColor) -> io::Result<()> {
         writeln!(out, "  GPU {}: {}", g.index, held.join(", "))?;
     }
     Ok(())
-}
-
-/// Whether `t` (as written in the listing) lies before `now`.
-pub fn is_before(t: &str, now: NaiveDateTime) -> bool {
-    hostinfo::schedule::parse_time(t).is_ok_and(|t| t < now)
 }

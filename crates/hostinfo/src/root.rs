@@ -230,14 +230,6 @@ impl Root {
         )
     }
 
-    /// Takes every pending request and empties the file, in one step under the lock, so a
-    /// request written a moment later waits in the file for the next reader.
-    pub fn take_requests(&self, lock: &ExclusiveLock) -> Result<Vec<Request>> {
-        let requests = self.read_requests(lock)?;
-        self.drop_requests(requests.len(), lock)?;
-        Ok(requests)
-    }
-
     /// Removes the first `n` requests (those a tick has acted on), keeping any that arrived
     /// since: the file only grows between two removals, and both happen under the lock.
     pub fn drop_requests(&self, n: usize, _lock: &ExclusiveLock) -> Result<()> {

@@ -293,36 +293,28 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Schedule> {
     }
 
     let mut schedule = Schedule::default();
-    let mut record = csv::ByteRecord::new();
+    // One UTF-8 check per record (StringRecord), not one per field.
+    let mut record = csv::StringRecord::new();
     loop {
-        match reader.read_byte_record(&mut record) {
+        match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => return Err(csv_error(path, &e)),
         }
         let line = record.position().map_or(0, |p| p.line());
-        let field = |k: usize| -> Result<&str> {
-            std::str::from_utf8(&record[index[k]]).map_err(|_| {
-                Error::invalid(
-                    path,
-                    Some(line as usize),
-                    Some(HEADER[k].into()),
-                    "not UTF-8 text",
-                )
-            })
-        };
+        let field = |k: usize| -> &str { &record[index[k]] };
         let fail = |k: usize, message: String| {
             Error::invalid(path, Some(line as usize), Some(HEADER[k].into()), message)
         };
         let required = |k: usize| -> Result<&str> {
-            let value = field(k)?;
+            let value = field(k);
             if value.trim().is_empty() {
                 return Err(fail(k, "empty, but a value is required".into()));
             }
             Ok(value)
         };
         let optional = |k: usize| -> Result<Option<String>> {
-            let value = field(k)?;
+            let value = field(k);
             Ok((!value.is_empty()).then(|| value.to_string()))
         };
         let start = parse_time(required(0)?).map_err(|m| fail(0, m))?;

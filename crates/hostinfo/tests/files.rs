@@ -78,20 +78,17 @@ fn appending_to_history_never_glues_rows_to_a_line_without_newline() {
 }
 
 #[test]
-fn requests_are_taken_once_and_later_ones_wait_for_the_next_reader() {
+fn requests_are_dropped_once_acted_on() {
     let (_dir, root) = empty_root();
     let lock = root.lock_exclusive("test").unwrap();
-    assert!(root.take_requests(&lock).unwrap().is_empty());
+    assert!(root.read_requests(&lock).unwrap().is_empty());
     root.push_request(&Request::Now, &lock).unwrap();
     root.push_request(&Request::Restart("u1".into()), &lock)
         .unwrap();
-    assert_eq!(
-        root.take_requests(&lock).unwrap(),
-        [Request::Now, Request::Restart("u1".into())]
-    );
-    assert!(root.take_requests(&lock).unwrap().is_empty());
-    root.push_request(&Request::Now, &lock).unwrap();
-    assert_eq!(root.read_requests(&lock).unwrap(), [Request::Now]);
+    let seen = root.read_requests(&lock).unwrap();
+    assert_eq!(seen, [Request::Now, Request::Restart("u1".into())]);
+    root.drop_requests(seen.len(), &lock).unwrap();
+    assert!(root.read_requests(&lock).unwrap().is_empty());
 }
 
 #[test]
