@@ -73,12 +73,15 @@ if [ -z "$bin_dir" ]; then
   (cd "$repo" && cargo build --release --quiet --workspace --bins)
   bin_dir=$repo/target/release
 fi
-mkdir -p "$prefix/bin" "$prefix/share/doc/aivc"
+mkdir -p "$prefix/bin" "$prefix/share/doc/aivc" "$prefix/share/man/man1" "$prefix/share/bash-completion/completions"
 for b in booking checker monitor run-container; do
   install -m 0755 "$bin_dir/$b" "$prefix/bin/$b"
+  # Man pages and completions come from the tools' own argument definitions.
+  "$prefix/bin/$b" --generate-man > "$prefix/share/man/man1/$b.1"
+  "$prefix/bin/$b" --generate-completions bash > "$prefix/share/bash-completion/completions/$b"
 done
 cp "$repo"/docs/*.md "$prefix/share/doc/aivc/"
-say "installed booking, checker, monitor, run-container in $prefix/bin"
+say "installed booking, checker, monitor, run-container in $prefix/bin (man pages, bash completions)"
 
 "$prefix/bin/checker" --root "$root" validate
 

@@ -31,6 +31,12 @@ struct Cli {
     /// The installation's root folder (holds cfg/ and jobs/).
     #[arg(long, env = "AIVC_ROOT", value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Print the man page (roff) and exit; setup.sh installs it.
+    #[arg(long, hide = true)]
+    generate_man: bool,
+    /// Print completions for SHELL and exit; setup.sh installs them.
+    #[arg(long, hide = true, value_name = "SHELL")]
+    generate_completions: Option<clap_complete::Shell>,
     /// Your user id (asked when not given).
     #[arg(long = "user-id", value_name = "ID")]
     user_id: Option<String>,
@@ -99,6 +105,22 @@ enum When {
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(booking::legacy::normalize(std::env::args_os()));
+    if cli.generate_man || cli.generate_completions.is_some() {
+        use clap::CommandFactory;
+        let mut out = std::io::stdout();
+        let written = match cli.generate_completions {
+            Some(shell) => {
+                clap_complete::generate(shell, &mut Cli::command(), "booking", &mut out);
+                Ok(())
+            }
+            None => clap_mangen::Man::new(Cli::command()).render(&mut out),
+        };
+        return if written.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

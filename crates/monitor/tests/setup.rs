@@ -72,6 +72,21 @@ fn setup_creates_the_live_files_once_and_never_overwrites_them() {
         );
     }
     assert!(prefix.path().join("share/doc/aivc/operations.md").exists());
+    for b in ["booking", "checker", "monitor", "run-container"] {
+        let man =
+            std::fs::read_to_string(prefix.path().join(format!("share/man/man1/{b}.1"))).unwrap();
+        assert!(man.contains(&format!(".TH {b} 1")), "{b}.1 is a man page");
+        let completion = std::fs::read_to_string(
+            prefix
+                .path()
+                .join(format!("share/bash-completion/completions/{b}")),
+        )
+        .unwrap();
+        assert!(
+            completion.contains("complete -F"),
+            "{b} has bash completion"
+        );
+    }
     assert!(err.contains("systemctl daemon-reload && systemctl enable --now aivc-monitor.timer aivc-monitor.path"), "says how to install the units: {err}");
 
     // The admin edits the live files; a second run (an update) keeps every byte.

@@ -25,6 +25,12 @@ struct Cli {
     /// The installation's root folder (holds cfg/ and jobs/).
     #[arg(long, env = "AIVC_ROOT", value_name = "DIR", global = true)]
     root: Option<PathBuf>,
+    /// Print the man page (roff) and exit; setup.sh installs it.
+    #[arg(long, hide = true)]
+    generate_man: bool,
+    /// Print completions for SHELL and exit; setup.sh installs them.
+    #[arg(long, hide = true, value_name = "SHELL")]
+    generate_completions: Option<clap_complete::Shell>,
     #[command(flatten)]
     run: RunArgs,
     #[command(subcommand)]
@@ -79,6 +85,22 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.generate_man || cli.generate_completions.is_some() {
+        use clap::CommandFactory;
+        let mut out = std::io::stdout();
+        let written = match cli.generate_completions {
+            Some(shell) => {
+                clap_complete::generate(shell, &mut Cli::command(), "run-container", &mut out);
+                Ok(())
+            }
+            None => clap_mangen::Man::new(Cli::command()).render(&mut out),
+        };
+        return if written.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        };
+    }
     let r = &cli.run;
     let run_flags = r.user_id.is_some()
         || r.forward_port.is_some()

@@ -6,6 +6,24 @@ mod common;
 use common::docker::{self, inspect, Cleanup};
 use common::{stderr, unique_id, TestRoot};
 
+/// Starts `id`'s container with `password` on standard input and `extra` flags; it must start.
+fn start(root: &TestRoot, id: &str, password: &str, extra: &[&str]) -> std::process::Output {
+    let port = docker::free_port().to_string();
+    let mut args = vec![
+        "--user-id",
+        id,
+        "--forward-port",
+        &port,
+        "--password-stdin",
+        "--image",
+        docker::IMAGE,
+    ];
+    args.extend_from_slice(extra);
+    let out = root.run(&args, &format!("{password}\n"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
 fn env_of(id: &str) -> Vec<String> {
     inspect(id).unwrap()["Config"]["Env"]
         .as_array()
@@ -22,21 +40,7 @@ fn a_password_that_looks_like_flags_stays_one_env_value() {
     let id = unique_id("pwflags");
     let _cleanup = Cleanup(id.clone());
     let password = "abcd --privileged -v /:/hostfs";
-    let port = docker::free_port().to_string();
-    let out = root.run(
-        &[
-            "--user-id",
-            &id,
-            "--forward-port",
-            &port,
-            "--password-stdin",
-            "--image",
-            docker::IMAGE,
-        ],
-        &format!("{password}\n"),
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    start(&root, &id, password, &[]);
     let c = inspect(&id).unwrap();
     assert_eq!(c["HostConfig"]["Privileged"], false);
     assert!(!c["Mounts"].to_string().contains("hostfs"));
@@ -50,21 +54,7 @@ fn a_password_with_quotes_spaces_and_dollars_round_trips_intact() {
     let id = unique_id("pwquote");
     let _cleanup = Cleanup(id.clone());
     let password = r#"it's "q" $HOME `id` ;|& \n"#;
-    let port = docker::free_port().to_string();
-    let out = root.run(
-        &[
-            "--user-id",
-            &id,
-            "--forward-port",
-            &port,
-            "--password-stdin",
-            "--image",
-            docker::IMAGE,
-        ],
-        &format!("{password}\n"),
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    start(&root, &id, password, &[]);
     assert!(env_of(&id).contains(&format!("PASSWORD={password}")));
 }
 
@@ -79,23 +69,7 @@ fn an_extra_command_runs_inside_the_container_only() {
         "echo one > /root/Work/a; echo $(echo two) > /root/Work/b; touch {}",
         host_marker.display()
     );
-    let port = docker::free_port().to_string();
-    let out = root.run(
-        &[
-            "--user-id",
-            &id,
-            "--forward-port",
-            &port,
-            "--password-stdin",
-            "--image",
-            docker::IMAGE,
-            "--extra-command",
-            &command,
-        ],
-        "pw\n",
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    start(&root, &id, "pw", &["--extra-command", &command]);
     // The command runs at container start; wait for its files (bounded).
     let b = root.work(&id).join("b");
     for _ in 0..100 {
@@ -132,21 +106,7 @@ fn backup_entries_that_escape_are_refused_and_logged_and_the_rest_still_mount() 
         "Dir:\n  - - ../../etc\n    - /hostetc\n  - - root-link\n    - /hostfs\n  - - ok\n    - /root/ok\nFile: []\n",
     )
     .unwrap();
-    let port = docker::free_port().to_string();
-    let out = root.run(
-        &[
-            "--user-id",
-            &id,
-            "--forward-port",
-            &port,
-            "--password-stdin",
-            "--image",
-            docker::IMAGE,
-        ],
-        "pw\n",
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = start(&root, &id, "pw", &[]);
     let mounts = inspect(&id).unwrap()["Mounts"].to_string();
     assert!(
         !mounts.contains("/hostetc") && !mounts.contains("/hostfs"),
