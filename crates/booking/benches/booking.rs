@@ -30,7 +30,19 @@ fn run(bin: &Path, args: &[&OsStr], stdin: &[u8]) -> (Duration, i32) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin)
+        .or_else(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        })
+        .unwrap();
     let status = child.wait().unwrap();
     (started.elapsed(), status.code().unwrap_or(-1))
 }
