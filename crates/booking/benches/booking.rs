@@ -6,10 +6,12 @@
 #[path = "../../../tests/support/synthetic_lab.rs"]
 mod synthetic_lab;
 
+#[path = "../../../tests/support/process.rs"]
+mod process;
+
 use std::ffi::OsStr;
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -23,26 +25,8 @@ fn ms(d: Duration) -> String {
 
 fn run(bin: &Path, args: &[&OsStr], stdin: &[u8]) -> (Duration, i32) {
     let started = Instant::now();
-    let mut child = Command::new(bin)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin)
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-        .unwrap();
+    let mut child = process::spawn_piped(Command::new(bin).args(args));
+    process::feed(&mut child, stdin);
     let status = child.wait().unwrap();
     (started.elapsed(), status.code().unwrap_or(-1))
 }

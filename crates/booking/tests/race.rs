@@ -4,8 +4,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 const RACERS: usize = 16;
 
@@ -39,46 +38,37 @@ fn sixteen_processes_race_for_the_last_gpu_and_exactly_one_wins() {
     let mut children: Vec<_> = ids
         .iter()
         .map(|id| {
-            Command::new(env!("CARGO_BIN_EXE_booking"))
-                .arg("--root")
-                .arg(p)
-                .args([
-                    "--yes",
-                    "--password-stdin",
-                    "--user-id",
-                    id,
-                    "--cpus",
-                    "1",
-                    "--memory",
-                    "1",
-                    "--gpus",
-                    "1",
-                ])
-                .args(["--start", "2026-11-23 09:00", "--end", "2026-11-23 10:00"])
-                .env("AIVC_NOW", common::NOW)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
+            common::process::spawn_piped(
+                Command::new(env!("CARGO_BIN_EXE_booking"))
+                    .arg("--root")
+                    .arg(p)
+                    .args([
+                        "--yes",
+                        "--password-stdin",
+                        "--user-id",
+                        id,
+                        "--cpus",
+                        "1",
+                        "--memory",
+                        "1",
+                        "--gpus",
+                        "1",
+                    ])
+                    .args(["--start", "2026-11-23 09:00", "--end", "2026-11-23 10:00"])
+                    .env("AIVC_NOW", common::NOW),
+            )
         })
         .collect();
     // Every process is started before any gets its password, so they all run at once.
     for (child, id) in children.iter_mut().zip(&ids) {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("pw-{id}\n").as_bytes())
-            // A process that refuses before reading its input closes the pipe: fine.
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .unwrap();
+        common::process::feed(
+            child,
+            format!(
+                "pw-{id}
+"
+            )
+            .as_bytes(),
+        );
     }
     let outputs: Vec<_> = children
         .into_iter()

@@ -5,47 +5,30 @@
 #[path = "../../../tests/support/docker.rs"]
 mod docker;
 
+#[path = "../../../tests/support/process.rs"]
+mod process;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 const NAME: &str = "aivc-booking";
 
 fn ssh(port: u16, password: &str, args: &[&str], stdin: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new("sshpass")
-        .args([
-            "-p",
-            password,
-            "ssh",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .args(["-p", &port.to_string(), "booking@127.0.0.1", "--"])
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("sshpass and ssh are needed (.ci/run installs them)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        // A process that refuses before reading its input closes the pipe: fine.
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut cmd = Command::new("sshpass");
+    cmd.args([
+        "-p",
+        password,
+        "ssh",
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+    ])
+    .args(["-p", &port.to_string(), "booking@127.0.0.1", "--"])
+    .args(args);
+    process::run_with_input(cmd, stdin.as_bytes())
 }
 
 /// scripts/setup.sh for this test: no systemd, the container on `port`, built on `base`.

@@ -128,10 +128,9 @@ fn a_tick_killed_at_any_step_is_completed_by_the_next() {
     }
 }
 
-#[test]
-fn a_dry_run_shows_the_tick_and_changes_nothing() {
-    let lab = scenario();
-    let before: Vec<String> = [
+/// The contents of every file in jobs/ the monitor may change.
+fn jobs_files(lab: &common::Lab) -> Vec<String> {
+    [
         "booking.csv",
         "using.csv",
         "used.csv",
@@ -140,7 +139,13 @@ fn a_dry_run_shows_the_tick_and_changes_nothing() {
     ]
     .iter()
     .map(|f| lab.file(&format!("jobs/{f}")))
-    .collect();
+    .collect()
+}
+
+#[test]
+fn a_dry_run_shows_the_tick_and_changes_nothing() {
+    let lab = scenario();
+    let before = jobs_files(&lab);
     let out = lab.monitor(common::NOW, &["--dry-run"], &[]);
     assert_eq!(
         out.status.code(),
@@ -155,16 +160,7 @@ fn a_dry_run_shows_the_tick_and_changes_nothing() {
         text.contains("would log: 20261123 10:00 [WARNING] ContainerWarning, carol's booking"),
         "{text}"
     );
-    let after: Vec<String> = [
-        "booking.csv",
-        "using.csv",
-        "used.csv",
-        "monitor_exec",
-        "monitor.log",
-    ]
-    .iter()
-    .map(|f| lab.file(&format!("jobs/{f}")))
-    .collect();
+    let after = jobs_files(&lab);
     assert_eq!(before, after);
     assert_eq!(containers(&lab), ["alice"]);
     assert!(

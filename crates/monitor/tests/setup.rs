@@ -36,6 +36,18 @@ fn setup(root: &Path, prefix: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// The live files the test edits by hand, as bytes.
+fn edited_files(root: &Path) -> Vec<Vec<u8>> {
+    [
+        "cfg/host_deploy.yaml",
+        "cfg/capability_config.yaml",
+        "jobs/booking.csv",
+    ]
+    .iter()
+    .map(|f| std::fs::read(root.join(f)).unwrap())
+    .collect()
+}
+
 #[test]
 fn setup_creates_the_live_files_once_and_never_overwrites_them() {
     let root = tempfile::tempdir().unwrap();
@@ -105,28 +117,14 @@ fn setup_creates_the_live_files_once_and_never_overwrites_them() {
         format!("{}{booked}", std::fs::read_to_string(&booking).unwrap()),
     )
     .unwrap();
-    let before: Vec<Vec<u8>> = [
-        "cfg/host_deploy.yaml",
-        "cfg/capability_config.yaml",
-        "jobs/booking.csv",
-    ]
-    .iter()
-    .map(|f| std::fs::read(root.path().join(f)).unwrap())
-    .collect();
+    let before = edited_files(root.path());
     let again = setup(root.path(), prefix.path());
     assert!(
         again.status.success(),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let after: Vec<Vec<u8>> = [
-        "cfg/host_deploy.yaml",
-        "cfg/capability_config.yaml",
-        "jobs/booking.csv",
-    ]
-    .iter()
-    .map(|f| std::fs::read(root.path().join(f)).unwrap())
-    .collect();
+    let after = edited_files(root.path());
     assert_eq!(before, after);
     assert!(
         !String::from_utf8_lossy(&again.stderr).contains("created"),

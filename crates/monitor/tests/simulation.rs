@@ -12,10 +12,12 @@
 #[path = "../../../tests/support/docker.rs"]
 mod docker;
 
+#[path = "../../../tests/support/process.rs"]
+mod process;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use hostinfo::schedule::{self, format_time, Row};
@@ -150,29 +152,7 @@ impl Sim {
             .args(args)
             .env("AIVC_NOW", format_time(now))
             .env_remove("AIVC_ROOT");
-        std::thread::spawn(move || {
-            let mut child = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(stdin.as_bytes())
-                // A process that refuses before reading its input closes the pipe: fine.
-                .or_else(|e| {
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .unwrap();
-            child.wait_with_output().unwrap()
-        })
+        std::thread::spawn(move || process::run_with_input(cmd, stdin.as_bytes()))
     }
 
     fn tick(&self, now: NaiveDateTime) -> Output {

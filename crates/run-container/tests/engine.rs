@@ -8,27 +8,20 @@ use common::{stderr, unique_id, TestRoot};
 
 const PASSWORD: &str = "pw-for-engine-test";
 
+/// A booking's container: 1.5 cpus, 5 GB, 09:00 to 11:00, plus `extra` flags.
 fn start(root: &TestRoot, id: &str, port: u16, extra: &[&str]) -> std::process::Output {
-    let port = port.to_string();
     let mut args = vec![
-        "--user-id",
-        id,
-        "--forward-port",
-        &port,
-        "--password-stdin",
         "--cpus",
         "1.5",
         "--memory",
         "5",
-        "--image",
-        docker::IMAGE,
         "--start",
         "2026-11-23 09:00:00",
         "--end",
         "2026-11-23 11:00:00",
     ];
     args.extend_from_slice(extra);
-    root.run(&args, &format!("{PASSWORD}\n"), &[])
+    root.start(id, port, PASSWORD, &args)
 }
 
 #[test]

@@ -8,18 +8,7 @@ use common::{stderr, unique_id, TestRoot};
 
 /// Starts `id`'s container with `password` on standard input and `extra` flags; it must start.
 fn start(root: &TestRoot, id: &str, password: &str, extra: &[&str]) -> std::process::Output {
-    let port = docker::free_port().to_string();
-    let mut args = vec![
-        "--user-id",
-        id,
-        "--forward-port",
-        &port,
-        "--password-stdin",
-        "--image",
-        docker::IMAGE,
-    ];
-    args.extend_from_slice(extra);
-    let out = root.run(&args, &format!("{password}\n"), &[]);
+    let out = root.start(id, docker::free_port(), password, extra);
     assert!(out.status.success(), "{}", stderr(&out));
     out
 }

@@ -4,41 +4,24 @@
 mod roots;
 pub use roots::*;
 
-use std::io::Write;
+#[path = "../../../../tests/support/process.rs"]
+pub mod process;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 /// The fixed clock of these tests: Saturday 2026-11-21 15:47 in Asia/Taipei.
 pub const NOW: &str = "2026-11-21 15:47";
 
 /// Runs the real `booking` binary on `root` with the fixed clock and `stdin`.
 pub fn booking(root: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_booking"))
-        .arg("--root")
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_booking"));
+    cmd.arg("--root")
         .arg(root)
         .args(args)
         .env("AIVC_NOW", NOW)
-        .env_remove("AIVC_ROOT")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        // A process that refuses before reading its input closes the pipe: fine.
-        .or_else(|e| {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .env_remove("AIVC_ROOT");
+    process::run_with_input(cmd, stdin.as_bytes())
 }
 
 pub fn stderr(o: &Output) -> String {

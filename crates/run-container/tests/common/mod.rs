@@ -5,9 +5,11 @@
 #[path = "../../../../tests/support/docker.rs"]
 pub mod docker;
 
-use std::io::Write;
+#[path = "../../../../tests/support/process.rs"]
+mod process;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 pub struct TestRoot {
     pub dir: tempfile::TempDir,
@@ -59,34 +61,32 @@ impl TestRoot {
         self.path().join("vol/backup").join(id)
     }
 
+    /// Starts `id`'s container from the stand-in image on `port`, with `password` on standard
+    /// input and `extra` flags; the caller judges the outcome.
+    pub fn start(&self, id: &str, port: u16, password: &str, extra: &[&str]) -> Output {
+        let port = port.to_string();
+        let mut args = vec![
+            "--user-id",
+            id,
+            "--forward-port",
+            &port,
+            "--password-stdin",
+            "--image",
+            docker::IMAGE,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args, &format!("{password}\n"), &[])
+    }
+
     /// Runs `run-container --root <root> <args>` with `stdin` on standard input.
     pub fn run(&self, args: &[&str], stdin: &str, envs: &[(&str, &str)]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_run-container"))
-            .arg("--root")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_run-container"));
+        cmd.arg("--root")
             .arg(self.path())
             .args(args)
             .envs(envs.iter().copied())
-            .env_remove("AIVC_ROOT")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            // A process that refuses before reading its input closes the pipe: fine.
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .unwrap();
-        child.wait_with_output().unwrap()
+            .env_remove("AIVC_ROOT");
+        process::run_with_input(cmd, stdin.as_bytes())
     }
 }
 
