@@ -11,6 +11,7 @@ mod error;
 pub mod exec;
 pub mod expr;
 pub mod gpu;
+mod installation;
 pub mod journal;
 pub mod lock;
 pub mod log;

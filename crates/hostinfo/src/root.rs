@@ -109,6 +109,15 @@ impl Root {
     pub fn lock_path(&self) -> PathBuf {
         lock::lock_path(&self.jobs_dir())
     }
+    pub fn installation_id_path(&self) -> PathBuf {
+        self.cfg_dir().join("installation-id")
+    }
+
+    /// This installation's id, which labels every container it starts so that it acts only
+    /// on its own. Created (16 random hex digits) on first use when setup has not made it.
+    pub fn installation_id(&self) -> Result<String> {
+        crate::installation::read_or_create(&self.installation_id_path())
+    }
 
     /// A path from a config file: relative ones (`./cfg/x.yaml`) are relative to the root.
     pub fn resolve_path(&self, path: &Path) -> PathBuf {

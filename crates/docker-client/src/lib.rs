@@ -1,0 +1,420 @@
+//! docker-client: the one place that runs the Docker client — `AIVC_DOCKER` or `docker`,
+//! never through a shell, every call bounded in time — and the labels by which an
+//! installation knows its own containers from everyone else's on a shared engine.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use hostinfo::config::Secret;
+use hostinfo::schedule::{parse_time, Row};
+use wait_timeout::ChildExt;
+
+/// The labels every container we start carries.
+pub mod label {
+    pub const USER: &str = "aivc.user";
+    pub const INSTALLATION: &str = "aivc.installation";
+    pub const START: &str = "aivc.start";
+    pub const END: &str = "aivc.end";
+    pub const MANUAL: &str = "aivc.manual";
+}
+
+/// How long each kind of call may take before the client is killed.
+pub mod limit {
+    use std::time::Duration;
+    /// `ps`, `inspect`: the daemon answers these at once when it is healthy.
+    pub const QUERY: Duration = Duration::from_secs(30);
+    /// `run -d`, `rm`, `create`: local images only, nothing is pulled.
+    pub const CHANGE: Duration = Duration::from_secs(120);
+    /// Seconds a container gets to stop before it is killed (`stop -t`, `restart -t`).
+    pub const GRACE_SECS: u64 = 10;
+    /// `stop` and `restart`: the grace period and then the kill.
+    pub const STOP: Duration = Duration::from_secs(GRACE_SECS + 50);
+    /// `cp` of one kept entry out of a stopped container.
+    pub const COPY: Duration = Duration::from_secs(600);
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("cannot run `{program}`: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`docker {what}` did not finish within {} s and was stopped", after.as_secs())]
+    TimedOut { what: String, after: Duration },
+    #[error("docker: {message}")]
+    Failed { code: i32, message: String },
+}
+
+impl Error {
+    /// Docker's own exit code where it failed, else 125 (docker's "the client failed").
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Failed { code, .. } => *code,
+            _ => 125,
+        }
+    }
+    pub fn is_no_such_container(&self) -> bool {
+        matches!(self, Error::Failed { message, .. } if message.to_ascii_lowercase().contains("no such container"))
+    }
+}
+
+/// What a finished call printed.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub stdout: String,
+}
+
+/// The docker client to call.
+#[derive(Debug, Clone)]
+pub struct Client {
+    program: OsString,
+}
+
+impl Client {
+    /// `AIVC_DOCKER` when set (tests point it at a recorder), else `docker`.
+    pub fn from_env() -> Self {
+        Client {
+            program: std::env::var_os("AIVC_DOCKER")
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "docker".into()),
+        }
+    }
+
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// Runs `docker args…` with no standard input, killing it after `timeout`. Only
+    /// `docker run` passes a password: `-e PASSWORD` reads it from the client's environment.
+    pub fn call(
+        &self,
+        args: &[&str],
+        password: Option<&Secret>,
+        timeout: Duration,
+    ) -> Result<Output, Error> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match password {
+            Some(p) => cmd.env("PASSWORD", p.expose()),
+            None => cmd.env_remove("PASSWORD"),
+        };
+        let mut child = cmd.spawn().map_err(|source| Error::Spawn {
+            program: self.program.to_string_lossy().into_owned(),
+            source,
+        })?;
+        // Read both pipes while waiting, so a long listing cannot fill a pipe and stall.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let out = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let err = drain(child.stderr.take().map(|p| Box::new(p) as _));
+        let status = match child.wait_timeout(timeout) {
+            Ok(Some(status)) => status,
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::TimedOut {
+                    what: args.first().copied().unwrap_or("").to_string(),
+                    after: timeout,
+                });
+            }
+        };
+        let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+        let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+        if status.success() {
+            Ok(Output { stdout })
+        } else {
+            Err(Error::Failed {
+                code: status.code().unwrap_or(125),
+                message: explain(&stderr),
+            })
+        }
+    }
+
+    /// Every container with an `aivc.user` label, of any installation; [`Container::owner`]
+    /// tells which of them are ours.
+    pub fn list(&self) -> Result<Vec<Container>, Error> {
+        let out = self.call(
+            &[
+                "ps",
+                "-a",
+                "--no-trunc",
+                "--filter",
+                &format!("label={}", label::USER),
+                "--format",
+                LIST_FORMAT,
+            ],
+            None,
+            limit::QUERY,
+        )?;
+        Ok(parse_list(&out.stdout))
+    }
+
+    /// One container by name, with the host port its ssh is published on; `None` when
+    /// there is no such container.
+    pub fn inspect(&self, name: &str) -> Result<Option<Container>, Error> {
+        match self.call(
+            &["inspect", "--type", "container", "--format", INSPECT_FORMAT, name],
+            None,
+            limit::QUERY,
+        ) {
+            Ok(out) => Ok(parse_list(&out.stdout).into_iter().next().or_else(|| {
+                Some(Container {
+                    name: name.to_string(),
+                    ..Container::default()
+                })
+            })),
+            Err(e) if e.is_no_such_container() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `docker stop -t GRACE name`; a missing container counts as stopped.
+    pub fn stop(&self, name: &str) -> Result<(), Error> {
+        let grace = limit::GRACE_SECS.to_string();
+        gone_is_done(self.call(&["stop", "-t", &grace, name], None, limit::STOP))
+    }
+
+    /// `docker rm -f name`; a missing container counts as removed. Callers check that
+    /// the container is theirs first.
+    pub fn remove(&self, name: &str) -> Result<(), Error> {
+        gone_is_done(self.call(&["rm", "-f", name], None, limit::CHANGE))
+    }
+
+    pub fn restart(&self, name: &str) -> Result<(), Error> {
+        let grace = limit::GRACE_SECS.to_string();
+        self.call(&["restart", "-t", &grace, name], None, limit::STOP)
+            .map(|_| ())
+    }
+}
+
+fn gone_is_done(r: Result<Output, Error>) -> Result<(), Error> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_no_such_container() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+const LIST_FORMAT: &str = "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Label \"aivc.user\"}}\t{{.Label \"aivc.installation\"}}\t{{.Label \"aivc.start\"}}\t{{.Label \"aivc.end\"}}\t{{.Label \"aivc.manual\"}}\t";
+
+/// The same fields as [`LIST_FORMAT`] from `docker inspect`, plus the host port of 22/tcp.
+const INSPECT_FORMAT: &str = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{index .Config.Labels \"aivc.user\"}}\t{{index .Config.Labels \"aivc.installation\"}}\t{{index .Config.Labels \"aivc.start\"}}\t{{index .Config.Labels \"aivc.end\"}}\t{{index .Config.Labels \"aivc.manual\"}}\t{{range $p, $b := .HostConfig.PortBindings}}{{if eq $p \"22/tcp\"}}{{range $b}}{{.HostPort}}{{end}}{{end}}{{end}}";
+
+/// A container as `docker ps` or `docker inspect` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Container {
+    /// The full id.
+    pub id: String,
+    pub name: String,
+    pub running: bool,
+    /// The `aivc.user` label; empty when it has none.
+    pub user: String,
+    /// The `aivc.installation` label; empty on containers started before installations
+    /// were labelled.
+    pub installation: String,
+    pub start: Option<NaiveDateTime>,
+    pub end: Option<NaiveDateTime>,
+    /// Started by a maintainer without a booking: never stopped by the reconcile.
+    pub manual: bool,
+    /// The host port published for 22/tcp (only `inspect` reads it).
+    pub ssh_port: Option<u16>,
+}
+
+/// Whose a container is, from this installation's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// It carries this installation's label.
+    Ours,
+    /// Started by this installation before containers carried an installation label: it
+    /// has our user label, no installation label, and matches a `using.csv` row of this
+    /// root by name and port.
+    Adopted,
+    /// Anyone else's: never stopped, removed or restarted.
+    Foreign,
+}
+
+impl Container {
+    /// Whether this is the container of the booking `row`.
+    pub fn serves(&self, row: &Row) -> bool {
+        self.user == row.user_id && self.start == Some(row.start)
+    }
+
+    /// Whose this container is, for the installation `installation` whose running rows are
+    /// `using`. An unlabelled container is adopted only on [`Container::ssh_port`], which
+    /// only `inspect` fills in.
+    pub fn owner(&self, installation: &str, using: &[Row]) -> Owner {
+        if !self.installation.is_empty() || self.user.is_empty() {
+            return if self.installation == installation && self.user == self.name {
+                Owner::Ours
+            } else {
+                Owner::Foreign
+            };
+        }
+        let matches = using.iter().any(|r| {
+            r.user_id == self.name
+                && self.user == self.name
+                && self.ssh_port == Some(r.forward_port)
+                && (self.start.is_none() || self.start == Some(r.start))
+        });
+        if matches {
+            Owner::Adopted
+        } else {
+            Owner::Foreign
+        }
+    }
+}
+
+/// Parses the lines of [`LIST_FORMAT`] / [`INSPECT_FORMAT`].
+pub fn parse_list(text: &str) -> Vec<Container> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split('\t').collect();
+            let [id, name, state, user, installation, start, end, manual, port] = f.as_slice()
+            else {
+                return None;
+            };
+            Some(Container {
+                id: id.to_string(),
+                name: name.trim_start_matches('/').to_string(),
+                running: *state == "running" || *state == "restarting",
+                user: user.to_string(),
+                installation: installation.to_string(),
+                start: parse_time(start).ok(),
+                end: parse_time(end).ok(),
+                manual: *manual == "true",
+                ssh_port: port.trim().parse().ok(),
+            })
+        })
+        .collect()
+}
+
+/// Docker's error text as one line a student or an admin can act on: no control
+/// characters, at most 300 characters.
+pub fn explain(stderr: &str) -> String {
+    let lower = stderr.to_ascii_lowercase();
+    let first = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("warning"))
+        .unwrap_or("docker failed without a message")
+        .trim_start_matches("docker: ");
+    let first: String = first
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    if lower.contains("could not select device driver") {
+        "this host has no NVIDIA container runtime; book without GPUs or install nvidia-container-toolkit".into()
+    } else if lower.contains("unable to find image")
+        || lower.contains("pull access denied")
+        || lower.contains("no such image")
+    {
+        format!("the image is not on this host (nothing can be pulled); ask the admin to build or load it ({first})")
+    } else if lower.contains("is already in use by container") {
+        format!("a container with this name already exists; close it first ({first})")
+    } else if lower.contains("port is already allocated")
+        || lower.contains("address already in use")
+    {
+        format!("the forward port is already taken on the host ({first})")
+    } else if lower.contains("cannot connect to the docker daemon")
+        || lower.contains("is the docker daemon running")
+    {
+        "the Docker daemon does not answer; is docker running?".into()
+    } else {
+        first
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hostinfo::schedule::format_time;
+
+    #[test]
+    fn docker_errors_become_one_actionable_line() {
+        let gpu = "docker: Error response from daemon: could not select device driver \"\" with capabilities: [[gpu]].\n";
+        assert!(explain(gpu).starts_with("this host has no NVIDIA container runtime"));
+        let image = "Unable to find image 'x:latest' locally\ndocker: Error response from daemon: pull access denied for x\n";
+        assert!(explain(image).starts_with("the image is not on this host"));
+        let name = "docker: Error response from daemon: Conflict. The container name \"/u1\" is already in use by container \"abc\".\n";
+        assert!(explain(name).starts_with("a container with this name already exists"));
+        let port = "docker: Error response from daemon: driver failed ...: Bind for 0.0.0.0:10001 failed: port is already allocated.\n";
+        assert!(explain(port).starts_with("the forward port is already taken"));
+        let daemon = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n";
+        assert_eq!(
+            explain(daemon),
+            "the Docker daemon does not answer; is docker running?"
+        );
+        assert_eq!(explain("WARNING: x\nsomething else\n"), "something else");
+        assert_eq!(explain("").lines().count(), 1);
+        assert_eq!(explain(&"x\u{1b}".repeat(1000)).len(), 300);
+    }
+
+    fn row(user: &str, port: u16) -> Row {
+        let t = |s: &str| parse_time(s).unwrap();
+        Row {
+            start: t("2026-11-23 09:00:00"),
+            end: t("2026-11-23 11:00:00"),
+            user_id: user.into(),
+            cpus: 1.0,
+            memory: 1,
+            gpus: Default::default(),
+            forward_port: port,
+            image: None,
+            extra_command: None,
+        }
+    }
+
+    #[test]
+    fn reads_the_ps_lines_with_their_installation() {
+        let text = "a1\tu1\trunning\tu1\tbeef0001\t2026-11-23 09:00:00\t2026-11-23 11:00:00\t\t\n\
+                    b2\t/u2\texited\tu2\t\t\t\ttrue\t10002\n";
+        let list = parse_list(text);
+        assert_eq!(list.len(), 2);
+        assert!(list[0].running && !list[0].manual && list[0].installation == "beef0001");
+        assert_eq!(
+            list[0].start.map(format_time).as_deref(),
+            Some("2026-11-23 09:00:00")
+        );
+        assert_eq!(list[1].name, "u2");
+        assert_eq!(list[1].ssh_port, Some(10002));
+        assert!(!list[1].running && list[1].manual && list[1].start.is_none());
+    }
+
+    #[test]
+    fn only_our_label_or_a_matching_using_row_makes_a_container_ours() {
+        let using = [row("u1", 10001)];
+        let c = |inst: &str, user: &str, port: Option<u16>| Container {
+            name: "u1".into(),
+            user: user.into(),
+            installation: inst.into(),
+            ssh_port: port,
+            ..Container::default()
+        };
+        assert_eq!(c("beef0001", "u1", None).owner("beef0001", &using), Owner::Ours);
+        assert_eq!(c("cafe0002", "u1", Some(10001)).owner("beef0001", &using), Owner::Foreign);
+        assert_eq!(c("", "u1", Some(10001)).owner("beef0001", &using), Owner::Adopted);
+        // Unlabelled: the port must be the row's, and there must be a row at all.
+        assert_eq!(c("", "u1", Some(10002)).owner("beef0001", &using), Owner::Foreign);
+        assert_eq!(c("", "u1", None).owner("beef0001", &using), Owner::Foreign);
+        assert_eq!(c("", "u1", Some(10001)).owner("beef0001", &[]), Owner::Foreign);
+        // A label naming another user than the container's name is never ours.
+        assert_eq!(c("beef0001", "u9", None).owner("beef0001", &using), Owner::Foreign);
+    }
+}
