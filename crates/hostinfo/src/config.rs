@@ -29,6 +29,10 @@ pub struct HostDeploy {
     /// GPU count to assume when NVML is unavailable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_count: Option<u32>,
+    /// Where root keeps the entries of users' `backup.yaml` (default `./kept` in the root):
+    /// a folder no container sees, so no user can re-point a mount source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_kept_dir: Option<PathBuf>,
 }
 
 impl HostDeploy {

@@ -11,6 +11,15 @@ pub fn valid(id: &str) -> bool {
     (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Reads the id when the file exists; creates nothing.
+pub fn read(path: &Path) -> Result<Option<String>> {
+    match read_text(path) {
+        Ok(text) => checked(path, &text).map(Some),
+        Err(Error::Missing { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads the id, creating the file first when it is missing. Two processes creating it at
 /// once agree: the file is linked into place only when absent, and the loser reads the
 /// winner's.

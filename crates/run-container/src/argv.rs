@@ -1,4 +1,4 @@
-//! The `docker run` argument vector of SPEC §9, built as a list of separate arguments: a
+//! The `docker run` argument vector, built as a list of separate arguments: a
 //! value a user typed is always one whole argument, never split, never seen by a shell.
 
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ pub struct Volumes {
     pub work: PathBuf,
     pub backup: PathBuf,
     pub dataset: PathBuf,
-    /// (host path inside the backup dir, absolute path in the container), already checked.
+    /// (kept slot on the host, absolute path in the container), already checked.
     pub backup_entries: Vec<(PathBuf, PathBuf)>,
 }
 
@@ -61,6 +61,7 @@ pub fn docker_run_args(
     volumes: &Volumes,
     shm_rate: f64,
     admin_args: &[String],
+    installation: &str,
 ) -> Vec<String> {
     let id = &launch.user_id;
     let mut a: Vec<String> = vec![
@@ -70,6 +71,9 @@ pub fn docker_run_args(
         format!("--name={id}"),
         "--label".into(),
         format!("aivc.user={id}"),
+        // Which installation this container belongs to: the only ones it ever touches.
+        "--label".into(),
+        format!("aivc.installation={installation}"),
     ];
     match launch.window {
         Some((start, end)) => {
@@ -167,13 +171,19 @@ mod tests {
             work: "/srv/w/u001".into(),
             backup: "/srv/b/u001".into(),
             dataset: "/srv/d".into(),
-            backup_entries: vec![("/srv/b/u001/.home/.ssh".into(), "/root/.ssh".into())],
+            backup_entries: vec![("/srv/kept/u001/.home%2F.ssh".into(), "/root/.ssh".into())],
         }
     }
 
     #[test]
     fn builds_the_spec_command_line_exactly() {
-        let args = docker_run_args(&launch(), &volumes(), 0.8, &["--pids-limit=512".into()]);
+        let args = docker_run_args(
+            &launch(),
+            &volumes(),
+            0.8,
+            &["--pids-limit=512".into()],
+            "0123abcd",
+        );
         let expected = [
             "run",
             "-dit",
@@ -181,6 +191,8 @@ mod tests {
             "--name=u001",
             "--label",
             "aivc.user=u001",
+            "--label",
+            "aivc.installation=0123abcd",
             "--label",
             "aivc.start=2026-11-23 09:00:00",
             "--label",
@@ -200,7 +212,7 @@ mod tests {
             "-v",
             "/srv/d:/root/Dataset:ro",
             "-v",
-            "/srv/b/u001/.home/.ssh:/root/.ssh",
+            "/srv/kept/u001/.home%2F.ssh:/root/.ssh",
             "-e",
             "PASSWORD",
             "-e",
@@ -220,7 +232,7 @@ mod tests {
         l.gpus = GpuSet::default();
         l.extra_command = None;
         l.memory = 4;
-        let args = docker_run_args(&l, &volumes(), 1.0, &[]);
+        let args = docker_run_args(&l, &volumes(), 1.0, &[], "0123abcd");
         assert!(!args
             .iter()
             .any(|a| a == "--gpus" || a.starts_with("--shm-size")));
@@ -232,7 +244,7 @@ mod tests {
     fn a_maintainer_run_is_labelled_manual() {
         let mut l = launch();
         l.window = None;
-        let args = docker_run_args(&l, &volumes(), 0.8, &[]);
+        let args = docker_run_args(&l, &volumes(), 0.8, &[], "0123abcd");
         assert!(args.contains(&"aivc.manual=true".to_string()));
         assert!(!args.iter().any(|a| a.starts_with("aivc.start")));
     }

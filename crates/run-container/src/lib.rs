@@ -1,14 +1,14 @@
-//! run-container: builds and runs the `docker run` of one booking (SPEC §9), prepares the
-//! user's folders, and closes a container for the monitor. Docker is only ever called
-//! with an argument vector, never through a shell.
+//! run-container: builds and runs the `docker run` of one booking, prepares the user's
+//! folders and kept backup entries, and closes a container for the monitor. Docker is only
+//! ever called with an argument vector, never through a shell.
 
 pub mod argv;
-pub mod backup;
 pub mod docker;
+pub mod kept;
 pub mod plan;
 
 pub use argv::{docker_run_args, Launch, Volumes};
-pub use docker::{Closed, Docker};
+pub use docker::Closed;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -36,15 +36,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot run `{program}`: {source}")]
-    Spawn {
-        program: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("docker: {message}")]
-    Docker { code: i32, message: String },
-    #[error("container `{0}` exists but carries no matching aivc.user label; it is not ours and was left alone")]
+    #[error(transparent)]
+    Docker(#[from] docker_client::Error),
+    #[error("container `{0}` exists but is not this installation's (no matching aivc.installation label, nor a using.csv row it matches by name and port); it is not ours and was left alone")]
     NotOurs(String),
 }
 
@@ -52,7 +46,7 @@ impl Error {
     /// The exit code: docker's own when docker failed, else 2.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Docker { code, .. } => u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(1),
+            Error::Docker(e) => u8::try_from(e.code()).ok().filter(|c| *c != 0).unwrap_or(1),
             _ => 2,
         }
     }

@@ -12,7 +12,7 @@ use hostinfo::log::{LogLine, Sign};
 use hostinfo::schedule::{parse_time, GpuSet};
 use hostinfo::Root;
 use run_container::plan::{self, Ask};
-use run_container::{Docker, Error};
+use run_container::Error;
 
 const EXIT_CODES: &str =
     "Exit codes: 0 done; 2 refused or bad input; docker's own code when docker failed.\n\
@@ -182,7 +182,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         window,
     };
     let mut plan = plan::plan(&root, &config, ask)?;
-    let docker = Docker::from_env();
+    let docker = docker_client::Client::from_env();
     if a.dry_run {
         let refused = plan.collect_mounts();
         for r in refused {
@@ -203,21 +203,27 @@ fn run(cli: Cli) -> Result<(), Error> {
         eprintln!("run-container: PASSWORD reaches docker through its environment, never the command line");
         return Ok(());
     }
-    let refused = plan.prepare()?;
+    let prepared = plan.prepare(&root)?;
     let now = config.clock().map(|c| c.now()).unwrap_or_default();
-    for r in refused {
-        let line = LogLine::warning(
+    let user = plan.launch.user_id.clone();
+    for entry in &prepared.imported {
+        let line = LogLine::info(
             now,
-            Sign::ContainerWarning,
-            format!(
-                "{}'s backup entry `{}` refused: {}",
-                plan.launch.user_id, r.entry, r.why
-            ),
+            format!("{user}'s backup entry `{entry}` is now kept by the host (imported from the backup folder)."),
         );
         eprintln!("{line}");
         root.append_log(&line)?;
     }
-    let id = docker.run(&plan.args(), &plan.password)?;
+    for r in prepared.refused {
+        let line = LogLine::warning(
+            now,
+            Sign::ContainerWarning,
+            format!("{user}'s backup entry `{}` refused: {}", r.entry, r.why),
+        );
+        eprintln!("{line}");
+        root.append_log(&line)?;
+    }
+    let id = run_container::docker::run(&docker, &plan.args(), &plan.password)?;
     println!("{id}");
     Ok(())
 }
@@ -229,23 +235,16 @@ fn close(root: &Root, config: &hostinfo::Config, user_id: &str) -> Result<(), Er
             why,
         });
     }
-    let backup_dir = config
-        .users
-        .get(user_id)
-        .map(|e| e.volume_backup_dir.clone())
-        .unwrap_or_else(|| config.host.volume_backup_dir.join(user_id));
-    let spec = plan::user_backup_spec(&backup_dir).unwrap_or_else(|why| {
-        eprintln!("run-container: warning: {why}; nothing copied out");
-        Default::default()
-    });
-    let closed = Docker::from_env().close(user_id, Some((&backup_dir, &spec)))?;
+    let folders = plan::folders(root, config, user_id)?;
+    let client = docker_client::Client::from_env();
+    let closed = run_container::docker::close(&client, root, &folders, user_id)?;
     let now = config.clock().map(|c| c.now()).unwrap_or_default();
     for r in &closed.refused {
         let line = LogLine::warning(
             now,
             Sign::ContainerWarning,
             format!(
-                "{user_id}'s backup entry `{}` not copied out: {}",
+                "{user_id}'s backup entry `{}` not kept: {}",
                 r.entry, r.why
             ),
         );
@@ -254,8 +253,8 @@ fn close(root: &Root, config: &hostinfo::Config, user_id: &str) -> Result<(), Er
     }
     if closed.existed {
         eprintln!(
-            "run-container: closed {user_id} ({} backup paths copied out)",
-            closed.copied.len()
+            "run-container: closed {user_id} ({} backup entries newly kept)",
+            closed.kept.len()
         );
     } else {
         eprintln!("run-container: no container {user_id}; nothing to close");

@@ -4,12 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDateTime;
-use hostinfo::config::{BackupSpec, Secret};
+use hostinfo::config::Secret;
 use hostinfo::names::{user_id_problem, PORT_RANGE};
 use hostinfo::schedule::GpuSet;
 use hostinfo::{Config, Root};
+use userfs::Dir;
 
-use crate::backup::{self, Refused};
+use crate::kept::{self, Kept, Refused};
 use crate::{Error, Launch, Volumes};
 
 /// What the caller asked for; `None` falls back to the user's entry, then the host default.
@@ -34,7 +35,87 @@ pub struct Plan {
     pub password: Secret,
     pub shm_rate: f64,
     pub admin_args: Vec<String>,
-    pub template: PathBuf,
+    /// The template `backup.yaml` a new backup folder gets, when the lab has one.
+    pub template: Option<PathBuf>,
+    /// Where backup entries are kept (`<kept>/<user>/…`).
+    pub kept: PathBuf,
+    /// The most an import from the old layout may copy (the host's backup space).
+    pub import_bytes: u64,
+    /// This installation's id, which labels the container ([`Plan::prepare`] creates it).
+    pub installation: String,
+}
+
+/// What [`Plan::prepare`] did besides filling in the mounts.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    pub refused: Vec<Refused>,
+    pub imported: Vec<String>,
+}
+
+/// A user's three folders, absolute, as the admin configured them (relative ones are
+/// relative to the root, wherever the tool runs from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folders {
+    pub work: PathBuf,
+    pub backup: PathBuf,
+    pub dataset: PathBuf,
+    pub kept: PathBuf,
+}
+
+/// Where `id`'s folders are: their users_config.yaml entry, else the host defaults.
+pub fn folders(root: &Root, config: &Config, id: &str) -> Result<Folders, Error> {
+    let host = &config.host;
+    let (work, backup, dataset) = match config.users.get(id) {
+        Some(e) => (
+            e.volume_work_dir.clone(),
+            e.volume_backup_dir.clone(),
+            e.volume_dataset_dir.clone(),
+        ),
+        None => (
+            host.volume_work_dir.join(id),
+            host.volume_backup_dir.join(id),
+            host.volume_dataset_dir.clone(),
+        ),
+    };
+    let kept = host
+        .volume_kept_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("kept"));
+    let absolute = |p: PathBuf| {
+        let p = root.resolve_path(&p);
+        std::path::absolute(&p).unwrap_or(p)
+    };
+    let f = Folders {
+        work: absolute(work),
+        backup: absolute(backup),
+        dataset: absolute(dataset),
+        kept: absolute(kept),
+    };
+    for dir in [&f.work, &f.backup, &f.dataset, &f.kept] {
+        docker_safe(dir)?;
+    }
+    // The kept folder must be out of every container's sight, and no mount may be in it.
+    for dir in [&f.work, &f.backup, &f.dataset] {
+        if f.kept.starts_with(dir) || dir.starts_with(&f.kept) {
+            return Err(Error::BadPath {
+                path: f.kept.clone(),
+                why: format!(
+                    "the kept folder (volume_kept_dir) and {} may not lie inside one another",
+                    dir.display()
+                ),
+            });
+        }
+    }
+    Ok(f)
+}
+
+/// The lab's template `backup.yaml`: `cfg/templates/backup.yaml`, or where the old layout
+/// keeps it, `cfg/templates/Backup/backup.yaml`. None is fine: the folder starts empty.
+pub fn template(root: &Root) -> Option<PathBuf> {
+    let dir = root.templates_dir();
+    [dir.join("backup.yaml"), dir.join("Backup").join("backup.yaml")]
+        .into_iter()
+        .find(|p| p.is_file())
 }
 
 fn docker_safe(path: &Path) -> Result<(), Error> {
@@ -79,25 +160,7 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
     if let Some(&bad) = ask.gpus.ids().iter().find(|g| **g >= count) {
         return Err(Error::NoSuchGpu { id: bad, count });
     }
-    let (work, backup, dataset) = match entry {
-        Some(e) => (
-            e.volume_work_dir.clone(),
-            e.volume_backup_dir.clone(),
-            e.volume_dataset_dir.clone(),
-        ),
-        None => (
-            host.volume_work_dir.join(&id),
-            host.volume_backup_dir.join(&id),
-            host.volume_dataset_dir.clone(),
-        ),
-    };
-    // Relative folders in the config are relative to the root (SPEC §1); docker needs
-    // absolute ones.
-    let absolute = |p: PathBuf| std::path::absolute(root.resolve_path(&p)).unwrap_or(p);
-    let (work, backup, dataset) = (absolute(work), absolute(backup), absolute(dataset));
-    for dir in [&work, &backup, &dataset] {
-        docker_safe(dir)?;
-    }
+    let f = folders(root, config, &id)?;
     Ok(Plan {
         launch: Launch {
             window: ask.window,
@@ -112,58 +175,103 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
             user_id: id,
         },
         volumes: Volumes {
-            work,
-            backup,
-            dataset,
+            work: f.work,
+            backup: f.backup,
+            dataset: f.dataset,
             backup_entries: Vec::new(),
         },
         password,
         shm_rate: config.capability.max.shm_rate,
         admin_args: host.docker_run_args.clone(),
-        template: root.templates_dir().join("backup.yaml"),
+        template: template(root),
+        kept: f.kept,
+        import_bytes: (config.capability.max.backup_space.max(0.0) * (1u64 << 30) as f64) as u64,
+        // Created on the first real run; a dry run shows a placeholder and creates nothing.
+        installation: root
+            .existing_installation_id()?
+            .unwrap_or_else(|| "<new-installation-id>".into()),
     })
 }
 
-/// The user's own `backup.yaml`; a broken one mounts nothing extra (the container still
-/// starts) and says why.
-pub fn user_backup_spec(backup_dir: &Path) -> Result<BackupSpec, String> {
-    let path = backup_dir.join("backup.yaml");
-    if path.symlink_metadata().is_err() {
-        return Ok(BackupSpec::default());
-    }
-    BackupSpec::load(&path).map_err(|e| e.to_string())
-}
-
 impl Plan {
-    /// Creates the folders, seeds `backup.yaml`, and fills in the backup mounts; returns
-    /// the entries that were refused.
-    pub fn prepare(&mut self) -> Result<Vec<Refused>, Error> {
-        backup::prepare(&self.volumes.work, &self.volumes.backup, &self.template).map_err(
-            |source| Error::Prepare {
-                path: self.volumes.backup.clone(),
+    /// Creates the work and backup folders when missing, seeds `backup.yaml` from the
+    /// template when the folder has none, and fills in the backup mounts from the kept
+    /// folder (importing entries the old layout kept in the backup folder). Every write in
+    /// the user's folders goes through userfs: nothing there is followed or overwritten.
+    pub fn prepare(&mut self, root: &Root) -> Result<Prepared, Error> {
+        self.installation = root.installation_id()?;
+        let prep = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e: userfs::Error| Error::Prepare {
+                path,
+                source: std::io::Error::other(e.to_string()),
+            }
+        };
+        Dir::open_or_create(&self.volumes.work).map_err(prep(&self.volumes.work))?;
+        let backup =
+            Dir::open_or_create(&self.volumes.backup).map_err(prep(&self.volumes.backup))?;
+        if let Some(template) = &self.template {
+            let bytes = std::fs::read(template).map_err(|source| Error::Prepare {
+                path: template.clone(),
                 source,
-            },
-        )?;
-        Ok(self.collect_mounts())
+            })?;
+            backup
+                .create_file(std::ffi::OsStr::new("backup.yaml"), &bytes, 0o644)
+                .map_err(prep(&self.volumes.backup))?;
+        }
+        let mut prepared = Prepared::default();
+        let spec = match kept::read_spec(&backup) {
+            Ok(spec) => spec,
+            Err(r) => {
+                prepared.refused.push(r);
+                return Ok(prepared);
+            }
+        };
+        let (entries, refused) = kept::entries(&spec);
+        prepared.refused = refused;
+        let store = Kept::open(&self.kept, &self.launch.user_id).map_err(prep(&self.kept))?;
+        let found = store.mounts(Some(&backup), &entries, self.import_bytes);
+        self.volumes.backup_entries = found.mounts;
+        prepared.refused.extend(found.refused);
+        prepared.imported = found.imported;
+        Ok(prepared)
     }
 
-    /// Fills in the backup mounts from what exists now, creating nothing (for `--dry-run`).
+    /// Fills in the backup mounts from what is kept now, creating and importing nothing
+    /// (for `--dry-run`).
     pub fn collect_mounts(&mut self) -> Vec<Refused> {
-        match user_backup_spec(&self.volumes.backup) {
-            Ok(spec) => {
-                let (ok, refused) = backup::mounts(&self.volumes.backup, &spec);
-                self.volumes.backup_entries = ok;
-                refused
-            }
-            Err(why) => vec![Refused {
-                entry: "backup.yaml".into(),
-                why,
-            }],
+        let Ok(backup) = Dir::open(&self.volumes.backup) else {
+            return Vec::new();
+        };
+        let spec = match kept::read_spec(&backup) {
+            Ok(spec) => spec,
+            Err(r) => return vec![r],
+        };
+        let (entries, refused) = kept::entries(&spec);
+        if let Ok(store) = Dir::open(&self.kept.join(&self.launch.user_id)) {
+            self.volumes.backup_entries = entries
+                .iter()
+                .filter(|e| store.kind(Path::new(&e.slot)).is_ok_and(|k| {
+                    matches!(
+                        (e.kind, k),
+                        (kept::EntryKind::Dir, userfs::Kind::Dir)
+                            | (kept::EntryKind::File, userfs::Kind::File)
+                    )
+                }))
+                .map(|e| (store.path().join(&e.slot), e.target.clone()))
+                .collect();
         }
+        refused
     }
 
     /// The argument vector after the docker program.
     pub fn args(&self) -> Vec<String> {
-        crate::docker_run_args(&self.launch, &self.volumes, self.shm_rate, &self.admin_args)
+        crate::docker_run_args(
+            &self.launch,
+            &self.volumes,
+            self.shm_rate,
+            &self.admin_args,
+            &self.installation,
+        )
     }
 }

@@ -106,7 +106,7 @@ fn a_container_runs_with_the_booked_limits_then_closes_idempotently() {
 }
 
 #[test]
-fn closing_copies_out_what_the_backup_folder_lacks_and_the_next_run_mounts_it() {
+fn closing_keeps_what_the_container_made_and_the_next_run_mounts_it_from_the_kept_folder() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("backup");
@@ -121,18 +121,27 @@ fn closing_copies_out_what_the_backup_folder_lacks_and_the_next_run_mounts_it() 
     assert!(out.status.success(), "{}", stderr(&out));
     let close = root.run(&["close", "--user-id", &id], "", &[]);
     assert!(close.status.success(), "{}", stderr(&close));
-    let kept = root.backup(&id).join(".home/.bashrc");
+    let kept = root.kept(&id).join(".home%2F.bashrc");
     assert_eq!(std::fs::read_to_string(&kept).unwrap(), "kept-across\n");
+    assert!(
+        !root.backup(&id).join(".home").exists(),
+        "nothing is written into the user's own backup folder"
+    );
 
     let out = start(&root, &id, docker::free_port(), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let c = inspect(&id).unwrap();
-    let mounted = c["Mounts"]
+    let source = c["Mounts"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|m| m["Destination"] == "/root/.bashrc");
-    assert!(mounted, "the kept file is mounted on the next run");
+        .find(|m| m["Destination"] == "/root/.bashrc")
+        .map(|m| m["Source"].as_str().unwrap().to_string());
+    assert_eq!(
+        source.as_deref(),
+        Some(kept.to_str().unwrap()),
+        "the kept file is mounted on the next run"
+    );
 }
 
 #[test]
@@ -183,6 +192,12 @@ fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
         "{}",
         stderr(&taken)
     );
+    // Regression: docker had created the container before the port failed, and it stayed
+    // (Created), so every retry failed with "name already in use".
+    assert!(
+        inspect(&other).is_none(),
+        "a failed start leaves no container behind"
+    );
 
     let gpu_user = unique_id("gpu");
     let _cleanup3 = Cleanup(gpu_user.clone());
@@ -195,6 +210,7 @@ fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
             "{}",
             stderr(&gpu)
         );
+        assert!(inspect(&gpu_user).is_none(), "a failed start leaves no container behind");
     }
 
     let unreachable = root.run(

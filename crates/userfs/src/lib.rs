@@ -32,6 +32,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// What went wrong, without the path (for a message that names the entry instead).
+    pub fn reason(&self) -> String {
+        match self {
+            Error::Refused { why, .. } => (*why).to_string(),
+            Error::Io { source, .. } => source.to_string(),
+        }
+    }
+
     /// Whether the file or folder simply is not there.
     pub fn is_missing(&self) -> bool {
         matches!(self, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
@@ -50,7 +58,7 @@ pub enum Kind {
     Other,
 }
 
-fn kind_of(mode: u32) -> Kind {
+pub(crate) fn kind_of(mode: u32) -> Kind {
     match FileType::from_raw_mode(mode) {
         FileType::RegularFile => Kind::File,
         FileType::Directory => Kind::Dir,
@@ -118,7 +126,7 @@ impl Dir {
         &self.fd
     }
 
-    fn sub(&self, rel: &Path) -> PathBuf {
+    pub(crate) fn sub(&self, rel: &Path) -> PathBuf {
         self.path.join(rel)
     }
 
@@ -148,7 +156,7 @@ impl Dir {
     }
 
     /// The parent folder of `rel` and its last name.
-    fn parent_of<'a>(&self, rel: &'a Path) -> Result<(Dir, &'a OsStr)> {
+    pub(crate) fn parent_of<'a>(&self, rel: &'a Path) -> Result<(Dir, &'a OsStr)> {
         plain_relative(rel).map_err(|why| refused(self.sub(rel), why))?;
         let name = rel.file_name().ok_or_else(|| refused(self.sub(rel), "empty path"))?;
         let parent = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -190,14 +198,14 @@ impl Dir {
         self.open_dir(rel)
     }
 
-    /// Reads the regular file at `rel`, at most `cap` bytes. A link, FIFO, device or
-    /// folder is refused without being opened for reading; so is a file over `cap`.
-    pub fn read_file(&self, rel: &Path, cap: u64) -> Result<Vec<u8>> {
-        let (parent, name) = self.parent_of(rel)?;
-        let path = self.sub(rel);
+    /// Opens the regular file `name` (one plain name) here for reading. A link, FIFO,
+    /// device or folder is refused without being opened for I/O, so nothing blocks and no
+    /// device is touched. Returns the file and its status.
+    pub fn open_regular(&self, name: &OsStr) -> Result<(File, rustix::fs::Stat)> {
+        let path = self.sub(Path::new(name));
         // O_PATH opens nothing for I/O: no FIFO waits for a writer, no device is touched.
         let handle = rustix::fs::openat(
-            &parent.fd,
+            &self.fd,
             name,
             OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
@@ -210,9 +218,6 @@ impl Dir {
             Kind::Dir => return Err(refused(path, "is a folder, not a file")),
             Kind::Other => return Err(refused(path, "is a FIFO, socket or device, not a file")),
         }
-        if u64::try_from(st.st_size).unwrap_or(u64::MAX) > cap {
-            return Err(refused(path, "is larger than the limit for this file"));
-        }
         // Reopen the very inode checked above (not the name, which may have changed).
         let proc_path = format!("/proc/self/fd/{}", handle.as_raw_fd());
         let fd = rustix::fs::open(
@@ -221,9 +226,26 @@ impl Dir {
             Mode::empty(),
         )
         .map_err(|e| io(&path, e))?;
+        Ok((File::from(fd), st))
+    }
+
+    /// Reads the regular file at `rel`, at most `cap` bytes; anything else, or a larger
+    /// file, is refused (see [`Dir::open_regular`]).
+    pub fn read_file(&self, rel: &Path, cap: u64) -> Result<Vec<u8>> {
+        let (parent, name) = self.parent_of(rel)?;
+        let path = self.sub(rel);
+        let (file, st) = parent.open_regular(name).map_err(|e| match e {
+            Error::Refused { why, .. } => refused(path.clone(), why),
+            Error::Io { source, .. } => Error::Io {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        if u64::try_from(st.st_size).unwrap_or(u64::MAX) > cap {
+            return Err(refused(path, "is larger than the limit for this file"));
+        }
         let mut bytes = Vec::new();
-        File::from(fd)
-            .take(cap + 1)
+        file.take(cap + 1)
             .read_to_end(&mut bytes)
             .map_err(|source| Error::Io {
                 path: path.clone(),
@@ -311,11 +333,11 @@ impl Dir {
     }
 }
 
-fn refused(path: PathBuf, why: &'static str) -> Error {
+pub(crate) fn refused(path: PathBuf, why: &'static str) -> Error {
     Error::Refused { path, why }
 }
 
-fn io(path: &Path, e: rustix::io::Errno) -> Error {
+pub(crate) fn io(path: &Path, e: rustix::io::Errno) -> Error {
     Error::Io {
         path: path.to_path_buf(),
         source: e.into(),

@@ -61,6 +61,11 @@ impl TestRoot {
         self.path().join("vol/backup").join(id)
     }
 
+    /// Where root keeps `id`'s backup entries (the default `kept/` in the root).
+    pub fn kept(&self, id: &str) -> PathBuf {
+        self.path().join("kept").join(id)
+    }
+
     /// Starts `id`'s container from the stand-in image on `port`, with `password` on standard
     /// input and `extra` flags; the caller judges the outcome.
     pub fn start(&self, id: &str, port: u16, password: &str, extra: &[&str]) -> Output {
