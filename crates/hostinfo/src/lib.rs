@@ -18,7 +18,9 @@ pub mod log;
 pub mod names;
 mod root;
 pub mod schedule;
+pub mod start_failures;
 pub mod yaml;
 
 pub use error::{Error, Location, Result};
-pub use root::{Config, LiveTable, Root, Table};
+pub use root::{Config, LiveTable, Root, Table, UserFolders};
+pub use start_failures::StartFailure;

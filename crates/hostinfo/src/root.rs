@@ -13,6 +13,7 @@ use crate::exec::{self, Request};
 use crate::lock::{self, ExclusiveLock, Held, SharedLock};
 use crate::log::LogLine;
 use crate::schedule::{self, Row, Schedule};
+use crate::start_failures::{self, StartFailure};
 
 /// The three schedule files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -112,11 +113,19 @@ impl Root {
     pub fn installation_id_path(&self) -> PathBuf {
         self.cfg_dir().join("installation-id")
     }
+    pub fn start_failures_path(&self) -> PathBuf {
+        self.jobs_dir().join("start-failures.csv")
+    }
 
     /// This installation's id, which labels every container it starts so that it acts only
     /// on its own. Created (16 random hex digits) on first use when setup has not made it.
     pub fn installation_id(&self) -> Result<String> {
         crate::installation::read_or_create(&self.installation_id_path())
+    }
+
+    /// This installation's id when it has one yet (for dry runs, which create nothing).
+    pub fn existing_installation_id(&self) -> Result<Option<String>> {
+        crate::installation::read(&self.installation_id_path())
     }
 
     /// A path from a config file: relative ones (`./cfg/x.yaml`) are relative to the root.
@@ -266,6 +275,29 @@ impl Root {
         Ok(())
     }
 
+    /// The bookings whose start keeps failing; a missing file has none.
+    pub fn read_start_failures(&self, _lock: &impl Held) -> Result<Vec<StartFailure>> {
+        let path = self.start_failures_path();
+        match read_text(&path) {
+            Ok(text) => start_failures::parse(&path, &text),
+            Err(Error::Missing { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Rewrites `jobs/start-failures.csv` atomically.
+    pub fn write_start_failures(
+        &self,
+        failures: &[StartFailure],
+        _lock: &ExclusiveLock,
+    ) -> Result<()> {
+        atomic::replace(
+            &self.start_failures_path(),
+            &start_failures::to_bytes(failures),
+            0o644,
+        )
+    }
+
     fn journal_path(&self) -> PathBuf {
         self.jobs_dir().join(".monitor-journal")
     }
@@ -399,4 +431,53 @@ impl Config {
     pub fn fallback_gpu_count(&self) -> u32 {
         self.host.gpu_count.unwrap_or(self.capability.max.gpus)
     }
+
+    /// Where `id`'s folders are — their users_config.yaml entry, else the host defaults —
+    /// as absolute paths: relative ones are relative to the root, wherever the tool runs.
+    pub fn user_folders(&self, root: &Root, id: &str) -> UserFolders {
+        let host = &self.host;
+        let (work, backup, dataset) = match self.users.get(id) {
+            Some(e) => (
+                e.volume_work_dir.clone(),
+                e.volume_backup_dir.clone(),
+                e.volume_dataset_dir.clone(),
+            ),
+            None => (
+                host.volume_work_dir.join(id),
+                host.volume_backup_dir.join(id),
+                host.volume_dataset_dir.clone(),
+            ),
+        };
+        let kept_root = host
+            .volume_kept_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("kept"));
+        let absolute = |p: &Path| {
+            let p = root.resolve_path(p);
+            std::path::absolute(&p).unwrap_or(p)
+        };
+        let kept_root = absolute(&kept_root);
+        UserFolders {
+            work: absolute(&work),
+            backup: absolute(&backup),
+            dataset: absolute(&dataset),
+            kept: kept_root.join(id),
+            kept_root,
+        }
+    }
+}
+
+/// One user's folders on the host, absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFolders {
+    /// Mounted at `/root/Work`.
+    pub work: PathBuf,
+    /// Mounted at `/root/Backup`; holds the user's `backup.yaml`.
+    pub backup: PathBuf,
+    /// Shared by everyone, mounted read-only at `/root/Dataset`.
+    pub dataset: PathBuf,
+    /// Root's folder of every user's kept backup entries (`volume_kept_dir`).
+    pub kept_root: PathBuf,
+    /// This user's kept backup entries, `<kept_root>/<id>`; no container sees it.
+    pub kept: PathBuf,
 }

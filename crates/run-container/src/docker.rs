@@ -4,11 +4,10 @@
 
 use docker_client::{limit, Client, Owner};
 use hostinfo::config::Secret;
-use hostinfo::{Root, Table};
+use hostinfo::{Root, Table, UserFolders};
 use userfs::Dir;
 
 use crate::kept::{self, Kept, Refused};
-use crate::plan::Folders;
 use crate::Error;
 
 /// Runs `docker run args…` with the password in the client's environment; on success the
@@ -59,7 +58,7 @@ pub struct Closed {
 pub fn close(
     client: &Client,
     root: &Root,
-    folders: &Folders,
+    folders: &UserFolders,
     user_id: &str,
 ) -> Result<Closed, Error> {
     let mut closed = Closed::default();
@@ -90,7 +89,7 @@ pub fn close(
 /// no kept copy yet. `docker cp` writes only into a fresh name in the user's kept folder,
 /// which is root's alone; the result is renamed into place only when it is the entry's
 /// kind (never a link).
-fn copy_out(client: &Client, id: &str, folders: &Folders, user_id: &str, closed: &mut Closed) {
+fn copy_out(client: &Client, id: &str, folders: &UserFolders, user_id: &str, closed: &mut Closed) {
     let Ok(backup) = Dir::open(&folders.backup) else {
         return;
     };
@@ -103,7 +102,7 @@ fn copy_out(client: &Client, id: &str, folders: &Folders, user_id: &str, closed:
     };
     let (entries, refused) = kept::entries(&spec);
     closed.refused.extend(refused);
-    let store = match Kept::open(&folders.kept, user_id) {
+    let store = match Kept::open(&folders.kept_root, user_id) {
         Ok(s) => s,
         Err(e) => {
             closed.refused.push(Refused {

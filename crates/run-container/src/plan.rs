@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use hostinfo::config::Secret;
 use hostinfo::names::{user_id_problem, PORT_RANGE};
 use hostinfo::schedule::GpuSet;
-use hostinfo::{Config, Root};
+use hostinfo::{Config, Root, UserFolders};
 use userfs::Dir;
 
 use crate::kept::{self, Kept, Refused};
@@ -52,53 +52,17 @@ pub struct Prepared {
     pub imported: Vec<String>,
 }
 
-/// A user's three folders, absolute, as the admin configured them (relative ones are
-/// relative to the root, wherever the tool runs from).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Folders {
-    pub work: PathBuf,
-    pub backup: PathBuf,
-    pub dataset: PathBuf,
-    pub kept: PathBuf,
-}
-
-/// Where `id`'s folders are: their users_config.yaml entry, else the host defaults.
-pub fn folders(root: &Root, config: &Config, id: &str) -> Result<Folders, Error> {
-    let host = &config.host;
-    let (work, backup, dataset) = match config.users.get(id) {
-        Some(e) => (
-            e.volume_work_dir.clone(),
-            e.volume_backup_dir.clone(),
-            e.volume_dataset_dir.clone(),
-        ),
-        None => (
-            host.volume_work_dir.join(id),
-            host.volume_backup_dir.join(id),
-            host.volume_dataset_dir.clone(),
-        ),
-    };
-    let kept = host
-        .volume_kept_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("kept"));
-    let absolute = |p: PathBuf| {
-        let p = root.resolve_path(&p);
-        std::path::absolute(&p).unwrap_or(p)
-    };
-    let f = Folders {
-        work: absolute(work),
-        backup: absolute(backup),
-        dataset: absolute(dataset),
-        kept: absolute(kept),
-    };
+/// Where `id`'s folders are, checked: docker can mount each, and the kept folder is out of
+/// every container's sight.
+pub fn folders(root: &Root, config: &Config, id: &str) -> Result<UserFolders, Error> {
+    let f = config.user_folders(root, id);
     for dir in [&f.work, &f.backup, &f.dataset, &f.kept] {
         docker_safe(dir)?;
     }
-    // The kept folder must be out of every container's sight, and no mount may be in it.
     for dir in [&f.work, &f.backup, &f.dataset] {
-        if f.kept.starts_with(dir) || dir.starts_with(&f.kept) {
+        if f.kept_root.starts_with(dir) || dir.starts_with(&f.kept_root) {
             return Err(Error::BadPath {
-                path: f.kept.clone(),
+                path: f.kept_root.clone(),
                 why: format!(
                     "the kept folder (volume_kept_dir) and {} may not lie inside one another",
                     dir.display()
@@ -184,7 +148,7 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
         shm_rate: config.capability.max.shm_rate,
         admin_args: host.docker_run_args.clone(),
         template: template(root),
-        kept: f.kept,
+        kept: f.kept_root,
         import_bytes: (config.capability.max.backup_space.max(0.0) * (1u64 << 30) as f64) as u64,
         // Created on the first real run; a dry run shows a placeholder and creates nothing.
         installation: root
