@@ -2,6 +2,10 @@
 # The whole system on a throwaway root: a student books from now, a monitor tick starts the
 # container (a real one when a Docker engine answers, else the dry run of it), checker shows
 # the state, and a tick at the booking's end removes it. Prints where the root stays.
+#
+# The engine may be a lab's: the demo is an installation of its own (its root's
+# cfg/installation-id labels its container), its student and image get names of this run's
+# own, and it removes only what it made.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -13,6 +17,8 @@ bin=$repo/target/debug
 export AIVC_RUN_CONTAINER=$bin/run-container
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/aivc-demo.XXXXXX")
+# A student id no one else on this engine has: the container takes its name.
+user=demo$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 step "throwaway root $root, from cfg/templates"
 mkdir -p "$root/cfg/templates" "$root/jobs"
 cp cfg/templates/* "$root/cfg/templates/"
@@ -20,7 +26,7 @@ for f in host_deploy capability_config users_config; do cp "cfg/templates/$f.yam
 for t in booking using used; do cp cfg/templates/schedule.csv "$root/jobs/$t.csv"; done
 : > "$root/jobs/monitor_exec"; : > "$root/jobs/monitor.log"
 sed -i "s|/srv/aivc/|$root/vol/|" "$root/cfg/host_deploy.yaml"
-sed -i 's/^  -$/  - demo/' "$root/cfg/capability_config.yaml"
+sed -i "s/^  -\$/  - $user/" "$root/cfg/capability_config.yaml"
 
 engine=0
 if docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && [ -x /bin/busybox ]; then
@@ -29,16 +35,16 @@ if docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && [ -x /bin/bu
   ctx=$(mktemp -d)
   cp tests/fixtures/images/sshd-standin/* "$ctx/"
   cp /bin/busybox "$ctx/busybox"
-  docker build -q -t aivc-test/sshd-standin:1 "$ctx" >/dev/null
+  image=aivc-demo/sshd-standin:$user
+  docker build -q -t "$image" "$ctx" >/dev/null
   rm -rf "$ctx"
-  sed -i 's|  - aivc/workspace:latest|  - aivc-test/sshd-standin:1|' "$root/cfg/host_deploy.yaml"
-  docker rm -f demo >/dev/null 2>&1 || true
+  sed -i "s|  - aivc/workspace:latest|  - $image|" "$root/cfg/host_deploy.yaml"
 fi
 "$bin/checker" --root "$root" validate
 
-step "booking: demo signs up and books 1 cpu and 1 GB from now for one day"
+step "booking: $user signs up and books 1 cpu and 1 GB from now for one day"
 line=$(echo 'demo-pass-1' | "$bin/booking" --root "$root" --yes --password-stdin \
-  --user-id demo --cpus 1 --memory 1 --start now --end 1-day)
+  --user-id "$user" --cpus 1 --memory 1 --start now --end 1-day)
 echo "$line"
 end=$(echo "$line" | cut -d, -f2 | cut -c1-16)
 "$bin/booking" --root "$root" -ls
@@ -46,7 +52,8 @@ end=$(echo "$line" | cut -d, -f2 | cut -c1-16)
 if [ "$engine" = 1 ]; then
   step "monitor: the tick the path unit runs for a booking that starts now"
   "$bin/monitor" --root "$root"
-  docker ps --filter label=aivc.user=demo --format 'container {{.Names}}: {{.Status}}, ports {{.Ports}}'
+  ours=label=aivc.installation=$(cat "$root/cfg/installation-id")
+  docker ps --filter "$ours" --format 'container {{.Names}}: {{.Status}}, ports {{.Ports}}'
 else
   step "no Docker engine answers: what the tick would do"
   "$bin/monitor" --root "$root" --dry-run
@@ -58,7 +65,8 @@ step "checker"
 if [ "$engine" = 1 ]; then
   step "monitor at the booking's end ($end): the container is removed"
   AIVC_NOW=$end "$bin/monitor" --root "$root"
-  docker ps -a --filter label=aivc.user=demo --format '{{.Names}}' | grep -q . && echo "still there?" || echo "container demo: gone"
+  docker ps -a --filter "$ours" --format '{{.Names}}' | grep -q . && echo "still there?" || echo "container $user: gone"
+  docker rmi "$image" >/dev/null
   step "jobs/used.csv and jobs/monitor.log"
   cat "$root/jobs/used.csv" "$root/jobs/monitor.log"
 fi

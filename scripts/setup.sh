@@ -3,19 +3,27 @@
 # and jobs/ are created from cfg/templates when missing and never overwritten.
 #
 #   scripts/setup.sh [--root DIR] [--prefix DIR] [--bin-dir DIR] [--booking-port PORT]
-#                    [--base-image IMAGE] [--no-systemd] [--no-container]
+#                    [--base-image IMAGE] [--booking-name NAME] [--booking-image TAG]
+#                    [--no-systemd] [--no-container]
 #
-#   --root DIR          the installation root (cfg/, jobs/); default: this checkout
-#   --prefix DIR        where binaries and docs go; default /usr/local
-#   --bin-dir DIR       install these built binaries instead of building (cargo build --release)
-#   --booking-port N    host port of the booking container's ssh; default 10000
-#   --base-image IMAGE  base of the booking container image; default debian:bookworm-slim
-#   --no-systemd        do not install the units (prints how to)
-#   --no-container      do not build or start the booking container
+#   --root DIR           the installation root (cfg/, jobs/); default: this checkout
+#   --prefix DIR         where binaries and docs go; default /usr/local
+#   --bin-dir DIR        install these built binaries instead of building (cargo build --release)
+#   --booking-port N     host port of the booking container's ssh; default 10000
+#   --base-image IMAGE   base of the booking container image; default debian:bookworm-slim
+#   --booking-name NAME  name of the booking container; default aivc-booking
+#   --booking-image TAG  tag of the booking container image; default aivc/booking:latest
+#   --no-systemd         do not install the units (prints how to)
+#   --no-container       do not build or start the booking container
+#
+# The root's cfg/installation-id (made here once) labels every container this installation
+# starts; an existing booking container is replaced only when it carries this
+# installation's label, so setup never removes a container of anyone else on the engine.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 root=$repo prefix=/usr/local bin_dir= port=10000 base=debian:bookworm-slim
+name=aivc-booking image=aivc/booking:latest
 systemd=1 container=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -24,9 +32,11 @@ while [ $# -gt 0 ]; do
     --bin-dir) bin_dir=$2; shift ;;
     --booking-port) port=$2; shift ;;
     --base-image) base=$2; shift ;;
+    --booking-name) name=$2; shift ;;
+    --booking-image) image=$2; shift ;;
     --no-systemd) systemd=0 ;;
     --no-container) container=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -56,6 +66,20 @@ for t in booking using used; do
   fi
 done
 for f in monitor_exec monitor.log .lock; do [ -e "$root/jobs/$f" ] || : > "$root/jobs/$f"; done
+# The installation id, as hostinfo makes it: linked into place only when absent, so two
+# runs at once (or a monitor tick) agree on one id.
+id_file=$root/cfg/installation-id
+if [ ! -s "$id_file" ]; then
+  tmp=$(mktemp "$root/cfg/.installation-id.XXXXXX")
+  printf '%s\n' "$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')" > "$tmp"
+  ln "$tmp" "$id_file" 2>/dev/null && say "created cfg/installation-id" || true
+  rm -f "$tmp"
+fi
+installation=$(tr -d '[:space:]' < "$id_file")
+if ! printf '%s' "$installation" | grep -Eq '^[0-9a-f]{8,64}$'; then
+  say "cfg/installation-id must hold 8 to 64 lowercase hex digits; it holds something else"
+  exit 2
+fi
 
 # 2. The host's zone, written once: the schedule's times are wall-clock times in it.
 if ! grep -q '^timezone:' "$root/cfg/host_deploy.yaml"; then
@@ -122,10 +146,25 @@ ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp "$repo"/scripts/booking-container/* "$ctx/"
 cp "$bin_dir/booking" "$ctx/booking"
-docker build --quiet --build-arg "BASE=$base" -t aivc/booking:latest "$ctx" >/dev/null
-if [ -n "$(docker ps -aq --filter name='^aivc-booking$' --filter label=aivc.role=booking-container)" ]; then
-  docker rm -f aivc-booking >/dev/null
+# Only our own booking container is ever replaced: the name alone could be anyone's.
+found=$(docker inspect --type container --format \
+  '{{.Id}} {{index .Config.Labels "aivc.role"}} {{index .Config.Labels "aivc.installation"}}' \
+  "$name" 2>/dev/null || true)
+old_id=
+if [ -n "$found" ]; then
+  read -r old_id role owner <<< "$found" || true
+  if [ "${role:-} ${owner:-}" != "booking-container $installation" ]; then
+    say "a container named $name exists and is not this installation's booking container"
+    say "  (it lacks the labels aivc.role=booking-container and aivc.installation=$installation);"
+    say "  it was left alone: remove it yourself if it is stale, or choose --booking-name"
+    exit 1
+  fi
 fi
-docker run -d --restart=always --name aivc-booking --label aivc.role=booking-container \
-  -p "$port:22" -v "$root/cfg:/aivc/cfg" -v "$root/jobs:/aivc/jobs" aivc/booking:latest >/dev/null
-say "booking container aivc-booking listens on port $port (ssh booking@<host> -p $port)"
+docker build --quiet --build-arg "BASE=$base" -t "$image" "$ctx" >/dev/null
+if [ -n "$old_id" ]; then
+  docker rm -f "$old_id" >/dev/null
+fi
+docker run -d --restart=always --name "$name" --label aivc.role=booking-container \
+  --label "aivc.installation=$installation" \
+  -p "$port:22" -v "$root/cfg:/aivc/cfg" -v "$root/jobs:/aivc/jobs" "$image" >/dev/null
+say "booking container $name listens on port $port (ssh booking@<host> -p $port)"

@@ -74,13 +74,155 @@ pub fn inspect(name: &str) -> Option<serde_json::Value> {
     Some(v[0].clone())
 }
 
-/// Removes a container when dropped, whatever the test did.
-pub struct Cleanup(pub String);
+/// Removes, when dropped and whatever the test did, the one container it guards — and only
+/// a container this test created: the engine is shared with a lab's real containers and
+/// with other test runs, so a name alone never decides what is removed.
+pub struct Cleanup {
+    target: Target,
+}
+
+enum Target {
+    /// A container named this, if it did not exist (or was another container, `not`)
+    /// when the guard was made.
+    New { name: String, not: Option<String> },
+    /// A container named this that carries this `aivc.installation` label: the test's root
+    /// (with its own id) started it.
+    Labelled { name: String, installation: String },
+    /// A container the test created itself, by the id `docker run` printed.
+    Id(String),
+}
+
+/// A guard for the container `name` the test is about to create: a container by that name
+/// that exists already is someone else's and is never removed. (A function named like the
+/// type keeps the call sites of the tuple struct this replaced: `Cleanup(name)`.)
+#[allow(non_snake_case)]
+pub fn Cleanup(name: String) -> Cleanup {
+    let not = container_id(&name);
+    Cleanup {
+        target: Target::New { name, not },
+    }
+}
+
+impl Cleanup {
+    /// A guard for the container `name` of the installation `installation`.
+    pub fn labelled(name: &str, installation: &str) -> Cleanup {
+        Cleanup {
+            target: Target::Labelled {
+                name: name.into(),
+                installation: installation.into(),
+            },
+        }
+    }
+
+    /// A guard for the container with the full id `id`, which the test created.
+    pub fn id(id: &str) -> Cleanup {
+        Cleanup {
+            target: Target::Id(id.trim().into()),
+        }
+    }
+}
+
+/// The full id of the container `name`, if there is one.
+fn container_id(name: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "--type",
+            "container",
+            "--format",
+            "{{.Id}}",
+            name,
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+        let id = match &self.target {
+            Target::New { name, not } => container_id(name).filter(|id| Some(id) != not.as_ref()),
+            Target::Labelled { name, installation } => inspect(name)
+                .filter(|c| c["Config"]["Labels"]["aivc.installation"] == installation.as_str())
+                .and_then(|c| c["Id"].as_str().map(String::from)),
+            Target::Id(id) => Some(id.clone()),
+        };
+        if let Some(id) = id {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
     }
+}
+
+/// The ids of every container, running or not, labelled with `installation`.
+pub fn containers_of(installation: &str) -> Vec<String> {
+    labelled_ids(installation).unwrap_or_else(|e| panic!("docker ps: {e}"))
+}
+
+fn labelled_ids(installation: &str) -> Result<Vec<String>, String> {
+    // An empty id would ask for every container with an empty label.
+    assert!(
+        !installation.is_empty() && installation.bytes().all(|b| b.is_ascii_hexdigit()),
+        "`{installation}` is not an installation id"
+    );
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-a",
+            "-q",
+            "--no-trunc",
+            "--filter",
+            &format!("label=aivc.installation={installation}"),
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect())
+}
+
+/// Removes, when dropped, every container labelled with the installation id it holds: a
+/// test's root, whose id is its own, never labels anyone else's.
+pub struct InstallationCleanup(pub String);
+
+impl Drop for InstallationCleanup {
+    fn drop(&mut self) {
+        if self.0.is_empty() || !self.0.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return;
+        }
+        for id in labelled_ids(&self.0).unwrap_or_default() {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+    }
+}
+
+/// Removes, when dropped, the image tag it holds: a tag the test built under a name of its
+/// own (`docker rmi` of a tag leaves the image to any other tag it has).
+pub struct ImageCleanup(pub String);
+
+impl Drop for ImageCleanup {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rmi", &self.0]).output();
+    }
+}
+
+/// A name no other test run uses: `prefix`, this process's id and a per-process count.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}-{}-{}-{nanos:x}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A host port in 10001..11000 that nothing listens on now, different for each caller.

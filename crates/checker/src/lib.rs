@@ -43,6 +43,7 @@ pub fn validate(root: &hostinfo::Root) -> Result<ValidationSummary, Error> {
         rows[i] = root.read_schedule_strict(table, &lock)?.rows.len();
     }
     let requests = root.read_requests(&lock)?.len();
+    root.read_start_failures(&lock)?;
     Ok(ValidationSummary {
         users: config.users.iter().count(),
         booking: rows[0],

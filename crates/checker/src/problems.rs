@@ -75,6 +75,7 @@ pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
     gpu_double_booking(&mut f);
     user_overlaps(&mut f);
     shared_ports(&mut f);
+    failing_starts(&mut f);
     let mut problems = f.problems;
     problems.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
     problems
@@ -457,5 +458,57 @@ fn shared_ports(f: &mut Found) {
                 ),
             );
         }
+    }
+}
+
+/// Bookings due to start whose container the monitor could not start, with docker's reason
+/// for the latest failure (the monitor keeps trying every tick).
+fn failing_starts(f: &mut Found) {
+    let s = f.snapshot;
+    let failures = match &s.start_failures {
+        Ok(failures) => failures,
+        Err(e) => {
+            let line = e.location().and_then(|at| at.line).map(|l| l as u64);
+            let why = match e {
+                hostinfo::Error::Invalid { at, message, .. } => match &at.field {
+                    Some(field) => format!("{field}: {message}"),
+                    None => message.clone(),
+                },
+                other => other.to_string(),
+            };
+            f.add(
+                Severity::Error,
+                "start_failures_unreadable",
+                e.path(),
+                line,
+                format!("the monitor's record of failed starts cannot be read: {why}"),
+            );
+            return;
+        }
+    };
+    for failure in failures {
+        // The monitor drops a record once its booking leaves booking.csv; until its next
+        // tick, a record without a waiting row is old news.
+        let Some(row) = s.rows.iter().find(|tr| {
+            tr.table == hostinfo::Table::Booking
+                && (tr.row.user_id.as_str(), tr.row.start) == failure.key()
+        }) else {
+            continue;
+        };
+        let attempts = match failure.attempts {
+            1 => "1 attempt".to_string(),
+            n => format!("{n} attempts"),
+        };
+        f.on_row(
+            Severity::Error,
+            "start_failing",
+            row,
+            format!(
+                "`{}`'s container could not start since {} ({attempts}): {}",
+                failure.user_id,
+                short(failure.since),
+                failure.reason
+            ),
+        );
     }
 }

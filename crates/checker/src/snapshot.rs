@@ -6,7 +6,7 @@ use std::path::Path;
 use chrono::NaiveDateTime;
 use hostinfo::lock::Held;
 use hostinfo::schedule::Row;
-use hostinfo::{Config, Root, Table};
+use hostinfo::{Config, Root, StartFailure, Table};
 
 /// A row and where it was read.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,9 @@ pub struct Snapshot {
     pub now: NaiveDateTime,
     /// Whether `now` was fixed by `AIVC_NOW`.
     pub clock_fixed: bool,
+    /// The monitor's record of starts that failed (`jobs/start-failures.csv`), or why it
+    /// cannot be read: a bad record is a problem to report, not a reason to report nothing.
+    pub start_failures: Result<Vec<StartFailure>, hostinfo::Error>,
 }
 
 impl Snapshot {
@@ -35,6 +38,7 @@ impl Snapshot {
         let clock = config.clock()?;
         let lock = root.lock_shared()?;
         let rows = read_rows(&root, &lock)?;
+        let start_failures = root.read_start_failures(&lock);
         drop(lock);
         Ok(Snapshot {
             root,
@@ -42,6 +46,7 @@ impl Snapshot {
             rows,
             now: clock.now(),
             clock_fixed: clock.is_fixed(),
+            start_failures,
         })
     }
 

@@ -256,3 +256,64 @@ fn a_closed_pipe_is_not_an_error() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn a_booking_whose_start_keeps_failing_is_a_problem_with_dockers_reason() {
+    let root = common::root_from("lab");
+    // carol's booking (line 3) failed three times; a record whose booking left booking.csv
+    // (dave's) is old news until the monitor's next tick drops it.
+    std::fs::write(
+        root.path().join("jobs/start-failures.csv"),
+        "user_id,start,since,attempts,reason\n\
+         carol,2026-11-22 10:00:00,2026-11-22 10:00:00,3,\"docker: the forward port is already taken on the host (Bind for 0.0.0.0:10003 failed: port is already allocated.)\"\n\
+         dave,2026-11-20 10:00:00,2026-11-20 10:00:00,1,docker: gone\n",
+    )
+    .unwrap();
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1));
+    let failing: Vec<_> = r
+        .problems
+        .iter()
+        .filter(|p| p.code == "start_failing")
+        .collect();
+    assert_eq!(failing.len(), 1, "{:?}", r.problems);
+    assert_eq!(
+        (failing[0].file.as_str(), failing[0].line),
+        ("jobs/booking.csv", Some(3))
+    );
+    assert_eq!(
+        failing[0].message,
+        "`carol`'s container could not start since 2026-11-22 10:00 (3 attempts): docker: the forward port is already taken on the host (Bind for 0.0.0.0:10003 failed: port is already allocated.)"
+    );
+}
+
+#[test]
+fn a_bad_start_failure_record_is_a_problem_naming_its_line_and_validate_refuses_it() {
+    let root = common::root_from("lab");
+    std::fs::write(
+        root.path().join("jobs/start-failures.csv"),
+        "user_id,start,since,attempts,reason\ncarol,2026-11-22 10:00:00,2026-11-22 10:00:00,many,x\n",
+    )
+    .unwrap();
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1));
+    let bad = r
+        .problems
+        .iter()
+        .find(|p| p.code == "start_failures_unreadable")
+        .unwrap_or_else(|| panic!("{:?}", r.problems));
+    assert_eq!(
+        (bad.file.as_str(), bad.line),
+        ("jobs/start-failures.csv", Some(2))
+    );
+    assert!(bad.message.contains("attempts: `many`"), "{}", bad.message);
+
+    let out = checker(root.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("jobs/start-failures.csv:2: attempts:"),
+        "{err}"
+    );
+}

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use hostinfo::config::Secret;
 use hostinfo::schedule::{parse_time, Row};
 use wait_timeout::ChildExt;
@@ -83,6 +83,13 @@ impl Client {
             program: std::env::var_os("AIVC_DOCKER")
                 .filter(|p| !p.is_empty())
                 .unwrap_or_else(|| "docker".into()),
+        }
+    }
+
+    /// A client that runs `program` (tests use a script).
+    pub fn new(program: impl Into<OsString>) -> Self {
+        Client {
+            program: program.into(),
         }
     }
 
@@ -165,11 +172,49 @@ impl Client {
         Ok(parse_list(&out.stdout))
     }
 
-    /// One container by name, with the host port its ssh is published on; `None` when
-    /// there is no such container.
+    /// Every container with an `aivc.user` label and whose it is, for the installation
+    /// `installation` whose `using.csv` rows are `using`. `docker ps` does not show port
+    /// bindings, so each unlabelled container that could be a pre-label one of ours (its
+    /// user label is its name, and `using` has a row of that user) is inspected by id for
+    /// its ssh port; no other container costs a call.
+    pub fn list_owned(
+        &self,
+        installation: &str,
+        using: &[Row],
+    ) -> Result<Vec<(Container, Owner)>, Error> {
+        let mut owned = Vec::new();
+        for c in self.list()? {
+            let candidate = c.installation.is_empty()
+                && !c.user.is_empty()
+                && c.user == c.name
+                && using.iter().any(|r| r.user_id == c.name);
+            let c = if candidate {
+                match self.inspect(&c.id)? {
+                    Some(full) => full,
+                    // Removed between the two calls.
+                    None => continue,
+                }
+            } else {
+                c
+            };
+            let owner = c.owner(installation, using);
+            owned.push((c, owner));
+        }
+        Ok(owned)
+    }
+
+    /// One container by name or id, with the host port its ssh is published on; `None`
+    /// when there is no such container.
     pub fn inspect(&self, name: &str) -> Result<Option<Container>, Error> {
         match self.call(
-            &["inspect", "--type", "container", "--format", INSPECT_FORMAT, name],
+            &[
+                "inspect",
+                "--type",
+                "container",
+                "--format",
+                INSPECT_FORMAT,
+                name,
+            ],
             None,
             limit::QUERY,
         ) {
@@ -213,8 +258,9 @@ fn gone_is_done(r: Result<Output, Error>) -> Result<(), Error> {
 
 const LIST_FORMAT: &str = "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Label \"aivc.user\"}}\t{{.Label \"aivc.installation\"}}\t{{.Label \"aivc.start\"}}\t{{.Label \"aivc.end\"}}\t{{.Label \"aivc.manual\"}}\t";
 
-/// The same fields as [`LIST_FORMAT`] from `docker inspect`, plus the host port of 22/tcp.
-const INSPECT_FORMAT: &str = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{index .Config.Labels \"aivc.user\"}}\t{{index .Config.Labels \"aivc.installation\"}}\t{{index .Config.Labels \"aivc.start\"}}\t{{index .Config.Labels \"aivc.end\"}}\t{{index .Config.Labels \"aivc.manual\"}}\t{{range $p, $b := .HostConfig.PortBindings}}{{if eq $p \"22/tcp\"}}{{range $b}}{{.HostPort}}{{end}}{{end}}{{end}}";
+/// The same fields as [`LIST_FORMAT`] from `docker inspect`, plus the host port of 22/tcp
+/// and when the container last started (RFC 3339, UTC).
+const INSPECT_FORMAT: &str = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{index .Config.Labels \"aivc.user\"}}\t{{index .Config.Labels \"aivc.installation\"}}\t{{index .Config.Labels \"aivc.start\"}}\t{{index .Config.Labels \"aivc.end\"}}\t{{index .Config.Labels \"aivc.manual\"}}\t{{range $p, $b := .HostConfig.PortBindings}}{{if eq $p \"22/tcp\"}}{{range $b}}{{.HostPort}}{{end}}{{end}}{{end}}\t{{.State.StartedAt}}";
 
 /// A container as `docker ps` or `docker inspect` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -234,6 +280,8 @@ pub struct Container {
     pub manual: bool,
     /// The host port published for 22/tcp (only `inspect` reads it).
     pub ssh_port: Option<u16>,
+    /// When the container last started or restarted (only `inspect` reads it).
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// Whose a container is, from this installation's point of view.
@@ -285,8 +333,11 @@ pub fn parse_list(text: &str) -> Vec<Container> {
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
-            let [id, name, state, user, installation, start, end, manual, port] = f.as_slice()
-            else {
+            let (fields, started_at) = match f.as_slice() {
+                [fields @ .., started] if fields.len() == 9 => (fields, parse_started(started)),
+                fields => (fields, None),
+            };
+            let [id, name, state, user, installation, start, end, manual, port] = fields else {
                 return None;
             };
             Some(Container {
@@ -299,9 +350,18 @@ pub fn parse_list(text: &str) -> Vec<Container> {
                 end: parse_time(end).ok(),
                 manual: *manual == "true",
                 ssh_port: port.trim().parse().ok(),
+                started_at,
             })
         })
         .collect()
+}
+
+/// Docker's `State.StartedAt`; its zero time (never started) reads as long ago, which is
+/// what it means to a rate limit.
+fn parse_started(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Docker's error text as one line a student or an admin can act on: no control
@@ -407,14 +467,115 @@ mod tests {
             ssh_port: port,
             ..Container::default()
         };
-        assert_eq!(c("beef0001", "u1", None).owner("beef0001", &using), Owner::Ours);
-        assert_eq!(c("cafe0002", "u1", Some(10001)).owner("beef0001", &using), Owner::Foreign);
-        assert_eq!(c("", "u1", Some(10001)).owner("beef0001", &using), Owner::Adopted);
+        assert_eq!(
+            c("beef0001", "u1", None).owner("beef0001", &using),
+            Owner::Ours
+        );
+        assert_eq!(
+            c("cafe0002", "u1", Some(10001)).owner("beef0001", &using),
+            Owner::Foreign
+        );
+        assert_eq!(
+            c("", "u1", Some(10001)).owner("beef0001", &using),
+            Owner::Adopted
+        );
         // Unlabelled: the port must be the row's, and there must be a row at all.
-        assert_eq!(c("", "u1", Some(10002)).owner("beef0001", &using), Owner::Foreign);
+        assert_eq!(
+            c("", "u1", Some(10002)).owner("beef0001", &using),
+            Owner::Foreign
+        );
         assert_eq!(c("", "u1", None).owner("beef0001", &using), Owner::Foreign);
-        assert_eq!(c("", "u1", Some(10001)).owner("beef0001", &[]), Owner::Foreign);
+        assert_eq!(
+            c("", "u1", Some(10001)).owner("beef0001", &[]),
+            Owner::Foreign
+        );
         // A label naming another user than the container's name is never ours.
-        assert_eq!(c("beef0001", "u9", None).owner("beef0001", &using), Owner::Foreign);
+        assert_eq!(
+            c("beef0001", "u9", None).owner("beef0001", &using),
+            Owner::Foreign
+        );
+    }
+
+    #[test]
+    fn inspect_lines_carry_the_port_and_the_last_start() {
+        let text = "a1\t/u1\trunning\tu1\t\t2026-11-23 09:00:00\t2026-11-23 11:00:00\t\t10001\t2026-11-23T01:02:03.123456789Z\n\
+                    b2\t/u2\tcreated\tu2\t\t\t\t\t\t0001-01-01T00:00:00Z\n";
+        let list = parse_list(text);
+        assert_eq!(list[0].ssh_port, Some(10001));
+        assert_eq!(
+            list[0].started_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-23T01:02:03.123456789+00:00")
+        );
+        assert!(list[1].started_at.unwrap() < list[0].started_at.unwrap());
+    }
+
+    /// Held by each test from writing its script until its child has run: a script being
+    /// written while another test forks can fail to run with "text file busy".
+    static SCRIPTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// A stand-in docker that logs its arguments and answers `ps` and `inspect`.
+    fn script(dir: &std::path::Path, body: &str) -> Client {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.join("docker");
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> {}/log\n{body}",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Client::new(path)
+    }
+
+    #[test]
+    fn only_unlabelled_containers_with_a_using_row_are_inspected_for_adoption() {
+        let _one_at_a_time = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let ps = "ours\\tu1\\trunning\\tu1\\tbeef0001\\t\\t\\t\\t\\n\
+                  theirs\\tu2\\trunning\\tu2\\tcafe0002\\t\\t\\t\\t\\n\
+                  old\\tu3\\trunning\\tu3\\t\\t\\t\\t\\t\\n\
+                  stranger\\tu4\\trunning\\tu4\\t\\t\\t\\t\\t\\n";
+        let client = script(
+            dir.path(),
+            &format!(
+                "case $1 in\n  ps) printf '{ps}' ;;\n  inspect) printf 'old\\t/u3\\trunning\\tu3\\t\\t\\t\\t\\t10003\\t\\n' ;;\nesac\n"
+            ),
+        );
+        let using = [row("u1", 10001), row("u3", 10003)];
+        let owned = client.list_owned("beef0001", &using).unwrap();
+        let owners: Vec<(&str, Owner)> = owned.iter().map(|(c, o)| (c.name.as_str(), *o)).collect();
+        assert_eq!(
+            owners,
+            [
+                ("u1", Owner::Ours),
+                ("u2", Owner::Foreign),
+                ("u3", Owner::Adopted),
+                ("u4", Owner::Foreign)
+            ]
+        );
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        assert_eq!(
+            log.lines().filter(|l| l.starts_with("inspect")).count(),
+            1,
+            "{log}"
+        );
+        assert!(log.contains("inspect --type container --format"), "{log}");
+        assert!(log.trim_end().ends_with(" old"), "inspected by id: {log}");
+    }
+
+    #[test]
+    fn a_call_that_hangs_is_stopped_at_its_limit() {
+        let _one_at_a_time = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let client = script(dir.path(), "exec sleep 30\n");
+        let began = std::time::Instant::now();
+        let e = client
+            .call(&["ps"], None, Duration::from_millis(300))
+            .unwrap_err();
+        assert!(matches!(e, Error::TimedOut { .. }), "{e}");
+        assert!(began.elapsed() < Duration::from_secs(10));
+        assert_eq!(e.code(), 125);
     }
 }

@@ -8,7 +8,10 @@ use crate::error::{read_text, Error, Result};
 
 /// Whether `id` is one we wrote: 8 to 64 lowercase hex digits.
 pub fn valid(id: &str) -> bool {
-    (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    (8..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Reads the id when the file exists; creates nothing.
@@ -47,9 +50,7 @@ pub fn read_or_create(path: &Path) -> Result<String> {
     temp.as_file().sync_all().map_err(write_err)?;
     match std::fs::hard_link(temp.path(), path) {
         Ok(()) => Ok(id),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            checked(path, &read_text(path)?)
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => checked(path, &read_text(path)?),
         Err(e) => Err(write_err(e)),
     }
 }
@@ -81,7 +82,10 @@ mod tests {
         assert!(valid(&first), "{first}");
         assert_eq!(read_or_create(&path).unwrap(), first);
         let other = tempfile::tempdir().unwrap();
-        assert_ne!(read_or_create(&other.path().join("installation-id")).unwrap(), first);
+        assert_ne!(
+            read_or_create(&other.path().join("installation-id")).unwrap(),
+            first
+        );
     }
 
     #[test]

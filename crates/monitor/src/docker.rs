@@ -1,119 +1,25 @@
-//! The monitor's own Docker calls — listing the containers it labelled and restarting one —
-//! and the `run-container` binary it spawns to start and close them. No shell anywhere.
+//! The `run-container` binary the monitor spawns to start and close containers, bounded in
+//! time like every docker call (those go through `docker_client`). No shell anywhere.
 
-use std::ffi::OsString;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use chrono::NaiveDateTime;
-use hostinfo::schedule::{format_time, parse_time, Row};
+use hostinfo::schedule::{format_time, Row};
+use wait_timeout::ChildExt;
 
-/// A container carrying our `aivc.user` label.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Container {
-    /// The full id (`--no-trunc`).
-    pub id: String,
-    pub name: String,
-    pub running: bool,
-    pub user: String,
-    pub start: Option<NaiveDateTime>,
-    pub end: Option<NaiveDateTime>,
-    /// Started by a maintainer without a booking: never stopped by the reconcile.
-    pub manual: bool,
-}
-
-impl Container {
-    /// Whether this is the container of the booking `row`.
-    pub fn serves(&self, row: &Row) -> bool {
-        self.user == row.user_id && self.start == Some(row.start)
-    }
-}
-
-/// `docker` or `AIVC_DOCKER`.
-#[derive(Debug, Clone)]
-pub struct Docker {
-    program: OsString,
-}
-
-const FORMAT: &str = "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Label \"aivc.user\"}}\t{{.Label \"aivc.start\"}}\t{{.Label \"aivc.end\"}}\t{{.Label \"aivc.manual\"}}";
-
-impl Docker {
-    pub fn from_env() -> Self {
-        Docker {
-            program: std::env::var_os("AIVC_DOCKER")
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "docker".into()),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new(&self.program)
-            .args(args)
-            .stdin(Stdio::null())
-            .env_remove("PASSWORD")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.program.to_string_lossy()))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            Err(err
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("docker failed")
-                .trim()
-                .to_string())
-        }
-    }
-
-    /// Every container with an `aivc.user` label; unlabelled ones are never seen.
-    pub fn list(&self) -> Result<Vec<Container>, String> {
-        let text = self.run(&[
-            "ps",
-            "-a",
-            "--no-trunc",
-            "--filter",
-            "label=aivc.user",
-            "--format",
-            FORMAT,
-        ])?;
-        Ok(parse_list(&text))
-    }
-
-    pub fn restart(&self, name: &str) -> Result<(), String> {
-        self.run(&["restart", "-t", "30", name]).map(|_| ())
-    }
-}
-
-/// Parses the `docker ps` lines of [`FORMAT`].
-pub fn parse_list(text: &str) -> Vec<Container> {
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split('\t').collect();
-            let [id, name, state, user, start, end, manual] = f.as_slice() else {
-                return None;
-            };
-            if user.is_empty() {
-                return None;
-            }
-            Some(Container {
-                id: id.to_string(),
-                name: name.to_string(),
-                running: *state == "running" || *state == "restarting",
-                user: user.to_string(),
-                start: parse_time(start).ok(),
-                end: parse_time(end).ok(),
-                manual: *manual == "true",
-            })
-        })
-        .collect()
-}
+/// How long one `run-container` may take: its own docker calls are bounded (a `run`, a
+/// `stop` with its grace, and the copy-out of the kept entries, each with its limit), so
+/// this only catches a run-container that hangs outside them and would hold up every tick.
+pub const RUN_CONTAINER_TIME: Duration = Duration::from_secs(20 * 60);
 
 /// The `run-container` binary: `AIVC_RUN_CONTAINER`, else the one next to `monitor`.
 #[derive(Debug, Clone)]
 pub struct RunContainer {
     program: PathBuf,
     root: PathBuf,
+    timeout: Duration,
 }
 
 impl RunContainer {
@@ -129,21 +35,50 @@ impl RunContainer {
         RunContainer {
             program,
             root: root.to_path_buf(),
+            timeout: RUN_CONTAINER_TIME,
         }
     }
 
+    /// The same runner with another time limit.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        RunContainer { timeout, ..self }
+    }
+
+    /// Runs `run-container --root ROOT args…`; its failure is the last line it printed.
     fn run(&self, args: &[String]) -> Result<(), String> {
-        let out = Command::new(&self.program)
+        let mut child = Command::new(&self.program)
             .arg("--root")
             .arg(&self.root)
             .args(args)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
             .map_err(|e| format!("cannot run {}: {e}", self.program.display()))?;
-        if out.status.success() {
+        // Read stderr while waiting, so a chatty child cannot fill the pipe and stall.
+        let stderr = child.stderr.take();
+        let drain = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = stderr {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let status = match child.wait_timeout(self.timeout) {
+            Ok(Some(status)) => status,
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "run-container did not finish within {} s and was stopped",
+                    self.timeout.as_secs()
+                ));
+            }
+        };
+        if status.success() {
             return Ok(());
         }
-        let err = String::from_utf8_lossy(&out.stderr);
+        let err = String::from_utf8_lossy(&drain.join().unwrap_or_default()).into_owned();
         let line = err
             .lines()
             .rev()
@@ -185,7 +120,8 @@ impl RunContainer {
         self.run(&args)
     }
 
-    /// Closes `user`'s container (copy out, stop, remove; gone counts as done).
+    /// Closes `user`'s container (stop, keep the backup entries, remove; gone counts as
+    /// done). run-container itself refuses a container that is not this installation's.
     pub fn close(&self, user: &str) -> Result<(), String> {
         self.run(&["close".into(), format!("--user-id={user}")])
     }
@@ -195,18 +131,42 @@ impl RunContainer {
 mod tests {
     use super::*;
 
+    /// Held by each test from writing its script until its child has run: a script being
+    /// written while another test forks can fail to run with "text file busy".
+    static SCRIPTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn runner(dir: &Path, body: &str, timeout: Duration) -> RunContainer {
+        use std::os::unix::fs::PermissionsExt;
+        let program = dir.join("run-container");
+        std::fs::write(&program, format!("#!/bin/sh\n{body}")).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        RunContainer {
+            program,
+            root: dir.to_path_buf(),
+            timeout,
+        }
+    }
+
     #[test]
-    fn reads_the_ps_lines_and_skips_unlabelled_ones() {
-        let text = "a1\tu1\trunning\tu1\t2026-11-23 09:00:00\t2026-11-23 11:00:00\t\n\
-                    b2\tu2\texited\tu2\t\t\ttrue\n\
-                    c3\tother\trunning\t\t\t\t\n";
-        let list = parse_list(text);
-        assert_eq!(list.len(), 2);
-        assert!(list[0].running && !list[0].manual);
-        assert_eq!(
-            list[0].start.map(format_time).as_deref(),
-            Some("2026-11-23 09:00:00")
+    fn a_run_container_that_hangs_is_stopped_and_reported() {
+        let _one_at_a_time = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let r = runner(dir.path(), "exec sleep 30\n", Duration::from_secs(1));
+        let began = std::time::Instant::now();
+        let e = r.close("u1").unwrap_err();
+        assert!(began.elapsed() < Duration::from_secs(10));
+        assert_eq!(e, "run-container did not finish within 1 s and was stopped");
+    }
+
+    #[test]
+    fn a_failure_is_reported_by_its_last_line() {
+        let _one_at_a_time = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let r = runner(
+            dir.path(),
+            "echo noise >&2\necho 'run-container: error: docker: the port is taken' >&2\nexit 125\n",
+            RUN_CONTAINER_TIME,
         );
-        assert!(!list[1].running && list[1].manual && list[1].start.is_none());
+        assert_eq!(r.close("u1").unwrap_err(), "docker: the port is taken");
     }
 }

@@ -14,5 +14,5 @@ pub enum Error {
     #[error(transparent)]
     Time(#[from] hostinfo::clock::TimeError),
     #[error("docker does not answer: {0}")]
-    Docker(String),
+    Docker(#[from] docker_client::Error),
 }

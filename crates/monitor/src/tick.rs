@@ -4,19 +4,25 @@
 //! between files goes through hostinfo's journal.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
+use docker_client::{Client, Container, Owner};
 use hostinfo::exec::Request;
 use hostinfo::log::{LogLine, Sign};
 use hostinfo::schedule::Row;
-use hostinfo::{Config, Root, Table};
+use hostinfo::{start_failures, Config, Root, Table};
 
-use crate::docker::{Container, Docker, RunContainer};
+use crate::docker::RunContainer;
 use crate::{gpuwatch, quota, Error};
 
-/// How long measuring one user's folders may take before the start goes ahead unmeasured.
+/// A container that (re)started less than this long ago is not restarted again: however
+/// often a student asks, their container restarts at most once a minute, and a tick is
+/// never spent restarting one container over and over.
+pub const RESTART_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How long measuring one user's folders may take; a folder not measured by then counts as
+/// over the quota and the booking waits (`AIVC_QUOTA_SECONDS` in debug builds).
 pub const QUOTA_TIME: Duration = Duration::from_secs(10);
 
 type Key = (String, NaiveDateTime);
@@ -101,12 +107,19 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         lines: Vec::new(),
     };
     let mut report = Report::default();
-    let docker = Docker::from_env();
+    let docker = Client::from_env();
     let runner = RunContainer::locate(root.dir());
     let mut crash = |step: &str| crash_point(step);
+    // A dry run creates nothing: without an id file this installation has labelled no
+    // container yet, and the empty id matches none.
+    let installation = if dry_run {
+        root.existing_installation_id()?.unwrap_or_default()
+    } else {
+        root.installation_id()?
+    };
 
     // Plan, under the lock.
-    let (requests, close, start, missed, booking_now, using_now) = {
+    let (requests, close, start, missed, booking_now, using_now, failures_kept) = {
         let lock = root.lock_exclusive("monitor")?;
         if dry_run {
             report.recovered = root.jobs_dir().join(".monitor-journal").exists();
@@ -125,17 +138,46 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
             .cloned()
             .collect();
         start.sort_by_key(|r| r.start);
-        (requests, close, start, missed, booking, using)
+        // Anything but a readable, empty record means the commit has work on it.
+        let failures_kept = !matches!(root.read_start_failures(&lock), Ok(f) if f.is_empty());
+        (
+            requests,
+            close,
+            start,
+            missed,
+            booking,
+            using,
+            failures_kept,
+        )
     };
     crash("planned");
     report.requests = requests.len();
-    let containers = docker.list().map_err(Error::Docker)?;
+    let seen = survey(&docker, &installation, &using_now)?;
+    let containers = &seen.ours;
 
     // Close what ended, then start what is due: a user's back-to-back bookings reuse the name.
     let mut closed: HashSet<Key> = HashSet::new();
     for row in &close {
         if dry_run {
             report.closed.push(row.user_id.clone());
+            continue;
+        }
+        if !containers.iter().any(|c| c.name == row.user_id) {
+            // Nothing of ours to close: whatever holds the name now is someone else's, and
+            // run-container would refuse it every tick, keeping the row forever.
+            closed.insert(key(row));
+            report.closed.push(row.user_id.clone());
+            let (id, end) = (&row.user_id, short(row.end));
+            if seen.foreign.contains(id) {
+                log.warning(
+                    Sign::ContainerWarning,
+                    format!("{id}'s booking ended at {end}; the container named {id} is another installation's and is left alone."),
+                )?;
+            } else {
+                log.info(format!(
+                    "{id}'s booking ended at {end}; its container was already gone."
+                ))?;
+            }
             continue;
         }
         match runner.close(&row.user_id) {
@@ -159,6 +201,7 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     }
     crash("closed");
     let mut started: HashSet<Key> = HashSet::new();
+    let mut failed_starts: Vec<(Row, String)> = Vec::new();
     for row in &start {
         let id = &row.user_id;
         if !dry_run && containers.iter().any(|c| c.serves(row) && c.running) {
@@ -167,12 +210,9 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
             log.info(format!("{id}'s container was already running."))?;
             continue;
         }
-        if let Some((work, backup)) = over_quota(&config, root, row) {
+        if let Some(why) = over_quota(&config, root, row) {
             report.over_quota.push(id.clone());
-            log.warning(
-                Sign::SpaceWarning,
-                format!("{id} is over-use the work_dir {work}GB, and backup_dir {backup}GB."),
-            )?;
+            log.warning(Sign::SpaceWarning, why)?;
             continue;
         }
         if dry_run {
@@ -191,6 +231,7 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
                     Sign::ContainerError,
                     format!("{id}'s container could not start, retried next tick: {e}"),
                 )?;
+                failed_starts.push((row.clone(), e));
             }
         }
     }
@@ -211,11 +252,13 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         return Ok((report, log.lines));
     }
 
-    // Commit, under the lock: move the current version of each row by (user, start). A
-    // tick with nothing to move reads nothing again.
+    // Commit, under the lock: move the current version of each row by (user, start), and
+    // record the starts that failed. A tick with nothing to move or record reads nothing
+    // again.
     let missed_keys: HashSet<Key> = missed.iter().map(key).collect();
     let moved = !closed.is_empty() || !started.is_empty() || !missed_keys.is_empty();
-    let (live_using, live_booking) = if !moved {
+    let record = failures_kept || !failed_starts.is_empty();
+    let (live_using, live_booking) = if !moved && !record {
         (using_now, booking_now)
     } else {
         let lock = root.lock_exclusive("monitor")?;
@@ -245,18 +288,19 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         {
             root.commit_moves(&new_booking, &new_using, &to_used, &lock, &mut crash)?;
         }
+        record_start_failures(root, &lock, &failed_starts, &new_booking, now, &mut log)?;
         (new_using, new_booking)
     };
 
     // Docker changed only if this tick closed or started something.
     let acted = !close.is_empty() || !start.is_empty();
-    let containers = if acted {
-        docker.list().map_err(Error::Docker)?
+    let seen = if acted {
+        survey(&docker, &installation, &live_using)?
     } else {
-        containers
+        seen
     };
     reconcile(
-        &containers,
+        &seen.ours,
         &runner,
         &live_using,
         &live_booking,
@@ -266,65 +310,211 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     )?;
     crash("reconciled");
 
-    // Requests: a tick was the answer to `now`; restarts are done here. Only then are they
-    // removed from the file, so one that arrived meanwhile stays for the next tick.
+    // Requests: a tick was the answer to `now`; restarts are done here, one per user however
+    // often they asked. Only then are they removed from the file, so one that arrived
+    // meanwhile stays for the next tick.
     if !requests.is_empty() {
-        let containers = docker.list().map_err(Error::Docker)?;
+        let containers = survey(&docker, &installation, &live_using)?.ours;
+        let mut asked: Vec<&str> = Vec::new();
         for request in &requests {
-            let Request::Restart(id) = request else {
-                continue;
-            };
-            match containers
-                .iter()
-                .find(|c| c.user == *id && c.running && !c.manual)
-            {
-                Some(c) => match docker.restart(&c.name) {
-                    Ok(()) => {
-                        report.restarted.push(id.clone());
-                        log.info(format!("{id}'s container is restarted."))?;
-                    }
-                    Err(e) => log.error(
-                        Sign::ContainerError,
-                        format!("{id}'s container could not restart: {e}"),
-                    )?,
-                },
-                None => log.warning(
-                    Sign::ContainerWarning,
-                    format!("restart asked for {id}, who has no running container"),
-                )?,
+            if let Request::Restart(id) = request {
+                if !asked.contains(&id.as_str()) {
+                    asked.push(id);
+                }
             }
+        }
+        for id in asked {
+            restart(&docker, &containers, id, &mut log, &mut report)?;
         }
         let lock = root.lock_exclusive("monitor")?;
         root.drop_requests(requests.len(), &lock)?;
     }
     crash("requests-done");
 
-    report.gpu_warnings = gpu_watch(&docker, &config, &live_using, now, &mut log)?;
+    report.gpu_warnings = gpu_watch(&docker, &installation, &config, &live_using, now, &mut log)?;
     Ok((report, log.lines))
 }
 
-/// Whether the user's work or backup folder is over their quota: the GB used of each.
-fn over_quota(config: &Config, root: &Root, row: &Row) -> Option<(u64, u64)> {
-    let max = checker::limits::user_max(&config.capability, &row.user_id);
-    let (work, backup): (PathBuf, PathBuf) = match config.users.get(&row.user_id) {
-        Some(u) => (u.volume_work_dir.clone(), u.volume_backup_dir.clone()),
-        None => (
-            config.host.volume_work_dir.join(&row.user_id),
-            config.host.volume_backup_dir.join(&row.user_id),
-        ),
+/// What a tick sees of Docker: the containers it may act on (this installation's, and
+/// pre-label ones it adopts), and the names held by every other labelled container.
+#[derive(Debug)]
+struct Seen {
+    ours: Vec<Container>,
+    foreign: HashSet<String>,
+}
+
+fn survey(docker: &Client, installation: &str, using: &[Row]) -> Result<Seen, Error> {
+    let mut seen = Seen {
+        ours: Vec::new(),
+        foreign: HashSet::new(),
     };
-    let deadline = Instant::now() + QUOTA_TIME;
-    // A folder that cannot be measured in time is not held against the user.
-    let used = |p: PathBuf| quota::usage(&root.resolve_path(&p), deadline).unwrap_or(0);
-    let (w, b) = (used(work), used(backup));
-    let over = w > quota::gib(max.work_space) || b > quota::gib(max.backup_space);
-    let gb = |bytes: u64| bytes.div_ceil(1 << 30);
-    over.then(|| (gb(w), gb(b)))
+    for (c, owner) in docker.list_owned(installation, using)? {
+        match owner {
+            Owner::Ours | Owner::Adopted => seen.ours.push(c),
+            Owner::Foreign => {
+                seen.foreign.insert(c.name);
+            }
+        }
+    }
+    Ok(seen)
+}
+
+/// Answers `restart <id>`: restarts the user's running container of this installation by
+/// id, unless it (re)started less than [`RESTART_INTERVAL`] ago.
+fn restart(
+    docker: &Client,
+    containers: &[Container],
+    id: &str,
+    log: &mut Log,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let none = |log: &mut Log| {
+        log.warning(
+            Sign::ContainerWarning,
+            format!("restart asked for {id}, who has no running container"),
+        )
+    };
+    let Some(c) = containers
+        .iter()
+        .find(|c| c.user == id && c.running && !c.manual)
+    else {
+        return none(log);
+    };
+    // `docker ps` does not say when a container last started; `inspect` does.
+    let started_at = match docker.inspect(&c.id) {
+        Ok(Some(full)) => full.started_at,
+        Ok(None) => return none(log),
+        Err(e) => {
+            return log.error(
+                Sign::ContainerError,
+                format!("{id}'s container could not restart: {e}"),
+            )
+        }
+    };
+    // Real time, not the tick's (possibly fixed) clock: docker's is real.
+    let ago = started_at.map(|at| chrono::Utc::now().signed_duration_since(at));
+    if let Some(ago) = ago.filter(|a| a.to_std().map_or(true, |a| a < RESTART_INTERVAL)) {
+        return log.warning(
+            Sign::ContainerWarning,
+            format!(
+                "{id}'s container started {} s ago; a restart is done at most once every {} s, so this request is dropped.",
+                ago.num_seconds().max(0),
+                RESTART_INTERVAL.as_secs()
+            ),
+        );
+    }
+    match docker.restart(&c.id) {
+        Ok(()) => {
+            report.restarted.push(id.to_string());
+            log.info(format!("{id}'s container is restarted."))
+        }
+        Err(e) => log.error(
+            Sign::ContainerError,
+            format!("{id}'s container could not restart: {e}"),
+        ),
+    }
+}
+
+/// Records this tick's failed starts in `jobs/start-failures.csv`, under the exclusive lock
+/// of the commit: only bookings still waiting in `booking.csv` keep a record, so one that
+/// started, was missed or was cancelled drops out. A file that cannot be read is written
+/// anew from what this tick knows.
+fn record_start_failures(
+    root: &Root,
+    lock: &hostinfo::lock::ExclusiveLock,
+    failed: &[(Row, String)],
+    booking: &[Row],
+    now: NaiveDateTime,
+    log: &mut Log,
+) -> Result<(), Error> {
+    let (before, readable) = match root.read_start_failures(lock) {
+        Ok(f) => (f, true),
+        Err(e) => {
+            log.error(Sign::UpdateError, format!("{e}; the file is written anew"))?;
+            (Vec::new(), false)
+        }
+    };
+    let mut failures = before.clone();
+    for (row, reason) in failed {
+        start_failures::record(&mut failures, &row.user_id, row.start, now, reason);
+    }
+    failures.retain(|f| {
+        booking
+            .iter()
+            .any(|r| (r.user_id.as_str(), r.start) == f.key())
+    });
+    if failures != before || !readable {
+        root.write_start_failures(&failures, lock)?;
+    }
+    Ok(())
+}
+
+/// The SpaceWarning for a user whose work or backup folder is over their quota or could not
+/// be measured; `None` when both were measured within it. The message names the folders by
+/// role only, never a name or anything else the user wrote in them.
+fn over_quota(config: &Config, root: &Root, row: &Row) -> Option<String> {
+    let id = &row.user_id;
+    let max = checker::limits::user_max(&config.capability, id);
+    let f = config.user_folders(root, id);
+    let time = quota::time_allowed(QUOTA_TIME);
+    let deadline = Instant::now() + time;
+    // Each walk stops once past the quota, so a huge folder costs no more than a full one.
+    let used = |p: &std::path::Path, gb: f64| quota::usage(p, quota::gib(gb), deadline);
+    // The kept backup entries are backup data too: they count with the backup folder.
+    let backup = used(&f.backup, max.backup_space);
+    let backup = if backup.counts_as_over() {
+        backup
+    } else {
+        let left = quota::gib(max.backup_space).saturating_sub(backup.bytes);
+        let kept = quota::usage(&f.kept, left, deadline);
+        quota::Usage {
+            bytes: backup.bytes + kept.bytes,
+            outcome: kept.outcome,
+        }
+    };
+    let folders = [
+        ("work_dir", used(&f.work, max.work_space)),
+        ("backup_dir", backup),
+    ];
+    if !folders.iter().any(|(_, u)| u.counts_as_over()) {
+        return None;
+    }
+    // What the walk cannot finish counts against the user: otherwise a tree too deep, too
+    // large or unreadable would be a way past the quota.
+    let mut names = Vec::new();
+    let mut whys: Vec<String> = Vec::new();
+    for (name, u) in &folders {
+        if let quota::Outcome::Unfinished(why) = u.outcome {
+            names.push(*name);
+            let why = match why {
+                quota::Why::Deadline => format!("not measured within {} s", time.as_secs()),
+                other => other.to_string(),
+            };
+            if !whys.contains(&why) {
+                whys.push(why);
+            }
+        }
+    }
+    if !names.is_empty() {
+        return Some(format!(
+            "{id}'s {} could not be measured ({}); counted as over the quota, the booking waits.",
+            names.join(" and "),
+            whys.join("; ")
+        ));
+    }
+    // A walk over the limit stopped there: its GB are a lower bound of the folder's use.
+    let gb = |u: &quota::Usage| u.bytes.div_ceil(1 << 30);
+    Some(format!(
+        "{id} is over-use the work_dir {}GB, and backup_dir {}GB.",
+        gb(&folders[0].1),
+        gb(&folders[1].1)
+    ))
 }
 
 /// Docker against the schedule: a running booking without its container gets one again; a
-/// labelled container without a current booking is closed; unlabelled and maintainer's
-/// containers are never touched.
+/// container of this installation (`containers`: ours and adopted ones only) without a
+/// current booking is closed. Maintainer's containers and every other installation's are
+/// never touched.
 fn reconcile(
     containers: &[Container],
     runner: &RunContainer,
@@ -384,9 +574,11 @@ fn reconcile(
     Ok(())
 }
 
-/// The GPU watch, when NVML answers; silent otherwise.
+/// The GPU watch, when NVML answers; silent otherwise. Only this installation's containers
+/// count as booking containers: a process of any other is "outside any booking".
 fn gpu_watch(
-    docker: &Docker,
+    docker: &Client,
+    installation: &str,
     config: &Config,
     using: &[Row],
     now: NaiveDateTime,
@@ -397,7 +589,9 @@ fn gpu_watch(
     if !matches!(inventory.source, hostinfo::gpu::GpuSource::Nvml { .. }) {
         return Ok(0);
     }
-    let containers = docker.list().unwrap_or_default();
+    let containers = survey(docker, installation, using)
+        .map(|s| s.ours)
+        .unwrap_or_default();
     let ids: BTreeMap<String, String> = containers
         .iter()
         .map(|c| (c.id.clone(), c.user.clone()))

@@ -1,6 +1,7 @@
 //! The booking container as students meet it: setup.sh builds it (from a Debian base made
 //! with debootstrap) and starts it with cfg/ and jobs/ mounted; `ssh booking@host` runs only
-//! `booking`, whose writes land in the host's jobs/; nothing typed reaches a shell.
+//! `booking`, whose writes land in the host's jobs/; nothing typed reaches a shell. The
+//! container and its image get names of this run's own, and only they are removed.
 
 #[path = "../../../tests/support/docker.rs"]
 mod docker;
@@ -10,8 +11,6 @@ mod process;
 
 use std::path::Path;
 use std::process::{Command, Output};
-
-const NAME: &str = "aivc-booking";
 
 fn ssh(port: u16, password: &str, args: &[&str], stdin: &str) -> Output {
     let mut cmd = Command::new("sshpass");
@@ -31,8 +30,22 @@ fn ssh(port: u16, password: &str, args: &[&str], stdin: &str) -> Output {
     process::run_with_input(cmd, stdin.as_bytes())
 }
 
+/// The booking container's name and image tag for this run.
+struct Names {
+    container: String,
+    image: String,
+}
+
 /// scripts/setup.sh for this test: no systemd, the container on `port`, built on `base`.
-fn setup(repo: &Path, root: &Path, prefix: &Path, bin: &Path, port: u16, base: &str) -> Output {
+fn setup(
+    repo: &Path,
+    root: &Path,
+    prefix: &Path,
+    bin: &Path,
+    port: u16,
+    base: &str,
+    names: &Names,
+) -> Output {
     Command::new("bash")
         .arg(repo.join("scripts/setup.sh"))
         .arg("--root")
@@ -47,6 +60,10 @@ fn setup(repo: &Path, root: &Path, prefix: &Path, bin: &Path, port: u16, base: &
             &port.to_string(),
             "--base-image",
             base,
+            "--booking-name",
+            &names.container,
+            "--booking-image",
+            &names.image,
         ])
         .output()
         .unwrap()
@@ -55,8 +72,16 @@ fn setup(repo: &Path, root: &Path, prefix: &Path, bin: &Path, port: u16, base: &
 #[test]
 fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
     let base = docker::debian_base();
-    let _cleanup = docker::Cleanup(NAME.into());
     let root = tempfile::tempdir().unwrap();
+    // The id setup labels the container with: made first, so the guard knows it.
+    std::fs::create_dir(root.path().join("cfg")).unwrap();
+    let installation = hostinfo::Root::at(root.path()).installation_id().unwrap();
+    let names = Names {
+        container: docker::unique_name("aivc-booking-test"),
+        image: format!("aivc-test/booking:{}", docker::unique_name("run")),
+    };
+    let _image = docker::ImageCleanup(names.image.clone());
+    let _cleanup = docker::InstallationCleanup(installation.clone());
     let prefix = tempfile::tempdir().unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_monitor")).parent().unwrap();
     assert!(
@@ -65,7 +90,7 @@ fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
     );
     let port = docker::free_port();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = setup(&repo, root.path(), prefix.path(), bin, port, base);
+    let out = setup(&repo, root.path(), prefix.path(), bin, port, base, &names);
     assert!(
         out.status.success(),
         "setup.sh: {}",
@@ -158,7 +183,12 @@ fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
     assert!(!out.status.success());
 
     // Running setup again (an update) rebuilds and restarts the container, keeping the files.
-    let again = setup(&repo, root.path(), prefix.path(), bin, port, base);
+    let first = docker::inspect(&names.container).unwrap();
+    assert_eq!(
+        first["Config"]["Labels"]["aivc.installation"],
+        installation.as_str()
+    );
+    let again = setup(&repo, root.path(), prefix.path(), bin, port, base, &names);
     assert!(
         again.status.success(),
         "{}",
@@ -168,4 +198,6 @@ fn students_reach_only_booking_and_its_writes_land_in_the_hosts_jobs() {
         std::fs::read_to_string(root.path().join("jobs/booking.csv")).unwrap(),
         rows
     );
+    let second = docker::inspect(&names.container).unwrap();
+    assert_ne!(second["Id"], first["Id"], "the container was replaced");
 }

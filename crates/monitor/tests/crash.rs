@@ -38,11 +38,10 @@ fn scenario() -> common::Lab {
     std::fs::write(lab.path().join("jobs/used.csv"), HISTORY).unwrap();
     std::fs::write(lab.path().join("jobs/monitor_exec"), "now\n").unwrap();
     let z = "0".repeat(64);
-    std::fs::write(
-        lab.state().join("alice"),
-        format!("{z}\talice\trunning\talice\t2026-11-23 08:00:00\t2026-11-23 10:00:00\t\n"),
-    )
-    .unwrap();
+    lab.fake_container(
+        "alice",
+        &format!("{z}\talice\trunning\talice\t$INSTALLATION\t2026-11-23 08:00:00\t2026-11-23 10:00:00\t\t10001\t2020-01-01T00:00:00Z\n"),
+    );
     lab
 }
 
@@ -55,12 +54,7 @@ fn users_in(lab: &common::Lab, file: &str) -> Vec<String> {
 }
 
 fn containers(lab: &common::Lab) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(lab.state())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
+    lab.fake_containers()
 }
 
 #[test]

@@ -1,5 +1,9 @@
 //! The monitor against the real Docker engine: a `now` booking is started by the very
-//! command the systemd path unit runs, with the booked limits, and removed at its end.
+//! command the systemd path unit runs, with the booked limits, and removed at its end;
+//! another installation's containers on the same engine survive our ticks; a start that
+//! fails on a taken port leaves nothing behind, is shown by `checker`, and succeeds once
+//! the port is free. Each lab is an installation of its own, and each test removes only
+//! what it created.
 
 mod common;
 
@@ -16,7 +20,7 @@ fn a_now_booking_runs_with_its_limits_then_is_removed_at_its_end() {
     docker::standin_image();
     let lab = common::Lab::new(None);
     let id = format!("mon-{}", std::process::id());
-    let _cleanup = docker::Cleanup(id.clone());
+    let _cleanup = docker::InstallationCleanup(lab.installation.clone());
     lab.add_user(&id, docker::free_port());
     let port = lab
         .file("cfg/users_config.yaml")
@@ -39,16 +43,7 @@ fn a_now_booking_runs_with_its_limits_then_is_removed_at_its_end() {
 
     // Someone else's container on the same engine, without our labels.
     let foreign = format!("foreign-{}", std::process::id());
-    let _cleanup_foreign = docker::Cleanup(foreign.clone());
-    let made = std::process::Command::new("docker")
-        .args(["run", "-d", "--name", &foreign, docker::IMAGE])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let _cleanup_foreign = create(&["--name", &foreign]);
 
     // aivc-monitor.path runs aivc-monitor.service, whose ExecStart is this command.
     let started = Instant::now();
@@ -103,4 +98,126 @@ fn a_now_booking_runs_with_its_limits_then_is_removed_at_its_end() {
         format!("20261123 10:00 [INFO] {id} is successfully run the container.")
     );
     assert_eq!(lines[1].to_string(), format!("20261123 11:00 [INFO] {id}'s booking ended at 2026-11-23 11:00; the container is removed."));
+}
+
+/// `docker run -d args… <stand-in image>`, which the test removes by id at its end.
+fn create(args: &[&str]) -> docker::Cleanup {
+    let made = std::process::Command::new("docker")
+        .args(["run", "-d"])
+        .args(args)
+        .arg(docker::standin_image())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    docker::Cleanup::id(&String::from_utf8_lossy(&made.stdout))
+}
+
+fn assert_ticks(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Regression: the reconcile closed every `aivc.user` container its root did not know, so
+/// two installations on one engine (a lab's, the test suite's, the demo's) removed each
+/// other's containers every tick.
+#[test]
+fn another_installations_labelled_container_survives_two_of_our_ticks() {
+    docker::standin_image();
+    let lab = common::Lab::new(None);
+    let name = format!("other-{}", std::process::id());
+    let other = "0123456789abcdef";
+    assert_ne!(lab.installation, other);
+    let _cleanup = create(&[
+        "--name",
+        &name,
+        "--label",
+        &format!("aivc.user={name}"),
+        "--label",
+        &format!("aivc.installation={other}"),
+        "--label",
+        "aivc.start=2026-11-23 08:00:00",
+        "--label",
+        "aivc.end=2026-11-23 09:00:00",
+    ]);
+
+    for now in [common::NOW, "2026-11-23 10:30"] {
+        assert_ticks(&lab.monitor_real(now));
+        let c = docker::inspect(&name).expect("the other installation's container is still there");
+        assert_eq!(c["State"]["Running"], true, "at {now}");
+    }
+    assert_eq!(
+        lab.file("jobs/monitor.log"),
+        "",
+        "our ticks had nothing to do"
+    );
+}
+
+/// Regression: a `docker run` that failed on a taken port left a Created container, every
+/// later start failed with "name already in use", and nothing told the admin why.
+#[test]
+fn a_port_taken_at_start_fails_cleanly_is_shown_by_checker_and_starts_once_freed() {
+    docker::standin_image();
+    let lab = common::Lab::new(None);
+    let _cleanup = docker::InstallationCleanup(lab.installation.clone());
+    let id = format!("port-{}", std::process::id());
+    let port = docker::free_port();
+    lab.add_user(&id, port);
+    let h = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n";
+    std::fs::write(
+        lab.path().join("jobs/booking.csv"),
+        format!("{h}2026-11-23 10:00:00,2026-11-23 11:00:00,{id},1.0,1,[],{port},,\n"),
+    )
+    .unwrap();
+
+    let taken = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    assert_ticks(&lab.monitor_real(common::NOW));
+    assert_eq!(
+        docker::containers_of(&lab.installation),
+        Vec::<String>::new(),
+        "the failed start left nothing behind"
+    );
+    assert!(lab.file("jobs/booking.csv").contains(&id), "it waits");
+    let report = lab.checker(common::NOW);
+    let problem = report
+        .problems
+        .iter()
+        .find(|p| p.code == "start_failing")
+        .unwrap_or_else(|| panic!("{:?}", report.problems));
+    assert_eq!(problem.file, "jobs/booking.csv");
+    assert!(
+        problem.message.contains("(1 attempt)")
+            && problem
+                .message
+                .contains("the forward port is already taken on the host"),
+        "{}",
+        problem.message
+    );
+
+    drop(taken);
+    assert_ticks(&lab.monitor_real(common::NOW));
+    let c = docker::inspect(&id).expect("the container runs now");
+    assert_eq!(c["State"]["Running"], true);
+    assert_eq!(
+        c["Config"]["Labels"]["aivc.installation"],
+        lab.installation.as_str()
+    );
+    assert!(lab.file("jobs/using.csv").contains(&id));
+    assert_eq!(
+        lab.file("jobs/start-failures.csv"),
+        "user_id,start,since,attempts,reason\n",
+        "a booking that started has no failure on record"
+    );
+    assert!(lab
+        .checker(common::NOW)
+        .problems
+        .iter()
+        .all(|p| p.code != "start_failing"));
 }

@@ -2,8 +2,9 @@
 //! at 2026-11-23 10:00 (Asia/Taipei) with the stand-in docker, and every file under
 //! `<case>/out` must match — the schedule files, monitor.log, the docker calls (`docker.log`,
 //! the root written `$ROOT`) and the containers left (`containers`). `<case>/env` adds
-//! environment variables; `<case>/docker-state` the containers running before. AIVC_BLESS=1 writes the outputs instead (review them before
-//! committing).
+//! environment variables; `<case>/docker-state` the containers running before (state lines
+//! of tests/fixtures/bin/fake-docker, `$INSTALLATION` for the lab's id). AIVC_BLESS=1
+//! writes the outputs instead (review them before committing).
 
 mod common;
 
@@ -13,7 +14,8 @@ fn check(case: &str) {
     if dir.join("docker-state").is_dir() {
         for e in std::fs::read_dir(dir.join("docker-state")).unwrap() {
             let e = e.unwrap();
-            std::fs::copy(e.path(), lab.state().join(e.file_name())).unwrap();
+            let line = std::fs::read_to_string(e.path()).unwrap();
+            lab.fake_container(e.file_name().to_str().unwrap(), &line);
         }
     }
     let envs_text = std::fs::read_to_string(dir.join("env")).unwrap_or_default();
@@ -36,18 +38,17 @@ fn check(case: &str) {
         "used.csv",
         "monitor_exec",
         "monitor.log",
+        "start-failures.csv",
     ] {
         actual.insert(format!("jobs/{t}"), lab.file(&format!("jobs/{t}")));
     }
     actual.insert("docker.log".into(), lab.docker_log());
-    let mut names: Vec<String> = std::fs::read_dir(lab.state())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
     actual.insert(
         "containers".into(),
-        names.iter().map(|n| format!("{n}\n")).collect(),
+        lab.fake_containers()
+            .iter()
+            .map(|n| format!("{n}\n"))
+            .collect(),
     );
     // stderr carries the same lines as monitor.log.
     assert_eq!(
@@ -77,6 +78,7 @@ fn check(case: &str) {
         "used.csv",
         "monitor_exec",
         "monitor.log",
+        "start-failures.csv",
         ".lock",
     ];
     let leftovers: Vec<String> = std::fs::read_dir(lab.path().join("jobs"))

@@ -132,7 +132,9 @@ fn kept_backup_entries_count_with_the_backup_folder() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let log = lab.file("jobs/monitor.log");
     assert!(
-        log.contains("[WARNING] SpaceWarning, erin is over-use the work_dir 0GB, and backup_dir 1GB."),
+        log.contains(
+            "[WARNING] SpaceWarning, erin is over-use the work_dir 0GB, and backup_dir 1GB."
+        ),
         "{log}"
     );
     waited(&lab, "erin", &row);

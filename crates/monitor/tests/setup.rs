@@ -1,11 +1,19 @@
 //! scripts/setup.sh on a fresh root: the live files appear from the templates, the zone is
 //! written, the binaries are installed, and a second run changes nothing the admin edited.
-//! (The booking container part needs a Debian base image: see booking_container.rs.)
+//! (The booking container itself needs a Debian base image: see booking_container.rs.)
+//! setup never replaces a container that is not this installation's booking container.
+
+#[path = "../../../tests/support/docker.rs"]
+mod docker;
 
 use std::path::Path;
 use std::process::Command;
 
 fn setup(root: &Path, prefix: &Path) -> std::process::Output {
+    setup_with(root, prefix, &["--no-systemd", "--no-container"])
+}
+
+fn setup_with(root: &Path, prefix: &Path, args: &[&str]) -> std::process::Output {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bin = Path::new(env!("CARGO_BIN_EXE_monitor"))
         .parent()
@@ -30,7 +38,7 @@ fn setup(root: &Path, prefix: &Path) -> std::process::Output {
         .arg(prefix)
         .arg("--bin-dir")
         .arg(&bin)
-        .args(["--no-systemd", "--no-container"])
+        .args(args)
         .env("TZ", "Asia/Taipei")
         .output()
         .unwrap()
@@ -66,9 +74,17 @@ fn setup_creates_the_live_files_once_and_never_overwrites_them() {
         "jobs/monitor_exec",
         "jobs/monitor.log",
         "jobs/.lock",
+        "cfg/installation-id",
     ] {
         assert!(root.path().join(f).exists(), "{f} missing");
     }
+    let id = std::fs::read_to_string(root.path().join("cfg/installation-id")).unwrap();
+    assert_eq!(id.len(), 17, "16 hex digits and a newline: {id:?}");
+    assert_eq!(
+        hostinfo::Root::at(root.path()).installation_id().unwrap(),
+        id.trim(),
+        "the tools read the id setup wrote"
+    );
     let host = std::fs::read_to_string(root.path().join("cfg/host_deploy.yaml")).unwrap();
     assert_eq!(host.matches("\ntimezone: ").count(), 1, "{host}");
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -126,8 +142,69 @@ fn setup_creates_the_live_files_once_and_never_overwrites_them() {
     );
     let after = edited_files(root.path());
     assert_eq!(before, after);
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("cfg/installation-id")).unwrap(),
+        id,
+        "the installation keeps its id"
+    );
     assert!(
         !String::from_utf8_lossy(&again.stderr).contains("created"),
         "nothing is created twice"
     );
+}
+
+/// Regression: setup force-removed any container named `aivc-booking` with the booking
+/// role, whichever installation it served.
+#[test]
+fn setup_leaves_a_booking_container_of_another_installation_alone() {
+    let image = docker::standin_image();
+    let name = docker::unique_name("aivc-booking-other");
+    let made = Command::new("docker")
+        .args(["run", "-d", "--name", &name])
+        .args(["--label", "aivc.role=booking-container"])
+        .args(["--label", "aivc.installation=0123456789abcdef"])
+        .arg(image)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let id = String::from_utf8_lossy(&made.stdout).trim().to_string();
+    let _cleanup = docker::Cleanup::id(&id);
+    let tag = format!("aivc-test/booking:{}", docker::unique_name("refused"));
+    let _image = docker::ImageCleanup(tag.clone());
+
+    let root = tempfile::tempdir().unwrap();
+    let prefix = tempfile::tempdir().unwrap();
+    let out = setup_with(
+        root.path(),
+        prefix.path(),
+        &[
+            "--no-systemd",
+            "--booking-port",
+            &docker::free_port().to_string(),
+            "--booking-name",
+            &name,
+            "--booking-image",
+            &tag,
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "a container named {name} exists and is not this installation's booking container"
+        )),
+        "{err}"
+    );
+    let c = docker::inspect(&name).expect("the other container is still there");
+    assert_eq!(c["Id"], id.as_str(), "and it is the same container");
+    assert_eq!(c["State"]["Running"], true);
+    let built = Command::new("docker")
+        .args(["image", "inspect", &tag])
+        .output()
+        .unwrap();
+    assert!(!built.status.success(), "nothing was built before refusing");
 }

@@ -52,6 +52,8 @@ struct Sim {
     docker_dir: tempfile::TempDir,
     bin: PathBuf,
     users: Vec<String>,
+    /// The root's installation id: its containers, and only those, are the simulation's.
+    installation: String,
     /// Every booking that was made and not cancelled, by (user, start).
     live: BTreeSet<(String, NaiveDateTime)>,
     history: String,
@@ -115,6 +117,7 @@ impl Sim {
             std::fs::write(p.join(format!("jobs/{t}.csv")), schedule::HEADER_LINE).unwrap();
         }
         std::fs::write(p.join("jobs/monitor_exec"), "").unwrap();
+        let installation = hostinfo::Root::at(p).installation_id().unwrap();
         let docker_dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(docker_dir.path().join("state")).unwrap();
         Sim {
@@ -123,6 +126,7 @@ impl Sim {
             docker_dir,
             bin: bin_dir(),
             users,
+            installation,
             live: BTreeSet::new(),
             history: schedule::HEADER_LINE.to_string(),
         }
@@ -184,7 +188,7 @@ impl Sim {
             .args([
                 "ps",
                 "--filter",
-                "label=aivc.user",
+                &format!("label=aivc.installation={}", self.installation),
                 "--format",
                 "{{.Label \"aivc.user\"}}\t{{.Label \"aivc.start\"}}\t{{.State}}",
             ])
@@ -195,7 +199,8 @@ impl Sim {
             .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .map(|l| {
                 let f: Vec<&str> = l.trim_end().split('\t').collect();
-                format!("{}\t{}\t{}\n", f[3], f[4], f[2])
+                // The fake's state line: id name state user installation start ...
+                format!("{}\t{}\t{}\n", f[3], f[5], f[2])
             })
             .collect();
         for line in String::from_utf8_lossy(&out.stdout)
@@ -409,10 +414,10 @@ impl Sim {
         self.history = text;
     }
 
+    /// Removes what the simulation's ticks started on the real engine: the containers
+    /// labelled with its installation id, which no one else's carry.
     fn cleanup(&self) {
-        for u in &self.users {
-            let _ = Command::new("docker").args(["rm", "-f", u]).output();
-        }
+        drop(docker::InstallationCleanup(self.installation.clone()));
     }
 }
 

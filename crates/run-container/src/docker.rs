@@ -66,12 +66,15 @@ pub fn close(
         return Ok(closed);
     };
     let installation = root.installation_id()?;
-    let owner = if container.installation == installation {
-        container.owner(&installation, &[])
-    } else {
+    // Only a container without an installation label, named after its user label, could
+    // be one we started before the label existed: only then is using.csv consulted.
+    let candidate = container.installation.is_empty() && container.user == container.name;
+    let owner = if candidate {
         let lock = root.lock_shared()?;
         let using = root.read_schedule(Table::Using, &lock)?.rows;
         container.owner(&installation, &using)
+    } else {
+        container.owner(&installation, &[])
     };
     if owner == Owner::Foreign {
         return Err(Error::NotOurs(user_id.to_string()));

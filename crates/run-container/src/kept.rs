@@ -117,7 +117,10 @@ fn nesting(text: &str) -> usize {
         let mut rest = line.trim_start_matches(' ');
         let indent = line.len() - rest.len();
         let mut dashes = 0;
-        while let Some(r) = rest.strip_prefix("- ").or_else(|| rest.strip_prefix('-').filter(|r| r.is_empty())) {
+        while let Some(r) = rest
+            .strip_prefix("- ")
+            .or_else(|| rest.strip_prefix('-').filter(|r| r.is_empty()))
+        {
             dashes += 1;
             rest = r.trim_start_matches(' ');
         }
@@ -148,7 +151,8 @@ pub fn read_spec(backup: &Dir) -> Result<BackupSpec, Refused> {
         Err(e) if e.is_missing() => return Ok(BackupSpec::default()),
         Err(e) => return Err(whole(format!("not read: it {}", e.reason()))),
     };
-    let text = String::from_utf8(bytes).map_err(|_| whole("not read: it is not UTF-8 text".into()))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| whole("not read: it is not UTF-8 text".into()))?;
     if nesting(&text) > MAX_NESTING {
         return Err(whole(format!(
             "not read: it nests deeper than {MAX_NESTING} levels"
@@ -290,7 +294,11 @@ impl Kept {
                     why: format!(
                         "its kept copy in {} is not a {}",
                         self.dir.path().display(),
-                        if entry.kind == EntryKind::Dir { "folder" } else { "file" }
+                        if entry.kind == EntryKind::Dir {
+                            "folder"
+                        } else {
+                            "file"
+                        }
                     ),
                 }),
             }
@@ -304,7 +312,12 @@ impl Kept {
         let kind = match backup.kind(&entry.rel) {
             Ok(kind) => kind,
             Err(e) if e.is_missing() => return Ok(false),
-            Err(e) => return Err(format!("not imported from the backup folder: {}", e.reason())),
+            Err(e) => {
+                return Err(format!(
+                    "not imported from the backup folder: {}",
+                    e.reason()
+                ))
+            }
         };
         if !entry.kind.matches(kind) {
             return Err(format!(
@@ -351,7 +364,11 @@ impl Kept {
                 clean()?;
                 return Err(format!(
                     "what was copied is not a {}; not kept",
-                    if entry.kind == EntryKind::Dir { "folder" } else { "file" }
+                    if entry.kind == EntryKind::Dir {
+                        "folder"
+                    } else {
+                        "file"
+                    }
                 ));
             }
         }
@@ -410,8 +427,12 @@ mod tests {
     fn slot_names_are_one_name_and_distinct() {
         assert_eq!(slot_name(Path::new(".default/.ssh")), ".default%2F.ssh");
         assert_ne!(slot_name(Path::new("a%2Fb")), slot_name(Path::new("a/b")));
-        assert!(!slot_name(Path::new("a/b/c")).to_string_lossy().contains('/'));
-        assert!(staging_name(OsStr::new("x")).to_string_lossy().starts_with("%staging%"));
+        assert!(!slot_name(Path::new("a/b/c"))
+            .to_string_lossy()
+            .contains('/'));
+        assert!(staging_name(OsStr::new("x"))
+            .to_string_lossy()
+            .starts_with("%staging%"));
     }
 
     #[test]
@@ -424,7 +445,11 @@ mod tests {
     #[test]
     fn a_refused_backup_yaml_is_never_quoted() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("backup.yaml"), "Dir: -----BEGIN PRIVATE KEY-----\n").unwrap();
+        std::fs::write(
+            dir.path().join("backup.yaml"),
+            "Dir: -----BEGIN PRIVATE KEY-----\n",
+        )
+        .unwrap();
         let d = Dir::open(dir.path()).unwrap();
         let r = read_spec(&d).unwrap_err();
         assert!(!r.why.contains("PRIVATE"), "{r:?}");

@@ -243,10 +243,7 @@ fn close(root: &Root, config: &hostinfo::Config, user_id: &str) -> Result<(), Er
         let line = LogLine::warning(
             now,
             Sign::ContainerWarning,
-            format!(
-                "{user_id}'s backup entry `{}` not kept: {}",
-                r.entry, r.why
-            ),
+            format!("{user_id}'s backup entry `{}` not kept: {}", r.entry, r.why),
         );
         eprintln!("{line}");
         root.append_log(&line)?;

@@ -77,9 +77,12 @@ pub fn folders(root: &Root, config: &Config, id: &str) -> Result<UserFolders, Er
 /// keeps it, `cfg/templates/Backup/backup.yaml`. None is fine: the folder starts empty.
 pub fn template(root: &Root) -> Option<PathBuf> {
     let dir = root.templates_dir();
-    [dir.join("backup.yaml"), dir.join("Backup").join("backup.yaml")]
-        .into_iter()
-        .find(|p| p.is_file())
+    [
+        dir.join("backup.yaml"),
+        dir.join("Backup").join("backup.yaml"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
 }
 
 fn docker_safe(path: &Path) -> Result<(), Error> {
@@ -215,13 +218,15 @@ impl Plan {
         if let Ok(store) = Dir::open(&self.kept.join(&self.launch.user_id)) {
             self.volumes.backup_entries = entries
                 .iter()
-                .filter(|e| store.kind(Path::new(&e.slot)).is_ok_and(|k| {
-                    matches!(
-                        (e.kind, k),
-                        (kept::EntryKind::Dir, userfs::Kind::Dir)
-                            | (kept::EntryKind::File, userfs::Kind::File)
-                    )
-                }))
+                .filter(|e| {
+                    store.kind(Path::new(&e.slot)).is_ok_and(|k| {
+                        matches!(
+                            (e.kind, k),
+                            (kept::EntryKind::Dir, userfs::Kind::Dir)
+                                | (kept::EntryKind::File, userfs::Kind::File)
+                        )
+                    })
+                })
                 .map(|e| (store.path().join(&e.slot), e.target.clone()))
                 .collect();
         }

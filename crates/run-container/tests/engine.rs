@@ -210,7 +210,10 @@ fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
             "{}",
             stderr(&gpu)
         );
-        assert!(inspect(&gpu_user).is_none(), "a failed start leaves no container behind");
+        assert!(
+            inspect(&gpu_user).is_none(),
+            "a failed start leaves no container behind"
+        );
     }
 
     let unreachable = root.run(

@@ -12,7 +12,8 @@ use common::docker::{self, inspect, Cleanup};
 use common::{stderr, unique_id, TestRoot};
 use wait_timeout::ChildExt;
 
-const SSH_ONLY: &str = "Dir:\n  - - .home/.ssh\n    - /root/.ssh\nFile:\n  - - .home/.bashrc\n    - /root/.bashrc\n";
+const SSH_ONLY: &str =
+    "Dir:\n  - - .home/.ssh\n    - /root/.ssh\nFile:\n  - - .home/.bashrc\n    - /root/.bashrc\n";
 
 /// `docker exec <id> sh -c <script>`, as the user would from inside their container.
 fn in_container(id: &str, script: &str) -> Output {
@@ -41,7 +42,11 @@ fn restart(id: &str) {
         .args(["restart", "-t", "1", id])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs run-container with a deadline, so a read that blocks fails the test instead of
@@ -118,10 +123,17 @@ fn an_entry_or_its_parent_swapped_for_a_symlink_is_never_mounted_on_restart() {
     ];
     for swap in &swaps {
         let done = in_container(&id, swap);
-        assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
         restart(&id);
         let keys = String::from_utf8_lossy(&read_keys().stdout).into_owned();
-        assert!(!keys.contains("HOST-SECRET"), "after `{swap}` the host's folder was mounted");
+        assert!(
+            !keys.contains("HOST-SECRET"),
+            "after `{swap}` the host's folder was mounted"
+        );
         assert_eq!(keys, "mine\n", "the kept entry is still the user's own");
         for (source, _) in mount_sources(&id) {
             assert!(
@@ -146,10 +158,17 @@ fn a_folder_swapped_for_a_symlink_in_a_tight_loop_during_close_gets_nothing_writ
     let files: String = (0..30)
         .map(|i| format!("  - - .home/f{i}\n    - /root/f{i}\n"))
         .collect();
-    std::fs::write(backup.join("backup.yaml"), format!("Dir: []\nFile:\n{files}")).unwrap();
+    std::fs::write(
+        backup.join("backup.yaml"),
+        format!("Dir: []\nFile:\n{files}"),
+    )
+    .unwrap();
     let out = root.start(&id, docker::free_port(), "pw", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let made = in_container(&id, "i=0; while [ $i -lt 30 ]; do echo data$i > /root/f$i; i=$((i+1)); done");
+    let made = in_container(
+        &id,
+        "i=0; while [ $i -lt 30 ]; do echo data$i > /root/f$i; i=$((i+1)); done",
+    );
     assert!(made.status.success());
     // The user flips /root/Backup/.home between a folder and a link to a host folder, as
     // fast as the shell can, while the monitor closes the container.
@@ -163,13 +182,24 @@ fn a_folder_swapped_for_a_symlink_in_a_tight_loop_during_close_gets_nothing_writ
         .unwrap();
     assert!(loop_started.success());
     std::thread::sleep(Duration::from_millis(300));
-    let close = run_bounded(&root, &["close", "--user-id", &id], "", Duration::from_secs(120));
+    let close = run_bounded(
+        &root,
+        &["close", "--user-id", &id],
+        "",
+        Duration::from_secs(120),
+    );
     assert!(close.status.success(), "{}", stderr(&close));
     let written: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
-    assert!(written.is_empty(), "the close wrote into a folder the user pointed at: {written:?}");
+    assert!(
+        written.is_empty(),
+        "the close wrote into a folder the user pointed at: {written:?}"
+    );
     for i in 0..30 {
         let kept = root.kept(&id).join(format!(".home%2Ff{i}"));
-        assert_eq!(std::fs::read_to_string(&kept).unwrap(), format!("data{i}\n"));
+        assert_eq!(
+            std::fs::read_to_string(&kept).unwrap(),
+            format!("data{i}\n")
+        );
     }
 }
 
@@ -227,11 +257,19 @@ fn backup_yaml_as_a_fifo_a_device_link_a_secret_link_or_a_deep_or_huge_file_is_r
             "{tag}: {}",
             stderr(&out)
         );
-        let close = run_bounded(&root, &["close", "--user-id", &id], "", Duration::from_secs(60));
+        let close = run_bounded(
+            &root,
+            &["close", "--user-id", &id],
+            "",
+            Duration::from_secs(60),
+        );
         assert!(close.status.success(), "{tag}: {}", stderr(&close));
     }
     let log = std::fs::read_to_string(root.path().join("jobs/monitor.log")).unwrap();
-    assert!(!log.contains("TOPSECRET"), "the log quotes a user's file:\n{log}");
+    assert!(
+        !log.contains("TOPSECRET"),
+        "the log quotes a user's file:\n{log}"
+    );
     assert!(log.lines().count() >= 6, "{log}");
 }
 
@@ -262,7 +300,10 @@ fn relative_volume_folders_are_the_roots_even_when_closing_from_slash() {
     child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(root.backup(&id).join("backup.yaml").exists(), "seeded below the root");
+    assert!(
+        root.backup(&id).join("backup.yaml").exists(),
+        "seeded below the root"
+    );
     // As systemd runs the monitor: from `/`.
     let close = Command::new(env!("CARGO_BIN_EXE_run-container"))
         .arg("--root")
@@ -303,14 +344,20 @@ fn a_migrated_users_entries_are_imported_once_and_a_linked_one_is_not() {
     let out = root.start(&id, docker::free_port(), "pw", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains(".home/.config -> /root/.config` refused: not imported"), "{err}");
+    assert!(
+        err.contains(".home/.config -> /root/.config` refused: not imported"),
+        "{err}"
+    );
     let kept = root.kept(&id);
     assert_eq!(
         std::fs::read_to_string(kept.join(".home%2F.ssh/authorized_keys")).unwrap(),
         "old-key\n"
     );
     assert!(!kept.join(".home%2F.config").exists());
-    let seen = in_container(&id, "cat /root/.ssh/authorized_keys /root/.bashrc; ls /root/.config 2>&1");
+    let seen = in_container(
+        &id,
+        "cat /root/.ssh/authorized_keys /root/.bashrc; ls /root/.config 2>&1",
+    );
     let seen = String::from_utf8_lossy(&seen.stdout).into_owned();
     assert!(seen.starts_with("old-key\nold-rc\n"), "{seen}");
     assert!(!seen.contains("shadow"), "{seen}");

@@ -51,7 +51,10 @@ pub fn copy_tree(
 
 fn spend(budget: &mut Budget, path: &Path, bytes: u64) -> Result<()> {
     if Instant::now() > budget.deadline {
-        return Err(refused(path.to_path_buf(), "not copied within the time allowed"));
+        return Err(refused(
+            path.to_path_buf(),
+            "not copied within the time allowed",
+        ));
     }
     budget.entries = budget
         .entries
@@ -65,7 +68,10 @@ fn spend(budget: &mut Budget, path: &Path, bytes: u64) -> Result<()> {
 }
 
 fn owner(st: &rustix::fs::Stat) -> (Option<Uid>, Option<Gid>) {
-    (Some(Uid::from_raw(st.st_uid)), Some(Gid::from_raw(st.st_gid)))
+    (
+        Some(Uid::from_raw(st.st_uid)),
+        Some(Gid::from_raw(st.st_gid)),
+    )
 }
 
 /// Permission bits only: a set-uid file of a user never becomes root's on the host.
@@ -84,8 +90,8 @@ fn copy_one(
 ) -> Result<()> {
     let src = from.sub(Path::new(name));
     let dst = into.sub(Path::new(to));
-    let st = rustix::fs::statat(from.fd(), name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| io(&src, e))?;
+    let st =
+        rustix::fs::statat(from.fd(), name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| io(&src, e))?;
     match kind_of(st.st_mode) {
         Kind::File => {
             let size = u64::try_from(st.st_size).unwrap_or(u64::MAX);
@@ -121,7 +127,15 @@ fn copy_one(
                 .map_err(|e| io(&dst, e))?;
             let sub_into = into.open_dir(Path::new(to))?;
             for entry in sub_from.names()? {
-                copy_one(&sub_from, &entry, &sub_into, &entry, budget, copied, depth + 1)?;
+                copy_one(
+                    &sub_from,
+                    &entry,
+                    &sub_into,
+                    &entry,
+                    budget,
+                    copied,
+                    depth + 1,
+                )?;
             }
             let (u, g) = owner(&st);
             rustix::fs::fchown(sub_into.fd(), u, g).map_err(|e| io(&dst, e))?;
@@ -129,8 +143,8 @@ fn copy_one(
         }
         Kind::Symlink => {
             spend(budget, &src, 0)?;
-            let target = rustix::fs::readlinkat(from.fd(), name, Vec::new())
-                .map_err(|e| io(&src, e))?;
+            let target =
+                rustix::fs::readlinkat(from.fd(), name, Vec::new()).map_err(|e| io(&src, e))?;
             rustix::fs::symlinkat(OsStr::from_bytes(target.as_bytes()), into.fd(), to)
                 .map_err(|e| io(&dst, e))?;
             let (u, g) = owner(&st);
@@ -172,11 +186,23 @@ mod tests {
         symlink(secret.path().join("key"), src.path().join("e/link")).unwrap();
         let from = Dir::open(src.path()).unwrap();
         let into = Dir::open(dst.path()).unwrap();
-        let copied =
-            copy_tree(&from, OsStr::new("e"), &into, OsStr::new("slot"), &mut budget()).unwrap();
+        let copied = copy_tree(
+            &from,
+            OsStr::new("e"),
+            &into,
+            OsStr::new("slot"),
+            &mut budget(),
+        )
+        .unwrap();
         assert_eq!((copied.files, copied.bytes), (1, 4));
-        assert_eq!(std::fs::read(dst.path().join("slot/sub/f")).unwrap(), b"data");
-        let mode = std::fs::metadata(dst.path().join("slot/sub/f")).unwrap().permissions().mode();
+        assert_eq!(
+            std::fs::read(dst.path().join("slot/sub/f")).unwrap(),
+            b"data"
+        );
+        let mode = std::fs::metadata(dst.path().join("slot/sub/f"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o7777, 0o755);
         let link = dst.path().join("slot/link");
         assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
@@ -191,8 +217,21 @@ mod tests {
         let from = Dir::open(src.path()).unwrap();
         let into = Dir::open(dst.path()).unwrap();
         // The top-level link is copied as a link, so nothing of /etc comes along.
-        copy_tree(&from, OsStr::new("etc"), &into, OsStr::new("s"), &mut budget()).unwrap();
-        assert!(dst.path().join("s").symlink_metadata().unwrap().file_type().is_symlink());
+        copy_tree(
+            &from,
+            OsStr::new("etc"),
+            &into,
+            OsStr::new("s"),
+            &mut budget(),
+        )
+        .unwrap();
+        assert!(dst
+            .path()
+            .join("s")
+            .symlink_metadata()
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert!(from.open_dir(Path::new("etc")).is_err());
     }
 

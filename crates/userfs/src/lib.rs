@@ -149,7 +149,10 @@ impl Dir {
     fn not_a_folder(&self, rel: &Path, e: rustix::io::Errno) -> Error {
         // O_NOFOLLOW on a link gives ELOOP; O_DIRECTORY on a file, ENOTDIR.
         if e == rustix::io::Errno::LOOP || e == rustix::io::Errno::NOTDIR {
-            refused(self.sub(rel), "a name on the way is a symbolic link or not a folder")
+            refused(
+                self.sub(rel),
+                "a name on the way is a symbolic link or not a folder",
+            )
         } else {
             io(&self.sub(rel), e)
         }
@@ -158,7 +161,9 @@ impl Dir {
     /// The parent folder of `rel` and its last name.
     pub(crate) fn parent_of<'a>(&self, rel: &'a Path) -> Result<(Dir, &'a OsStr)> {
         plain_relative(rel).map_err(|why| refused(self.sub(rel), why))?;
-        let name = rel.file_name().ok_or_else(|| refused(self.sub(rel), "empty path"))?;
+        let name = rel
+            .file_name()
+            .ok_or_else(|| refused(self.sub(rel), "empty path"))?;
         let parent = match rel.parent().filter(|p| !p.as_os_str().is_empty()) {
             Some(p) => self.open_dir(p)?,
             None => self.try_clone()?,
@@ -360,19 +365,15 @@ mod tests {
         let (t, d) = setup();
         std::fs::create_dir(t.path().join("a")).unwrap();
         std::fs::write(t.path().join("a/ok.yaml"), "Dir: []\n").unwrap();
-        assert_eq!(d.read_file(Path::new("a/ok.yaml"), 64).unwrap(), b"Dir: []\n");
+        assert_eq!(
+            d.read_file(Path::new("a/ok.yaml"), 64).unwrap(),
+            b"Dir: []\n"
+        );
         std::fs::write(t.path().join("secret"), "PRIVATE KEY").unwrap();
         symlink(t.path().join("secret"), t.path().join("link")).unwrap();
         symlink("/dev/zero", t.path().join("zero")).unwrap();
         symlink(t.path().join("a"), t.path().join("via")).unwrap();
-        rustix::fs::mknodat(
-            &d.fd,
-            "fifo",
-            FileType::Fifo,
-            Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        rustix::fs::mknodat(&d.fd, "fifo", FileType::Fifo, Mode::from_raw_mode(0o600), 0).unwrap();
         std::fs::write(t.path().join("big"), vec![b'x'; 100]).unwrap();
         for (name, why) in [
             ("link", "symbolic link"),

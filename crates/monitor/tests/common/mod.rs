@@ -17,14 +17,19 @@ pub fn fake_docker() -> PathBuf {
 
 /// The `run-container` binary beside `monitor`, built when this test run did not build it.
 pub fn run_container() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_monitor")).with_file_name("run-container");
+    sibling("run-container")
+}
+
+/// The workspace binary `name` beside `monitor`, built when this test run did not build it.
+pub fn sibling(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_monitor")).with_file_name(name);
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let ok = Command::new(cargo)
-            .args(["build", "-p", "run-container"])
+            .args(["build", "-p", name])
             .status()
             .unwrap();
-        assert!(ok.success(), "could not build run-container");
+        assert!(ok.success(), "could not build {name}");
     }
     path
 }
@@ -36,10 +41,14 @@ fn copy_into(from: &Path, to: &Path) {
     fs_extra::dir::copy(from, to, &options).unwrap();
 }
 
-/// A root (the base plus `overlay`), a folder for the fake docker's containers and its log.
+/// A root (the base plus `overlay`) with an installation id of its own, a folder for the
+/// fake docker's containers and its log.
 pub struct Lab {
     pub root: tempfile::TempDir,
     pub docker: tempfile::TempDir,
+    /// The root's `cfg/installation-id`: new for every lab, so that labs sharing the real
+    /// engine (tests running at once, a lab's own containers) never act on each other's.
+    pub installation: String,
 }
 
 impl Lab {
@@ -51,7 +60,32 @@ impl Lab {
         }
         let docker = tempfile::tempdir().unwrap();
         std::fs::create_dir(docker.path().join("state")).unwrap();
-        Lab { root, docker }
+        let installation = hostinfo::Root::at(root.path()).installation_id().unwrap();
+        Lab {
+            root,
+            docker,
+            installation,
+        }
+    }
+
+    /// Puts a container into the fake docker's state: `line` is its state line (see
+    /// tests/fixtures/bin/fake-docker), with `$INSTALLATION` standing for this lab's id.
+    pub fn fake_container(&self, name: &str, line: &str) {
+        std::fs::write(
+            self.state().join(name),
+            line.replace("$INSTALLATION", &self.installation),
+        )
+        .unwrap();
+    }
+
+    /// The names of the fake docker's containers, sorted.
+    pub fn fake_containers(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.state())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
     }
 
     pub fn path(&self) -> &Path {
@@ -62,13 +96,32 @@ impl Lab {
         self.docker.path().join("state")
     }
 
-    /// The fake docker's log with the root's path written as `$ROOT`.
+    /// The fake docker's log with the root's path written as `$ROOT`, the lab's
+    /// installation id as `$INSTALLATION` and run-container's temporary `--cidfile` as
+    /// `$CIDFILE`.
     pub fn docker_log(&self) -> String {
         let text =
             std::fs::read_to_string(self.docker.path().join("docker.log")).unwrap_or_default();
         let root = std::fs::canonicalize(self.path()).unwrap();
-        text.replace(root.to_str().unwrap(), "$ROOT")
+        let text = text
+            .replace(root.to_str().unwrap(), "$ROOT")
             .replace(self.path().to_str().unwrap(), "$ROOT")
+            .replace(&self.installation, "$INSTALLATION");
+        text.lines()
+            .map(|line| {
+                let words: Vec<&str> = line
+                    .split(' ')
+                    .map(|w| {
+                        if w.starts_with("--cidfile=") {
+                            "--cidfile=$CIDFILE"
+                        } else {
+                            w
+                        }
+                    })
+                    .collect();
+                format!("{}\n", words.join(" "))
+            })
+            .collect()
     }
 
     /// Runs `monitor --root <root> args` at `now` with `envs`.
@@ -119,6 +172,25 @@ impl Lab {
             "{id}:\n  password: {id}-pw\n  forward_port: {port}\n  image: null\n  extra_command: null\n  volume_work_dir: ./vol/work/{id}\n  volume_dataset_dir: ./vol/dataset\n  volume_backup_dir: ./vol/backup/{id}\n"
         ));
         std::fs::write(users, text).unwrap();
+    }
+
+    /// `checker --json` of the root at `now`.
+    pub fn checker(&self, now: &str) -> checker::Report {
+        let out = Command::new(sibling("checker"))
+            .arg("--root")
+            .arg(self.path())
+            .arg("--json")
+            .env("AIVC_NOW", now)
+            .env("AIVC_NO_NVML", "1")
+            .env_remove("AIVC_ROOT")
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "checker: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
     }
 
     pub fn file(&self, rel: &str) -> String {
