@@ -546,17 +546,23 @@ fn reconcile(
         }
     }
     for row in using.iter().filter(|r| r.start <= now && now < r.end) {
-        let live = containers.iter().any(|c| c.serves(row) && c.running);
-        if live {
+        let held = containers.iter().find(|c| c.serves(row));
+        // An adopted container (no installation label) was started by an earlier version,
+        // which mounted backup entries from inside the user's own folder: a source the user
+        // can re-point before the next restart. It is re-created once, with kept entries.
+        let earlier = held.is_some_and(|c| c.running && c.installation.is_empty());
+        if held.is_some_and(|c| c.running) && !earlier {
             continue;
         }
-        if containers.iter().any(|c| c.serves(row)) {
+        if held.is_some() {
             let _ = runner.close(&row.user_id);
         }
-        log.warning(
-            Sign::ContainerWarning,
-            format!("{}'s container was gone; starting it again.", row.user_id),
-        )?;
+        let why = if earlier {
+            "'s container was started by an earlier version whose backup mounts a user could re-point; re-creating it."
+        } else {
+            "'s container was gone; starting it again."
+        };
+        log.warning(Sign::ContainerWarning, format!("{}{why}", row.user_id))?;
         match runner.start(row) {
             Ok(()) => {
                 report.reconciled.push(row.user_id.clone());

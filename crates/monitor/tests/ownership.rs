@@ -120,3 +120,37 @@ fn an_ended_booking_whose_container_is_gone_is_filed_without_touching_docker() {
         "20261123 10:00 [INFO] alice's booking ended at 2026-11-23 10:00; its container was already gone.\n"
     );
 }
+
+/// A container the first version started for a booking still running mounts its backup
+/// entries from inside the user's own folder, which the user can re-point before dockerd's
+/// next restart: it is re-created once, labelled, with its entries kept by the host.
+#[test]
+fn a_running_container_of_an_earlier_version_is_re_created_with_our_label() {
+    let lab = common::Lab::new(None);
+    std::fs::write(
+        lab.path().join("jobs/using.csv"),
+        format!("{HEADER}2026-11-23 08:00:00,2026-11-23 12:00:00,alice,1.0,2,[],10001,,\n"),
+    )
+    .unwrap();
+    unlabelled(&lab, "alice", "a11ce", 10001);
+    tick(&lab);
+    let docker = lab.docker_log();
+    assert!(docker.contains("stop -t 10 a11ce") && docker.contains("rm -f a11ce"), "{docker}");
+    assert_eq!(lab.fake_containers(), ["alice"]);
+    let state = std::fs::read_to_string(lab.state().join("alice")).unwrap();
+    assert!(!state.contains("a11ce"), "a new container: {state}");
+    assert!(docker.contains("aivc.installation="), "{docker}");
+    let log = lab.file("jobs/monitor.log");
+    assert!(
+        log.contains("alice's container was started by an earlier version"),
+        "{log}"
+    );
+    // The next tick leaves the new one alone.
+    let before = lab.docker_log().lines().count();
+    tick(&lab);
+    let after = lab.docker_log();
+    assert!(
+        after.lines().skip(before).all(|l| !l.starts_with("stop") && !l.starts_with("run")),
+        "{after}"
+    );
+}
