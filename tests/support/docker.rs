@@ -92,18 +92,16 @@ enum Target {
     Id(String),
 }
 
-/// A guard for the container `name` the test is about to create: a container by that name
-/// that exists already is someone else's and is never removed. (A function named like the
-/// type keeps the call sites of the tuple struct this replaced: `Cleanup(name)`.)
-#[allow(non_snake_case)]
-pub fn Cleanup(name: String) -> Cleanup {
-    let not = container_id(&name);
-    Cleanup {
-        target: Target::New { name, not },
-    }
-}
-
 impl Cleanup {
+    /// A guard for the container `name` the test is about to create: a container by that
+    /// name that exists already is someone else's and is never removed.
+    pub fn new(name: String) -> Cleanup {
+        let not = container_id(&name);
+        Cleanup {
+            target: Target::New { name, not },
+        }
+    }
+
     /// A guard for the container `name` of the installation `installation`.
     pub fn labelled(name: &str, installation: &str) -> Cleanup {
         Cleanup {

@@ -135,7 +135,10 @@ fn a_running_container_of_an_earlier_version_is_re_created_with_our_label() {
     unlabelled(&lab, "alice", "a11ce", 10001);
     tick(&lab);
     let docker = lab.docker_log();
-    assert!(docker.contains("stop -t 10 a11ce") && docker.contains("rm -f a11ce"), "{docker}");
+    assert!(
+        docker.contains("stop -t 10 a11ce") && docker.contains("rm -f a11ce"),
+        "{docker}"
+    );
     assert_eq!(lab.fake_containers(), ["alice"]);
     let state = std::fs::read_to_string(lab.state().join("alice")).unwrap();
     assert!(!state.contains("a11ce"), "a new container: {state}");
@@ -150,7 +153,10 @@ fn a_running_container_of_an_earlier_version_is_re_created_with_our_label() {
     tick(&lab);
     let after = lab.docker_log();
     assert!(
-        after.lines().skip(before).all(|l| !l.starts_with("stop") && !l.starts_with("run")),
+        after
+            .lines()
+            .skip(before)
+            .all(|l| !l.starts_with("stop") && !l.starts_with("run")),
         "{after}"
     );
 }

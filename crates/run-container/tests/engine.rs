@@ -29,7 +29,7 @@ fn a_container_runs_with_the_booked_limits_then_closes_idempotently() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("limits");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let port = docker::free_port();
     let out = start(&root, &id, port, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -110,7 +110,7 @@ fn closing_keeps_what_the_container_made_and_the_next_run_mounts_it_from_the_kep
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("backup");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     // The template keeps .home/.bashrc -> /root/.bashrc; the extra command writes one.
     let out = start(
         &root,
@@ -150,7 +150,7 @@ fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("fail");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
 
     let missing = root.run(
         &[
@@ -184,7 +184,7 @@ fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
     );
 
     let other = unique_id("port");
-    let _cleanup2 = Cleanup(other.clone());
+    let _cleanup2 = Cleanup::new(other.clone());
     let taken = start(&root, &other, port, &[]);
     assert_ne!(taken.status.code(), Some(0));
     assert!(
@@ -200,7 +200,7 @@ fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
     );
 
     let gpu_user = unique_id("gpu");
-    let _cleanup3 = Cleanup(gpu_user.clone());
+    let _cleanup3 = Cleanup::new(gpu_user.clone());
     let gpu = start(&root, &gpu_user, docker::free_port(), &["--gpus", "0"]);
     if gpu.status.success() {
         eprintln!("NOTE: this host has an NVIDIA container runtime; the no-runtime message was not exercised");

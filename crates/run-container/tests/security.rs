@@ -27,7 +27,7 @@ fn a_password_that_looks_like_flags_stays_one_env_value() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("pwflags");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let password = "abcd --privileged -v /:/hostfs";
     start(&root, &id, password, &[]);
     let c = inspect(&id).unwrap();
@@ -41,7 +41,7 @@ fn a_password_with_quotes_spaces_and_dollars_round_trips_intact() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("pwquote");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let password = r#"it's "q" $HOME `id` ;|& \n"#;
     start(&root, &id, password, &[]);
     assert!(env_of(&id).contains(&format!("PASSWORD={password}")));
@@ -52,7 +52,7 @@ fn an_extra_command_runs_inside_the_container_only() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("extra");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let host_marker = root.path().join("ran-on-host");
     let command = format!(
         "echo one > /root/Work/a; echo $(echo two) > /root/Work/b; touch {}",
@@ -86,7 +86,7 @@ fn backup_entries_that_escape_are_refused_and_logged_and_the_rest_still_mount() 
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("escape");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let backup = root.backup(&id);
     std::fs::create_dir_all(backup.join("ok")).unwrap();
     std::os::unix::fs::symlink("/", backup.join("root-link")).unwrap();
@@ -189,7 +189,7 @@ fn user_ids_that_look_like_paths_or_flags_are_refused_before_docker_is_called() 
 fn a_container_of_the_same_name_without_our_label_is_left_alone() {
     docker::standin_image();
     let id = unique_id("foreign");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let made = std::process::Command::new("docker")
         .args(["run", "-d", "--name", &id, docker::IMAGE])
         .output()

@@ -94,7 +94,7 @@ fn an_entry_or_its_parent_swapped_for_a_symlink_is_never_mounted_on_restart() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("swap");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let backup = root.backup(&id);
     std::fs::create_dir_all(backup.join(".home/.ssh")).unwrap();
     std::fs::write(backup.join("backup.yaml"), SSH_ONLY).unwrap();
@@ -151,7 +151,7 @@ fn a_folder_swapped_for_a_symlink_in_a_tight_loop_during_close_gets_nothing_writ
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("closerace");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let outside = tempfile::tempdir().unwrap();
     let backup = root.backup(&id);
     std::fs::create_dir_all(&backup).unwrap();
@@ -243,7 +243,7 @@ fn backup_yaml_as_a_fifo_a_device_link_a_secret_link_or_a_deep_or_huge_file_is_r
     ];
     for (tag, plant) in cases {
         let id = unique_id(&format!("yaml-{tag}"));
-        let _cleanup = Cleanup(id.clone());
+        let _cleanup = Cleanup::new(id.clone());
         let backup = root.backup(&id);
         std::fs::create_dir_all(&backup).unwrap();
         plant(&backup.join("backup.yaml"));
@@ -282,7 +282,7 @@ fn relative_volume_folders_are_the_roots_even_when_closing_from_slash() {
     let prefix = format!("{}/", root.path().display());
     std::fs::write(&host, text.replace(&prefix, "./")).unwrap();
     let id = unique_id("relative");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let port = docker::free_port().to_string();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_run-container"));
     cmd.arg("--root")
@@ -327,7 +327,7 @@ fn a_migrated_users_entries_are_imported_once_and_a_linked_one_is_not() {
     docker::standin_image();
     let root = TestRoot::new();
     let id = unique_id("migrate");
-    let _cleanup = Cleanup(id.clone());
+    let _cleanup = Cleanup::new(id.clone());
     let backup = root.backup(&id);
     let host = tempfile::tempdir().unwrap();
     std::fs::write(host.path().join("shadow"), "HOST-SECRET\n").unwrap();

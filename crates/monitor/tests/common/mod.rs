@@ -126,8 +126,13 @@ impl Lab {
 
     /// Runs `monitor --root <root> args` at `now` with `envs`.
     pub fn monitor(&self, now: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_monitor"))
-            .arg("--root")
+        self.monitor_command(now, args, envs).output().unwrap()
+    }
+
+    /// The command [`Lab::monitor`] runs, for a test that spawns it itself.
+    pub fn monitor_command(&self, now: &str, args: &[&str], envs: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_monitor"));
+        cmd.arg("--root")
             .arg(self.path())
             .args(args)
             .env("AIVC_NOW", now)
@@ -140,9 +145,8 @@ impl Lab {
             .env("AIVC_FAKE_DOCKER_STATE", self.state())
             .env("AIVC_NO_NVML", "1")
             .env_remove("AIVC_ROOT")
-            .envs(envs.iter().copied())
-            .output()
-            .unwrap()
+            .envs(envs.iter().copied());
+        cmd
     }
 
     /// Runs `monitor --root <root>` at `now` against the real Docker engine.
