@@ -59,6 +59,14 @@ impl Error {
             _ => 125,
         }
     }
+    /// Whether `docker cp` found nothing at the path in the container.
+    pub fn is_no_such_path(&self) -> bool {
+        matches!(self, Error::Failed { message, .. } if {
+            let m = message.to_ascii_lowercase();
+            m.contains("could not find the file") || m.contains("no such file or directory")
+        })
+    }
+
     pub fn is_no_such_container(&self) -> bool {
         matches!(self, Error::Failed { message, .. } if message.to_ascii_lowercase().contains("no such container"))
     }
@@ -246,6 +254,91 @@ impl Client {
         self.call(&["restart", "-t", &grace, name], None, limit::STOP)
             .map(|_| ())
     }
+
+    /// The bind mounts of container `id`: (host source, path in the container).
+    pub fn bind_mounts(&self, id: &str) -> Result<Vec<(String, String)>, Error> {
+        let out = self.call(
+            &[
+                "inspect",
+                "--type",
+                "container",
+                "--format",
+                "{{range .Mounts}}{{if eq .Type \"bind\"}}{{.Source}}\t{{.Destination}}\n{{end}}{{end}}",
+                id,
+            ],
+            None,
+            limit::QUERY,
+        )?;
+        Ok(out
+            .stdout
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(s, d)| (s.to_string(), d.to_string()))
+            .collect())
+    }
+
+    /// Streams `docker cp <id>:<path> -` (a tar archive) into `read`, which may stop early
+    /// (the client then fails writing and exits). The client is killed once `limit` has
+    /// passed, which ends the stream. Returns what `read` returned and how docker ended.
+    pub fn copy_from<R>(
+        &self,
+        id: &str,
+        path: &str,
+        limit: Duration,
+        read: impl FnOnce(&mut dyn Read) -> R,
+    ) -> Result<(R, Result<(), Error>), Error> {
+        let source = format!("{id}:{path}");
+        let mut child = Command::new(&self.program)
+            .args(["cp", &source, "-"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env_remove("PASSWORD")
+            .spawn()
+            .map_err(|source| Error::Spawn {
+                program: self.program.to_string_lossy().into_owned(),
+                source,
+            })?;
+        let mut stdout = child.stdout.take();
+        let mut stderr = child.stderr.take();
+        let err = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(p) = stderr.as_mut() {
+                let _ = p.take(64 * 1024).read_to_end(&mut buf);
+            }
+            buf
+        });
+        // The child is waited on (and killed at the limit) beside the reading, so a stream
+        // that stalls cannot hold the caller past the limit.
+        let watch = std::thread::spawn(move || match child.wait_timeout(limit) {
+            Ok(Some(status)) => (Some(status), false),
+            _ => {
+                let _ = child.kill();
+                (child.wait().ok(), true)
+            }
+        });
+        let result = match stdout.as_mut() {
+            Some(out) => read(out),
+            None => read(&mut std::io::empty()),
+        };
+        drop(stdout);
+        let (status, timed_out) = watch.join().unwrap_or((None, true));
+        let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+        let ended = if timed_out {
+            Err(Error::TimedOut {
+                what: "cp".into(),
+                after: limit,
+            })
+        } else if status.is_some_and(|s| s.success()) {
+            Ok(())
+        } else {
+            Err(Error::Failed {
+                code: status.and_then(|s| s.code()).unwrap_or(125),
+                message: explain(&stderr),
+            })
+        };
+        Ok((result, ended))
+    }
 }
 
 fn gone_is_done(r: Result<Output, Error>) -> Result<(), Error> {
@@ -258,9 +351,10 @@ fn gone_is_done(r: Result<Output, Error>) -> Result<(), Error> {
 
 const LIST_FORMAT: &str = "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Label \"aivc.user\"}}\t{{.Label \"aivc.installation\"}}\t{{.Label \"aivc.start\"}}\t{{.Label \"aivc.end\"}}\t{{.Label \"aivc.manual\"}}\t";
 
-/// The same fields as [`LIST_FORMAT`] from `docker inspect`, plus the host port of 22/tcp
+/// The same fields as [`LIST_FORMAT`] from `docker inspect` (a missing label printed as
+/// nothing: `index` alone prints `<no value>`), plus the host port of 22/tcp
 /// and when the container last started (RFC 3339, UTC).
-const INSPECT_FORMAT: &str = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{index .Config.Labels \"aivc.user\"}}\t{{index .Config.Labels \"aivc.installation\"}}\t{{index .Config.Labels \"aivc.start\"}}\t{{index .Config.Labels \"aivc.end\"}}\t{{index .Config.Labels \"aivc.manual\"}}\t{{range $p, $b := .HostConfig.PortBindings}}{{if eq $p \"22/tcp\"}}{{range $b}}{{.HostPort}}{{end}}{{end}}{{end}}\t{{.State.StartedAt}}";
+const INSPECT_FORMAT: &str = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{with index .Config.Labels \"aivc.user\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.installation\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.start\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.end\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.manual\"}}{{.}}{{end}}\t{{range $p, $b := .HostConfig.PortBindings}}{{if eq $p \"22/tcp\"}}{{range $b}}{{.HostPort}}{{end}}{{end}}{{end}}\t{{.State.StartedAt}}";
 
 /// A container as `docker ps` or `docker inspect` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -340,15 +434,23 @@ pub fn parse_list(text: &str) -> Vec<Container> {
             let [id, name, state, user, installation, start, end, manual, port] = fields else {
                 return None;
             };
+            // Older templates print a missing label as `<no value>`: it is no label at all.
+            let label = |v: &str| {
+                if v == "<no value>" {
+                    String::new()
+                } else {
+                    v.to_string()
+                }
+            };
             Some(Container {
                 id: id.to_string(),
                 name: name.trim_start_matches('/').to_string(),
                 running: *state == "running" || *state == "restarting",
-                user: user.to_string(),
-                installation: installation.to_string(),
+                user: label(user),
+                installation: label(installation),
                 start: parse_time(start).ok(),
                 end: parse_time(end).ok(),
-                manual: *manual == "true",
+                manual: label(manual) == "true",
                 ssh_port: port.trim().parse().ok(),
                 started_at,
             })

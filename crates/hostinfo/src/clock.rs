@@ -2,7 +2,7 @@
 //! a 30-minute grid, the current slot, a clock fixed by `AIVC_NOW` in debug builds, and the
 //! parser of what a user types for a start or an end.
 
-use chrono::{Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// One slot: 30 minutes.
@@ -80,6 +80,8 @@ pub enum ZoneSource {
 pub struct Clock {
     tz: Tz,
     fixed: Option<NaiveDateTime>,
+    /// A fixed instant instead of the system clock (tests of the DST repeat).
+    instant: Option<DateTime<Utc>>,
 }
 
 impl Clock {
@@ -93,7 +95,11 @@ impl Clock {
         } else {
             None
         };
-        Ok(Clock { tz, fixed })
+        Ok(Clock {
+            tz,
+            fixed,
+            instant: None,
+        })
     }
 
     /// A clock stopped at `now` (wall-clock time in `tz`).
@@ -101,6 +107,17 @@ impl Clock {
         Clock {
             tz,
             fixed: Some(now),
+            instant: None,
+        }
+    }
+
+    /// A clock stopped at the instant `at` (which tells the two passes of a repeated hour
+    /// apart, as the system clock does).
+    pub fn at_instant(tz: Tz, at: DateTime<Utc>) -> Self {
+        Clock {
+            tz,
+            fixed: None,
+            instant: Some(at),
         }
     }
 
@@ -115,8 +132,39 @@ impl Clock {
 
     /// The wall-clock time now in the configured zone.
     pub fn now(&self) -> NaiveDateTime {
-        self.fixed
-            .unwrap_or_else(|| Utc::now().with_timezone(&self.tz).naive_local())
+        self.fixed.unwrap_or_else(|| {
+            self.instant
+                .unwrap_or_else(Utc::now)
+                .with_timezone(&self.tz)
+                .naive_local()
+        })
+    }
+
+    /// The start a booking made `now` gets: the current slot — except in the second pass
+    /// of an hour that a DST fall-back repeats. Times in `jobs/` are wall-clock times and
+    /// cannot say which pass they mean; they mean the first, which is over by then, so the
+    /// start is the first slot after the repeated hour. A clock fixed by `AIVC_NOW` is
+    /// taken to be in the first pass.
+    pub fn now_start(&self) -> NaiveDateTime {
+        let slot = self.current_slot();
+        if self.fixed.is_some() {
+            return slot;
+        }
+        let instant = self.instant.unwrap_or_else(Utc::now);
+        let LocalResult::Ambiguous(first, _) = self
+            .tz
+            .from_local_datetime(&instant.with_timezone(&self.tz).naive_local())
+        else {
+            return slot;
+        };
+        if first.naive_utc() == instant.naive_utc() {
+            return slot;
+        }
+        let mut at = slot;
+        while matches!(self.tz.from_local_datetime(&at), LocalResult::Ambiguous(..)) {
+            at += Duration::minutes(SLOT_MINUTES);
+        }
+        at
     }
 
     /// The start of the current slot.
@@ -196,7 +244,7 @@ pub fn parse_when(input: &str, role: Role, clock: &Clock) -> Result<When, TimeEr
     if text.eq_ignore_ascii_case("now") {
         return match role {
             Role::Start => Ok(When {
-                at: clock.current_slot(),
+                at: clock.now_start(),
                 via_now: true,
             }),
             Role::End { .. } => Err(TimeError::NowAsEnd),
@@ -392,6 +440,21 @@ mod tests {
             parse_when("26 11 22 09 00", Role::Start, &clock),
             Err(TimeError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn now_in_the_second_pass_of_a_repeated_hour_starts_after_it() {
+        // Berlin falls back at 03:00 CEST on 2026-10-25: 02:00–03:00 happens twice.
+        let utc = |s: &str| t(s).and_utc();
+        let berlin = chrono_tz::Europe::Berlin;
+        let first = Clock::at_instant(berlin, utc("2026-10-25 00:15"));
+        let second = Clock::at_instant(berlin, utc("2026-10-25 01:15"));
+        assert_eq!(first.now(), second.now(), "both read 02:15");
+        let now = |c: &Clock| parse_when("now", Role::Start, c).unwrap().at;
+        assert_eq!(now(&first), t("2026-10-25 02:00"));
+        assert_eq!(now(&second), t("2026-10-25 03:00"));
+        let after = Clock::at_instant(berlin, utc("2026-10-25 02:15"));
+        assert_eq!(now(&after), t("2026-10-25 03:00"));
     }
 
     #[test]

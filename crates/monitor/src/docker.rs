@@ -9,10 +9,12 @@ use std::time::Duration;
 use hostinfo::schedule::{format_time, Row};
 use wait_timeout::ChildExt;
 
-/// How long one `run-container` may take: its own docker calls are bounded (a `run`, a
-/// `stop` with its grace, and the copy-out of the kept entries, each with its limit), so
-/// this only catches a run-container that hangs outside them and would hold up every tick.
-pub const RUN_CONTAINER_TIME: Duration = Duration::from_secs(20 * 60);
+/// How long one `run-container` may take. A start imports at most 10 minutes of entries
+/// and runs one bounded `docker run`; a close is an `inspect`, a `stop` (60 s), at most
+/// 5 minutes of keeping entries all together, and an `rm` (120 s). This catches anything
+/// past those and would otherwise hold up every tick; when it fires, the copy-out's
+/// `docker cp` ends too, as its output pipe closes.
+pub const RUN_CONTAINER_TIME: Duration = Duration::from_secs(15 * 60);
 
 /// The `run-container` binary: `AIVC_RUN_CONTAINER`, else the one next to `monitor`.
 #[derive(Debug, Clone)]

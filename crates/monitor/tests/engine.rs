@@ -221,3 +221,92 @@ fn a_port_taken_at_start_fails_cleanly_is_shown_by_checker_and_starts_once_freed
         .iter()
         .all(|p| p.code != "start_failing"));
 }
+
+/// A container the first version started, still running mid-booking: no installation
+/// label, and its backup entry mounted from inside the user's backup folder, a source the
+/// user can re-point before dockerd's next restart. The tick adopts it (the real engine
+/// prints a missing label as `<no value>`, which the stand-in docker never did) and
+/// re-creates it with our label, its entry imported into the kept folder and mounted from
+/// there.
+#[test]
+fn a_first_version_container_running_now_is_re_created_with_our_label_and_kept_entries() {
+    docker::standin_image();
+    let lab = common::Lab::new(None);
+    let _cleanup = docker::InstallationCleanup(lab.installation.clone());
+    let id = format!("old-{}", std::process::id());
+    let port = docker::free_port();
+    lab.add_user(&id, port);
+    let backup = lab.path().join("vol/backup").join(&id);
+    std::fs::create_dir_all(backup.join(".home/.ssh")).unwrap();
+    std::fs::create_dir_all(lab.path().join("vol/work").join(&id)).unwrap();
+    std::fs::write(
+        backup.join("backup.yaml"),
+        "Dir:\n  - - .home/.ssh\n    - /root/.ssh\nFile: []\n",
+    )
+    .unwrap();
+    std::fs::write(backup.join(".home/.ssh/authorized_keys"), "mine\n").unwrap();
+    let h = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n";
+    std::fs::write(
+        lab.path().join("jobs/using.csv"),
+        format!("{h}2026-11-23 10:00:00,2026-11-23 12:00:00,{id},1.0,1,[],{port},,\n"),
+    )
+    .unwrap();
+    // As the first version started it: by name, user and window labels, the entry mounted
+    // straight from the backup folder.
+    let root = std::fs::canonicalize(lab.path()).unwrap();
+    let vol = |p: &str| root.join(p).display().to_string();
+    let old = create(&[
+        "--name",
+        &id,
+        "--label",
+        &format!("aivc.user={id}"),
+        "--label",
+        "aivc.start=2026-11-23 10:00:00",
+        "--label",
+        "aivc.end=2026-11-23 12:00:00",
+        "-p",
+        &format!("{port}:22"),
+        "-v",
+        &format!("{}:/root/Work", vol(&format!("vol/work/{id}"))),
+        "-v",
+        &format!("{}:/root/Backup", vol(&format!("vol/backup/{id}"))),
+        "-v",
+        &format!("{}:/root/.ssh", vol(&format!("vol/backup/{id}/.home/.ssh"))),
+    ]);
+    let old_id = docker::inspect(&id).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    assert_ticks(&lab.monitor_real("2026-11-23 10:30"));
+    let log = lab.file("jobs/monitor.log");
+    assert!(
+        log.contains(&format!(
+            "{id}'s container was started by an earlier version"
+        )),
+        "{log}"
+    );
+    let c = docker::inspect(&id).expect("the booking's container runs again");
+    assert_ne!(c["Id"].as_str().unwrap(), old_id, "a new container");
+    assert_eq!(
+        c["Config"]["Labels"]["aivc.installation"],
+        lab.installation.as_str()
+    );
+    let ssh_source = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/root/.ssh")
+        .map(|m| m["Source"].as_str().unwrap().to_string())
+        .expect("the entry is mounted");
+    assert!(
+        ssh_source.ends_with(&format!("kept/{id}/.home%2F.ssh")),
+        "{ssh_source}"
+    );
+    let keys = std::process::Command::new("docker")
+        .args(["exec", &id, "cat", "/root/.ssh/authorized_keys"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&keys.stdout), "mine\n");
+    drop(old);
+}

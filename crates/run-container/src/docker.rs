@@ -2,9 +2,13 @@
 //! fails) and the close path the monitor uses — check the container is this
 //! installation's, stop it, copy out the backup entries not yet kept, remove it.
 
+use std::path::Path;
+use std::time::{Duration, Instant};
+
 use docker_client::{limit, Client, Owner};
 use hostinfo::config::Secret;
 use hostinfo::{Root, Table, UserFolders};
+use userfs::copy::Budget;
 use userfs::Dir;
 
 use crate::kept::{self, Kept, Refused};
@@ -53,18 +57,24 @@ pub struct Closed {
 
 /// Closes `user_id`'s container: only when it is this installation's (or, started before
 /// containers were labelled with one, matches a `using.csv` row of this root by name and
-/// port); stop first, then copy each backup entry that has no kept copy yet out of the
-/// stopped container, then remove it. Closing what is gone succeeds.
+/// port); stop first, then keep each backup entry that has no kept copy yet, then remove
+/// it. Closing what is gone succeeds. `keep_bytes` bounds what the entries may add.
 pub fn close(
     client: &Client,
     root: &Root,
     folders: &UserFolders,
     user_id: &str,
+    keep_bytes: u64,
 ) -> Result<Closed, Error> {
     let mut closed = Closed::default();
     let Some(container) = client.inspect(user_id)? else {
         return Ok(closed);
     };
+    // `docker inspect` also answers to an id prefix: only the container of exactly this
+    // name is the user's.
+    if container.name != user_id {
+        return Ok(closed);
+    }
     let installation = root.installation_id()?;
     // Only a container without an installation label, named after its user label, could
     // be one we started before the label existed: only then is using.csv consulted.
@@ -83,16 +93,40 @@ pub fn close(
     // By id from here on: the name could be taken by someone else's container meanwhile.
     let id = container.id.as_str();
     client.stop(id)?;
-    copy_out(client, id, folders, user_id, &mut closed);
+    copy_out(client, id, folders, user_id, keep_bytes, &mut closed);
     client.remove(id)?;
     Ok(closed)
 }
 
-/// Copies out of the stopped container each entry of the user's `backup.yaml` that has
-/// no kept copy yet. `docker cp` writes only into a fresh name in the user's kept folder,
-/// which is root's alone; the result is renamed into place only when it is the entry's
-/// kind (never a link).
-fn copy_out(client: &Client, id: &str, folders: &UserFolders, user_id: &str, closed: &mut Closed) {
+/// How long keeping the entries of one close may take, all entries together.
+pub const COPY_OUT_TIME: Duration = Duration::from_secs(300);
+
+/// Whether a bind mount's host source is one a user could re-point: anything strictly
+/// below their work or backup folder (the first version mounted backup entries from there).
+fn user_can_repoint(source: &str, folders: &UserFolders) -> bool {
+    let source = Path::new(source);
+    [&folders.work, &folders.backup]
+        .iter()
+        .any(|f| source.starts_with(f) && source != f.as_path())
+}
+
+/// Keeps each entry of the user's `backup.yaml` that has no kept copy yet, from the stopped
+/// container. The archive `docker cp` streams is unpacked by userfs into a fresh name in
+/// the user's kept folder (root's alone), within the byte budget, the time limit and a
+/// nesting cap, and renamed into place only when it is the entry's kind (never a link).
+///
+/// `docker cp` of a stopped container mounts its volumes again, resolving each source
+/// anew; a container whose mount source the user could have re-pointed (one the first
+/// version started) is therefore never read through docker: its entries are imported from
+/// the backup folder through userfs, as at a start.
+fn copy_out(
+    client: &Client,
+    id: &str,
+    folders: &UserFolders,
+    user_id: &str,
+    keep_bytes: u64,
+    closed: &mut Closed,
+) {
     let Ok(backup) = Dir::open(&folders.backup) else {
         return;
     };
@@ -110,29 +144,58 @@ fn copy_out(client: &Client, id: &str, folders: &UserFolders, user_id: &str, clo
         Err(e) => {
             closed.refused.push(Refused {
                 entry: "all entries".into(),
-                why: format!("the kept folder cannot be opened: {e}"),
+                why: format!("the kept folder cannot be opened: {}", e.reason()),
             });
             return;
         }
     };
-    for entry in entries.iter().filter(|e| !store.has(e)) {
-        let source = format!("{id}:{}", entry.target.display());
-        let mut missing = false;
+    let missing: Vec<kept::Entry> = entries.into_iter().filter(|e| !store.has(e)).collect();
+    if missing.is_empty() {
+        return;
+    }
+    let mut budget = Budget {
+        bytes: keep_bytes,
+        entries: kept::IMPORT_ENTRIES,
+        deadline: Instant::now() + COPY_OUT_TIME,
+    };
+    let through_docker = match client.bind_mounts(id) {
+        Ok(mounts) => !mounts.iter().any(|(s, _)| user_can_repoint(s, folders)),
+        Err(_) => false,
+    };
+    if !through_docker {
+        let found = store.import_missing(&backup, &missing, &mut budget);
+        closed.kept.extend(found.imported);
+        closed.refused.extend(found.refused);
+        return;
+    }
+    for entry in &missing {
+        let top = entry.target.file_name().unwrap_or_default();
+        let target = entry.target.to_string_lossy();
+        let mut gone = false;
         let filled = store.fill(entry, |staging| {
-            let target = store.staging_path(staging);
-            let target = target.to_string_lossy();
-            match client.call(&["cp", &source, &target], None, limit::COPY) {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    missing = true;
-                    Err(e.to_string())
+            let left = budget.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("not kept: the time for keeping entries at a close ran out".into());
+            }
+            let (unpacked, ended) = client
+                .copy_from(id, &target, left, |archive| {
+                    userfs::untar::unpack(archive, top, store.dir(), staging, &mut budget)
+                })
+                .map_err(|e| e.to_string())?;
+            match (unpacked, ended) {
+                (_, Err(e)) if e.is_no_such_path() => {
+                    gone = true;
+                    Err("not in the container".into())
                 }
+                (Err(e), _) => Err(format!("not kept: {}", e.reason())),
+                (Ok(_), Err(e)) => Err(format!("not kept: {e}")),
+                (Ok(_), Ok(())) => Ok(()),
             }
         });
         match filled {
             Ok(()) => closed.kept.push(entry.describe()),
             // Nothing at that path in the container: nothing to keep.
-            Err(_) if missing => closed.not_in_container.push(entry.describe()),
+            Err(_) if gone => closed.not_in_container.push(entry.describe()),
             Err(why) => closed.refused.push(Refused {
                 entry: entry.describe(),
                 why,

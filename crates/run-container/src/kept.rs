@@ -26,6 +26,8 @@ pub const BACKUP_YAML_CAP: u64 = 64 * 1024;
 pub const MAX_NESTING: usize = 32;
 /// The most entries one `backup.yaml` may list.
 pub const MAX_ENTRIES: usize = 64;
+/// The most refused entries listed one by one (and so logged) for one `backup.yaml`.
+pub const MAX_REFUSALS: usize = 8;
 /// How long importing one user's entries from the old layout may take.
 pub const IMPORT_TIME: Duration = Duration::from_secs(600);
 /// The most names one import may copy.
@@ -124,13 +126,16 @@ fn nesting(text: &str) -> usize {
             dashes += 1;
             rest = r.trim_start_matches(' ');
         }
+        let mut after_space = true;
         for c in rest.chars() {
             match c {
                 '[' | '{' => flow += 1,
                 ']' | '}' => flow = flow.saturating_sub(1),
-                '#' => break,
+                // YAML starts a comment only at a `#` after white space.
+                '#' if after_space => break,
                 _ => {}
             }
+            after_space = c == ' ' || c == '\t';
             deepest = deepest.max(flow + dashes + indent / 2);
         }
         deepest = deepest.max(flow + dashes + indent / 2);
@@ -175,20 +180,28 @@ pub fn read_spec(backup: &Dir) -> Result<BackupSpec, Refused> {
 pub fn entries(spec: &BackupSpec) -> (Vec<Entry>, Vec<Refused>) {
     let mut ok: Vec<Entry> = Vec::new();
     let mut refused = Vec::new();
-    let all = spec
+    // Each list has its own cap, so a long `Dir:` list cannot crowd out the `File:` one.
+    let all = (spec
         .dirs
         .iter()
-        .map(|e| (e, EntryKind::Dir))
-        .chain(spec.files.iter().map(|e| (e, EntryKind::File)));
-    for (i, ((rel, target), kind)) in all.enumerate() {
+        .take(MAX_ENTRIES)
+        .map(|e| (e, EntryKind::Dir)))
+    .chain(
+        spec.files
+            .iter()
+            .take(MAX_ENTRIES)
+            .map(|e| (e, EntryKind::File)),
+    );
+    let over =
+        spec.dirs.len().saturating_sub(MAX_ENTRIES) + spec.files.len().saturating_sub(MAX_ENTRIES);
+    if over > 0 {
+        refused.push(Refused {
+            entry: format!("{over} entries"),
+            why: format!("backup.yaml lists more than {MAX_ENTRIES} entries of a kind"),
+        });
+    }
+    for ((rel, target), kind) in all {
         let entry = describe(rel, target);
-        if i >= MAX_ENTRIES {
-            refused.push(Refused {
-                entry,
-                why: format!("backup.yaml lists more than {MAX_ENTRIES} entries"),
-            });
-            continue;
-        }
         let why = if let Err(why) = userfs::plain_relative(rel) {
             Some(why.to_string())
         } else if docker_unsafe(rel) || docker_unsafe(target) {
@@ -219,6 +232,16 @@ pub fn entries(spec: &BackupSpec) -> (Vec<Entry>, Vec<Refused>) {
                 slot: slot_name(rel),
             }),
         }
+    }
+    // One line per refusal reaches the log: a file of thousands of bad entries gets a
+    // count, not thousands of lines.
+    if refused.len() > MAX_REFUSALS {
+        let more = refused.len() - MAX_REFUSALS;
+        refused.truncate(MAX_REFUSALS);
+        refused.push(Refused {
+            entry: format!("{more} more entries"),
+            why: "refused too (not listed one by one)".into(),
+        });
     }
     (ok, refused)
 }
@@ -300,6 +323,27 @@ impl Kept {
                             "file"
                         }
                     ),
+                }),
+            }
+        }
+        found
+    }
+
+    /// The kept folder itself, for writing a new slot under [`Kept::fill`].
+    pub fn dir(&self) -> &Dir {
+        &self.dir
+    }
+
+    /// Imports each of `entries` from the user's backup folder, within `budget`.
+    pub fn import_missing(&self, backup: &Dir, entries: &[Entry], budget: &mut Budget) -> Mounts {
+        let mut found = Mounts::default();
+        for entry in entries {
+            match self.import(backup, entry, budget) {
+                Ok(true) => found.imported.push(entry.describe()),
+                Ok(false) => {}
+                Err(why) => found.refused.push(Refused {
+                    entry: entry.describe(),
+                    why,
                 }),
             }
         }

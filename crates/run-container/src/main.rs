@@ -237,7 +237,8 @@ fn close(root: &Root, config: &hostinfo::Config, user_id: &str) -> Result<(), Er
     }
     let folders = plan::folders(root, config, user_id)?;
     let client = docker_client::Client::from_env();
-    let closed = run_container::docker::close(&client, root, &folders, user_id)?;
+    let keep = plan::keep_bytes(config, user_id);
+    let closed = run_container::docker::close(&client, root, &folders, user_id, keep)?;
     let now = config.clock().map(|c| c.now()).unwrap_or_default();
     for r in &closed.refused {
         let line = LogLine::warning(

@@ -39,7 +39,7 @@ pub struct Plan {
     pub template: Option<PathBuf>,
     /// Where backup entries are kept (`<kept>/<user>/…`).
     pub kept: PathBuf,
-    /// The most an import from the old layout may copy (the host's backup space).
+    /// The most an import from the old layout may copy (the user's backup quota).
     pub import_bytes: u64,
     /// This installation's id, which labels the container ([`Plan::prepare`] creates it).
     pub installation: String,
@@ -71,6 +71,13 @@ pub fn folders(root: &Root, config: &Config, id: &str) -> Result<UserFolders, Er
         }
     }
     Ok(f)
+}
+
+/// The most that keeping a user's backup entries may add at once: their backup quota
+/// (bytes of `backup_space` GiB), so no container can fill the host's disk through a close.
+pub fn keep_bytes(config: &Config, id: &str) -> u64 {
+    let gb = checker::limits::user_max(&config.capability, id).backup_space;
+    (gb.max(0.0) * (1u64 << 30) as f64) as u64
 }
 
 /// The lab's template `backup.yaml`: `cfg/templates/backup.yaml`, or where the old layout
@@ -128,6 +135,7 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
         return Err(Error::NoSuchGpu { id: bad, count });
     }
     let f = folders(root, config, &id)?;
+    let import_bytes = keep_bytes(config, &id);
     Ok(Plan {
         launch: Launch {
             window: ask.window,
@@ -152,7 +160,7 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
         admin_args: host.docker_run_args.clone(),
         template: template(root),
         kept: f.kept_root,
-        import_bytes: (config.capability.max.backup_space.max(0.0) * (1u64 << 30) as f64) as u64,
+        import_bytes,
         // Created on the first real run; a dry run shows a placeholder and creates nothing.
         installation: root
             .existing_installation_id()?

@@ -372,3 +372,175 @@ fn a_migrated_users_entries_are_imported_once_and_a_linked_one_is_not() {
     let rc = in_container(&id, "cat /root/.bashrc");
     assert_eq!(String::from_utf8_lossy(&rc.stdout), "old-rc\n");
 }
+
+/// A container the first version started mounts each entry from inside the user's backup
+/// folder. `docker cp` of a stopped container mounts its volumes again, resolving each
+/// source anew, so a source swapped for a link would be read through docker: such a
+/// container's entries are imported from the backup folder through userfs instead, where
+/// the link is refused.
+#[test]
+fn closing_a_first_version_container_never_reads_a_swapped_mount_source_through_docker() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let id = unique_id("oldclose");
+    let _cleanup = Cleanup::new(id.clone());
+    let backup = root.backup(&id);
+    std::fs::create_dir_all(backup.join(".home/.ssh")).unwrap();
+    std::fs::create_dir_all(root.work(&id)).unwrap();
+    std::fs::write(backup.join("backup.yaml"), SSH_ONLY).unwrap();
+    std::fs::write(backup.join(".home/.ssh/authorized_keys"), "mine\n").unwrap();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::create_dir(host.path().join(".ssh")).unwrap();
+    std::fs::write(host.path().join(".ssh/authorized_keys"), "HOST-SECRET\n").unwrap();
+    let port = docker::free_port();
+    std::fs::write(
+        root.path().join("jobs/using.csv"),
+        format!(
+            "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n\
+             2026-11-23 10:00:00,2026-11-23 12:00:00,{id},1.0,1,[],{port},,\n"
+        ),
+    )
+    .unwrap();
+    let made = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &id,
+            "--label",
+            &format!("aivc.user={id}"),
+        ])
+        .args([
+            "--label",
+            "aivc.start=2026-11-23 10:00:00",
+            "-p",
+            &format!("{port}:22"),
+        ])
+        .arg("-v")
+        .arg(format!("{}:/root/Backup", backup.display()))
+        .arg("-v")
+        .arg(format!(
+            "{}:/root/.ssh",
+            backup.join(".home/.ssh").display()
+        ))
+        .arg(docker::IMAGE)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let swap = format!(
+        "rm -rf /root/Backup/.home/.ssh && ln -s {}/.ssh /root/Backup/.home/.ssh; echo rc > /root/.bashrc",
+        host.path().display()
+    );
+    assert!(in_container(&id, &swap).status.success());
+
+    let close = run_bounded(
+        &root,
+        &["close", "--user-id", &id],
+        "",
+        Duration::from_secs(120),
+    );
+    assert!(close.status.success(), "{}", stderr(&close));
+    assert!(inspect(&id).is_none(), "the container is gone");
+    let mut seen = String::new();
+    let kept = root.kept(&id);
+    for entry in std::fs::read_dir(&kept).unwrap() {
+        let p = entry.unwrap().path();
+        let files: Vec<_> = if p.is_dir() {
+            std::fs::read_dir(&p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect()
+        } else {
+            vec![p]
+        };
+        for f in files {
+            seen.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+        }
+    }
+    assert!(
+        !seen.contains("HOST-SECRET"),
+        "a host file was kept: {seen}"
+    );
+    assert!(
+        stderr(&close).contains("symbolic link, which is never followed"),
+        "{}",
+        stderr(&close)
+    );
+}
+
+/// Keeping entries at a close is bounded by the user's backup quota: a 50 MB file (sparse
+/// or not) in a 10 MB quota is not kept, and nothing is left half-written.
+#[test]
+fn an_entry_larger_than_the_backup_quota_is_not_kept_at_close() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let cap = root.path().join("cfg/capability_config.yaml");
+    let text = std::fs::read_to_string(&cap).unwrap();
+    std::fs::write(
+        &cap,
+        text.replace("backup_space: 1\n", "backup_space: 0.01\n"),
+    )
+    .unwrap();
+    let id = unique_id("bigkeep");
+    let _cleanup = Cleanup::new(id.clone());
+    std::fs::create_dir_all(root.backup(&id)).unwrap();
+    std::fs::write(
+        root.backup(&id).join("backup.yaml"),
+        "Dir: []\nFile:\n  - - big\n    - /root/big\n  - - small\n    - /root/small\n",
+    )
+    .unwrap();
+    let out = root.start(&id, docker::free_port(), "pw", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let made = in_container(
+        &id,
+        "dd if=/dev/zero of=/root/big bs=1048576 count=50 2>/dev/null; echo small > /root/small",
+    );
+    assert!(made.status.success());
+    let close = run_bounded(
+        &root,
+        &["close", "--user-id", &id],
+        "",
+        Duration::from_secs(120),
+    );
+    assert!(close.status.success(), "{}", stderr(&close));
+    assert!(
+        stderr(&close).contains("larger than may be copied"),
+        "{}",
+        stderr(&close)
+    );
+    let names: Vec<String> = std::fs::read_dir(root.kept(&id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["small"],
+        "only what fits is kept, no partial copy is left"
+    );
+}
+
+/// `docker inspect` answers to an id prefix too; a user id that happens to be one must not
+/// close someone else's container.
+#[test]
+fn closing_a_user_whose_id_is_another_containers_id_prefix_touches_nothing() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let id = unique_id("prefix");
+    let _cleanup = Cleanup::new(id.clone());
+    let out = root.start(&id, docker::free_port(), "pw", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let full = inspect(&id).unwrap()["Id"].as_str().unwrap().to_string();
+    let prefix = &full[..16];
+    let close = root.run(&["close", "--user-id", prefix], "", &[]);
+    assert!(close.status.success(), "{}", stderr(&close));
+    assert!(
+        stderr(&close).contains("nothing to close"),
+        "{}",
+        stderr(&close)
+    );
+    assert_eq!(inspect(&id).unwrap()["State"]["Running"], true);
+}

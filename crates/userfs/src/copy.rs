@@ -49,7 +49,7 @@ pub fn copy_tree(
     Ok(copied)
 }
 
-fn spend(budget: &mut Budget, path: &Path, bytes: u64) -> Result<()> {
+pub(crate) fn spend(budget: &mut Budget, path: &Path, bytes: u64) -> Result<()> {
     if Instant::now() > budget.deadline {
         return Err(refused(
             path.to_path_buf(),
@@ -67,7 +67,7 @@ fn spend(budget: &mut Budget, path: &Path, bytes: u64) -> Result<()> {
     Ok(())
 }
 
-fn owner(st: &rustix::fs::Stat) -> (Option<Uid>, Option<Gid>) {
+pub(crate) fn owner(st: &rustix::fs::Stat) -> (Option<Uid>, Option<Gid>) {
     (
         Some(Uid::from_raw(st.st_uid)),
         Some(Gid::from_raw(st.st_gid)),
@@ -126,7 +126,8 @@ fn copy_one(
             rustix::fs::mkdirat(into.fd(), to, Mode::from_raw_mode(0o700))
                 .map_err(|e| io(&dst, e))?;
             let sub_into = into.open_dir(Path::new(to))?;
-            for entry in sub_from.names()? {
+            let most = usize::try_from(budget.entries).unwrap_or(usize::MAX);
+            for entry in sub_from.names_at_most(most)? {
                 copy_one(
                     &sub_from,
                     &entry,

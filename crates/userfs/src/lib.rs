@@ -15,6 +15,7 @@ use std::path::{Component, Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 pub mod copy;
+pub mod untar;
 pub mod walk;
 
 /// Why a user's file was not read or written. The messages never quote the file's content.
@@ -320,12 +321,24 @@ impl Dir {
 
     /// The names in this folder (without `.` and `..`).
     pub fn names(&self) -> Result<Vec<std::ffi::OsString>> {
+        self.names_at_most(usize::MAX)
+    }
+
+    /// The names in this folder, refusing a folder of more than `most` names before
+    /// holding them all in memory.
+    pub fn names_at_most(&self, most: usize) -> Result<Vec<std::ffi::OsString>> {
         let dir = rustix::fs::Dir::read_from(&self.fd).map_err(|e| io(&self.path, e))?;
         let mut names = Vec::new();
         for entry in dir {
             let entry = entry.map_err(|e| io(&self.path, e))?;
             let name = entry.file_name().to_bytes();
             if name != b"." && name != b".." {
+                if names.len() >= most {
+                    return Err(refused(
+                        self.path.clone(),
+                        "holds more names than may be read",
+                    ));
+                }
                 names.push(OsStr::from_bytes(name).to_os_string());
             }
         }
