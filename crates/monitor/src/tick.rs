@@ -524,13 +524,17 @@ fn reconcile(
     log: &mut Log,
     report: &mut Report,
 ) -> Result<(), Error> {
+    // A container is stale only when its row has left using.csv (or its booking row is
+    // over), never because the clock stepped back before the row's start (a clock
+    // correction, the repeated hour of a DST fall-back).
     let current = |c: &Container| {
-        using
-            .iter()
-            .chain(booking)
-            .any(|r| c.serves(r) && r.end > now && r.start <= now)
+        using.iter().any(|r| c.serves(r) && r.end > now)
+            || booking.iter().any(|r| c.serves(r) && r.end > now)
     };
-    for c in containers.iter().filter(|c| !c.manual && !current(c)) {
+    // A close that already failed this tick is not tried twice.
+    let stale = |c: &&Container| !c.manual && !current(c) && !report.failed.contains(&c.user);
+    let stale: Vec<&Container> = containers.iter().filter(stale).collect();
+    for c in stale {
         match runner.close(&c.user) {
             Ok(()) => {
                 report.reconciled.push(c.user.clone());
