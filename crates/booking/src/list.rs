@@ -1,5 +1,5 @@
 //! `booking -ls`: the booking and using rows sorted by start, and who holds which GPU over
-//! the next days; `--json` for scripts. No login, and no field for a password.
+//! the next days; `--json` for scripts. No login, so no password and no extra command.
 
 use std::io;
 
@@ -58,11 +58,17 @@ pub fn load(root: &Root) -> Result<Listing, crate::Error> {
                 .collect(),
         })
         .collect();
+    let mut rows = row_states(&rows, now);
+    // The listing asks for no login, so it cannot tell whose extra commands the reader may
+    // see: people put tokens there. None is shown.
+    for row in &mut rows {
+        row.extra_command = None;
+    }
     Ok(Listing {
         version: 1,
         now: format_time(now),
         timezone: config.zone.name().to_string(),
-        rows: row_states(&rows, now),
+        rows,
         gpus,
     })
 }

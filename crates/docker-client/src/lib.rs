@@ -321,6 +321,12 @@ impl Client {
             Some(out) => read(out),
             None => read(&mut std::io::empty()),
         };
+        // A reader may stop at the end of what it needs (a tar reader stops at the first
+        // zero block of the trailer) while docker still has a block to write: take what
+        // is left, within a bound, so a complete copy does not end in a broken pipe.
+        if let Some(out) = stdout.as_mut() {
+            let _ = std::io::copy(&mut out.take(1 << 20), &mut std::io::sink());
+        }
         drop(stdout);
         let (status, timed_out) = watch.join().unwrap_or((None, true));
         let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();

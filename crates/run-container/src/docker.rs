@@ -93,7 +93,7 @@ pub fn close(
     // By id from here on: the name could be taken by someone else's container meanwhile.
     let id = container.id.as_str();
     client.stop(id)?;
-    copy_out(client, id, folders, user_id, keep_bytes, &mut closed);
+    copy_out(client, id, owner, folders, user_id, keep_bytes, &mut closed);
     client.remove(id)?;
     Ok(closed)
 }
@@ -102,12 +102,14 @@ pub fn close(
 pub const COPY_OUT_TIME: Duration = Duration::from_secs(300);
 
 /// Whether a bind mount's host source is one a user could re-point: anything strictly
-/// below their work or backup folder (the first version mounted backup entries from there).
+/// below their work or backup folder, as written or as resolved (the first version mounted
+/// backup entries from there, by their resolved paths).
 fn user_can_repoint(source: &str, folders: &UserFolders) -> bool {
     let source = Path::new(source);
-    [&folders.work, &folders.backup]
-        .iter()
-        .any(|f| source.starts_with(f) && source != f.as_path())
+    let below = |f: &Path| source.starts_with(f) && source != f;
+    [&folders.work, &folders.backup].iter().any(|f| {
+        below(f) || std::fs::canonicalize(f).is_ok_and(|real| below(&real))
+    })
 }
 
 /// Keeps each entry of the user's `backup.yaml` that has no kept copy yet, from the stopped
@@ -116,12 +118,13 @@ fn user_can_repoint(source: &str, folders: &UserFolders) -> bool {
 /// nesting cap, and renamed into place only when it is the entry's kind (never a link).
 ///
 /// `docker cp` of a stopped container mounts its volumes again, resolving each source
-/// anew; a container whose mount source the user could have re-pointed (one the first
-/// version started) is therefore never read through docker: its entries are imported from
-/// the backup folder through userfs, as at a start.
+/// anew; a container the first version started (adopted), or any whose mount source the
+/// user could have re-pointed, is therefore never read through docker: its entries are
+/// imported from the backup folder through userfs, as at a start.
 fn copy_out(
     client: &Client,
     id: &str,
+    owner: Owner,
     folders: &UserFolders,
     user_id: &str,
     keep_bytes: u64,
@@ -158,10 +161,14 @@ fn copy_out(
         entries: kept::IMPORT_ENTRIES,
         deadline: Instant::now() + COPY_OUT_TIME,
     };
-    let through_docker = match client.bind_mounts(id) {
-        Ok(mounts) => !mounts.iter().any(|(s, _)| user_can_repoint(s, folders)),
-        Err(_) => false,
-    };
+    // Decided by who started it first: only a container this installation started has
+    // nothing but the mount sources it chose. The sources are checked as well, for a
+    // container an admin's own mounts put below a user's folder.
+    let through_docker = owner == Owner::Ours
+        && match client.bind_mounts(id) {
+            Ok(mounts) => !mounts.iter().any(|(s, _)| user_can_repoint(s, folders)),
+            Err(_) => false,
+        };
     if !through_docker {
         let found = store.import_missing(&backup, &missing, &mut budget);
         closed.kept.extend(found.imported);

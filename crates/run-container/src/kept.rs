@@ -218,6 +218,8 @@ pub fn entries(spec: &BackupSpec) -> (Vec<Entry>, Vec<Refused>) {
             Some("the container path is one of the booking's own folders".into())
         } else if ok.iter().any(|e| e.target == *target) {
             Some("another entry already mounts at that container path".into())
+        } else if ok.iter().any(|e| e.rel == *rel) {
+            Some("another entry already keeps that backup path".into())
         } else if slot_name(rel).len() > 255 {
             Some("the backup path is too long".into())
         } else {
@@ -416,9 +418,11 @@ impl Kept {
                 ));
             }
         }
-        self.dir
-            .rename_new(&staging, &entry.slot)
-            .map_err(|e| e.to_string())
+        if let Err(e) = self.dir.rename_new(&staging, &entry.slot) {
+            clean()?;
+            return Err(e.reason());
+        }
+        Ok(())
     }
 
     /// The host path under which [`Kept::fill`] wants `staging` written (for `docker cp`).

@@ -382,6 +382,15 @@ fn a_migrated_users_entries_are_imported_once_and_a_linked_one_is_not() {
 fn closing_a_first_version_container_never_reads_a_swapped_mount_source_through_docker() {
     docker::standin_image();
     let root = TestRoot::new();
+    // The admin's folders are named through a link, as `/home` → `/data/home` would be; the
+    // first version mounted entries by their resolved paths, so the two never match as text.
+    let alias = tempfile::tempdir().unwrap();
+    let link = alias.path().join("lab");
+    std::os::unix::fs::symlink(root.path(), &link).unwrap();
+    let host_deploy = root.path().join("cfg/host_deploy.yaml");
+    let text = std::fs::read_to_string(&host_deploy).unwrap();
+    let real = format!("{}/vol", root.path().display());
+    std::fs::write(&host_deploy, text.replace(&real, &format!("{}/vol", link.display()))).unwrap();
     let id = unique_id("oldclose");
     let _cleanup = Cleanup::new(id.clone());
     let backup = root.backup(&id);
@@ -543,4 +552,40 @@ fn closing_a_user_whose_id_is_another_containers_id_prefix_touches_nothing() {
         stderr(&close)
     );
     assert_eq!(inspect(&id).unwrap()["State"]["Running"], true);
+}
+
+/// Regression (review): a tar reader stops at the first zero block of the archive's
+/// trailer; when docker had the second block still to write, it died of a broken pipe and
+/// the entry was refused. Archives of these sizes end on a 32 KiB boundary.
+#[test]
+fn entries_whose_archive_ends_on_a_pipe_buffer_boundary_are_kept() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let id = unique_id("trailer");
+    let _cleanup = Cleanup::new(id.clone());
+    std::fs::create_dir_all(root.backup(&id)).unwrap();
+    let sizes = [31232, 64000, 1000, 97280];
+    let dirs: String = sizes
+        .iter()
+        .map(|n| format!("  - - d{n}\n    - /root/d{n}\n"))
+        .collect();
+    std::fs::write(root.backup(&id).join("backup.yaml"), format!("Dir:\n{dirs}File: []\n")).unwrap();
+    let out = root.start(&id, docker::free_port(), "pw", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let script: String = sizes
+        .iter()
+        .map(|n| format!("mkdir -p /root/d{n}; head -c {n} /dev/zero > /root/d{n}/f; "))
+        .collect();
+    assert!(in_container(&id, &script).status.success());
+    let close = run_bounded(&root, &["close", "--user-id", &id], "", Duration::from_secs(120));
+    assert!(close.status.success(), "{}", stderr(&close));
+    for n in sizes {
+        let f = root.kept(&id).join(format!("d{n}/f"));
+        assert_eq!(
+            std::fs::metadata(&f).map(|m| m.len()).ok(),
+            Some(n),
+            "d{n}: {}",
+            stderr(&close)
+        );
+    }
 }

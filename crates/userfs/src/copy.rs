@@ -60,12 +60,18 @@ pub(crate) fn spend(budget: &mut Budget, path: &Path, bytes: u64) -> Result<()> 
         .entries
         .checked_sub(1)
         .ok_or_else(|| refused(path.to_path_buf(), "holds more files than may be copied"))?;
+    // What a name costs on disk: its size in whole blocks, and at least one block, so
+    // that a tree of empty folders or files is not free.
+    let cost = bytes.div_ceil(BLOCK).max(1).saturating_mul(BLOCK);
     budget.bytes = budget
         .bytes
-        .checked_sub(bytes)
+        .checked_sub(cost)
         .ok_or_else(|| refused(path.to_path_buf(), "is larger than may be copied"))?;
     Ok(())
 }
+
+/// The block every name is charged at least (a folder, a link, an empty file).
+pub const BLOCK: u64 = 4096;
 
 pub(crate) fn owner(st: &rustix::fs::Stat) -> (Option<Uid>, Option<Gid>) {
     (

@@ -231,6 +231,26 @@ mod tests {
         assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
     }
 
+    /// Regression (review): folders and empty files cost nothing, so 150,000 empty
+    /// folders in a 10 MB quota wrote 590 MB of folders. Each name costs a block now.
+    #[test]
+    fn a_tree_of_empty_folders_is_charged_a_block_each() {
+        let t = tempfile::tempdir().unwrap();
+        let into = Dir::open(t.path()).unwrap();
+        let bytes = archive(|b| {
+            raw_name(b, b"e", tar::EntryType::Directory, b"");
+            for i in 0..300 {
+                raw_name(b, format!("e/{i}").as_bytes(), tar::EntryType::Directory, b"");
+            }
+        });
+        let mut small = Budget { bytes: 256 * 4096, ..budget() };
+        small.entries = 10_000;
+        let e = unpack(&mut bytes.as_slice(), OsStr::new("e"), &into, OsStr::new("s"), &mut small)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than may be copied"), "{e}");
+    }
+
     #[test]
     fn stops_at_the_byte_budget_before_writing_the_file() {
         let t = tempfile::tempdir().unwrap();
