@@ -27,6 +27,12 @@ pub fn root_from(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let options = fs_extra::dir::CopyOptions::new().content_only(true);
     fs_extra::dir::copy(fixtures().join("roots").join(name), dir.path(), &options).unwrap();
+    // As scripts/setup.sh leaves it: the users file is its owner's alone.
+    let users = dir.path().join("cfg/users_config.yaml");
+    if users.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     dir
 }
 

@@ -2,8 +2,11 @@
 //! and which of the original messages a wrong one gets.
 
 use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read};
 
 use checker::limits::UserMax;
+use hostinfo::auth::PASSWORD_MAX_BYTES;
+use hostinfo::config::Secret;
 use hostinfo::names::PORT_RANGE;
 
 pub const WRONG_INPUT: &str = "Wrong Input!";
@@ -52,13 +55,14 @@ pub fn parse_capability(input: &str, max: &UserMax) -> Result<(f64, u32, u32), &
     Ok((cpus, memory as u32, gpus as u32))
 }
 
-/// Why a new password is too weak, or `None`.
+/// Why a new password is too weak or out of bounds (4..=128 bytes of printable
+/// characters), or `None`.
 pub fn password_problem(password: &str) -> Option<&'static str> {
     const COMMON: [&str; 4] = ["1234", "4321", "1qaz", "=0-9"];
-    let chars: Vec<char> = password.chars().collect();
-    if chars.len() < 4 {
-        return Some("at least 4 characters");
+    if let Some(why) = hostinfo::auth::password_bounds_problem(password) {
+        return Some(why);
     }
+    let chars: Vec<char> = password.chars().collect();
     if COMMON.contains(&password.to_lowercase().as_str()) {
         return Some("too common");
     }
@@ -66,6 +70,82 @@ pub fn password_problem(password: &str) -> Option<&'static str> {
         return Some("not one character repeated");
     }
     None
+}
+
+/// What `--password-stdin` gives: the password on the first line and, for a sign-up with a
+/// code or a password reset by the admin, the code on the second.
+#[derive(Debug)]
+pub struct StdinSecrets {
+    pub password: Secret,
+    pub code: Option<Secret>,
+}
+
+/// The longest code line read; codes are 19 characters, typed with spaces perhaps.
+const CODE_LINE_MAX: usize = 64;
+
+/// Reads [`StdinSecrets`] from `input`, never more than a 128-byte password line and a
+/// 64-byte code line (each with its CR LF): a huge or endless input is refused as soon as
+/// a line passes its bound, without waiting for its end. Messages never quote the input.
+pub fn read_secrets(input: impl Read) -> Result<StdinSecrets, String> {
+    // A small buffer: what is read past the two lines is never more than this.
+    let mut input = BufReader::with_capacity(256, input);
+    let password = match read_capped_line(&mut input, PASSWORD_MAX_BYTES)? {
+        Line::Text(t) if t.is_empty() => {
+            return Err("no password on standard input".into());
+        }
+        Line::Text(t) => t,
+        Line::TooLong => {
+            return Err(format!(
+                "the password on standard input is longer than {PASSWORD_MAX_BYTES} bytes"
+            ))
+        }
+    };
+    let code = match read_capped_line(&mut input, CODE_LINE_MAX)? {
+        Line::Text(t) if t.trim().is_empty() => None,
+        Line::Text(t) => Some(Secret::new(t)),
+        Line::TooLong => return Err("the sign-up code on standard input is too long".into()),
+    };
+    Ok(StdinSecrets {
+        password: Secret::new(password),
+        code,
+    })
+}
+
+enum Line {
+    Text(String),
+    TooLong,
+}
+
+/// One line of at most `max` bytes (without its LF or CR LF), reading at most `max + 2`.
+fn read_capped_line(input: &mut impl BufRead, max: usize) -> Result<Line, String> {
+    let mut bytes = Vec::new();
+    input
+        .take(max as u64 + 2)
+        .read_until(b'\n', &mut bytes)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+    }
+    if bytes.len() > max {
+        return Ok(Line::TooLong);
+    }
+    String::from_utf8(bytes)
+        .map(Line::Text)
+        .map_err(|_| "standard input is not UTF-8 text".to_string())
+}
+
+/// An answer to the extra-command question: `None` for none, or why it cannot be one.
+pub fn parse_extra_command(answer: &str) -> Result<Option<String>, &'static str> {
+    if answer.trim().is_empty() {
+        return Ok(None);
+    }
+    match hostinfo::auth::extra_command_problem(answer) {
+        Some(why) => Err(why),
+        None => Ok(Some(answer.to_string())),
+    }
 }
 
 /// Compares passwords without stopping at the first difference.
@@ -140,6 +220,73 @@ mod tests {
         for ok in ["abcd", "12345", "correct horse"] {
             assert_eq!(password_problem(ok), None, "{ok}");
         }
+    }
+
+    #[test]
+    fn new_passwords_have_bounds_as_well_as_strength() {
+        assert_eq!(password_problem(&"ab".repeat(64)), None, "128 bytes");
+        assert_eq!(
+            password_problem(&"ab".repeat(65)),
+            Some("at most 128 bytes")
+        );
+        assert_eq!(
+            password_problem("ab\0cd"),
+            Some("printable characters only (no control characters)")
+        );
+    }
+
+    fn secrets(input: &[u8]) -> Result<(String, Option<String>), String> {
+        read_secrets(input).map(|s| {
+            (
+                s.password.expose().to_string(),
+                s.code.map(|c| c.expose().to_string()),
+            )
+        })
+    }
+
+    #[test]
+    fn stdin_gives_a_password_line_and_perhaps_a_code_line() {
+        assert_eq!(secrets(b"pw-1\n"), Ok(("pw-1".into(), None)));
+        assert_eq!(secrets(b"pw-1"), Ok(("pw-1".into(), None)));
+        assert_eq!(secrets(b"pw 1\r\n\r\n"), Ok(("pw 1".into(), None)));
+        assert_eq!(
+            secrets(b"pw-1\nABCD-EFGH\nignored"),
+            Ok(("pw-1".into(), Some("ABCD-EFGH".into())))
+        );
+        let max = "x".repeat(128);
+        assert_eq!(secrets(format!("{max}\r\n").as_bytes()), Ok((max, None)));
+    }
+
+    #[test]
+    fn stdin_stops_reading_at_the_bound_and_never_quotes_the_input() {
+        /// Counts what was read, and would give 30 MB of `x` without a line break.
+        struct Endless(usize);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(30_000_000 - self.0);
+                buf[..n].fill(b'x');
+                self.0 += n;
+                Ok(n)
+            }
+        }
+        let mut endless = Endless(0);
+        let e = read_secrets(&mut endless).unwrap_err();
+        assert_eq!(e, "the password on standard input is longer than 128 bytes");
+        assert!(endless.0 <= 256, "read {} bytes", endless.0);
+        for bad in [&b"x".repeat(129)[..], b"\n", b"", b"\xff\xfepw\n"] {
+            let e = secrets(bad).unwrap_err();
+            assert!(!e.contains("xxx") && !e.contains("pw"), "{e}");
+        }
+        let long_code = format!("pw-1\n{}\n", "A".repeat(65));
+        assert!(secrets(long_code.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn an_extra_command_answer_is_none_or_bounded() {
+        assert_eq!(parse_extra_command("  "), Ok(None));
+        assert_eq!(parse_extra_command("echo hi"), Ok(Some("echo hi".into())));
+        assert!(parse_extra_command(&"x".repeat(4097)).is_err());
+        assert!(parse_extra_command("a\0b").is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use inquire::{Confirm, Password, PasswordDisplayMode, Select, Text};
 use termcolor::{Color, ColorChoice, ColorSpec, StandardStream, WriteColor};
 
 use crate::ask::{self, BYE, INCORRECT, NOT_ENOUGH, ONCE_OR_DEFAULT, SUCCESS, WRONG_INPUT};
-use crate::ops::{self, Booking, UserChange};
+use crate::ops::{self, Booking, LoginState, UserChange};
 use crate::Error;
 
 /// Messages to the person at the terminal (stderr, where the prompts are).
@@ -84,18 +84,65 @@ pub fn user_id(given: Option<String>) -> Result<String, Error> {
     }
 }
 
-/// Three tries at the password, then `ByeBye~~` and the refusal (exit 1).
+/// Logs `id` in at the terminal: three tries at the password, then `ByeBye~~` and the
+/// refusal (exit 1). Every try is counted like a `--password-stdin` one, so a lock-out ends
+/// the session at once. After a reset by the admin it asks the code and a new password.
 pub fn login(root: &Root, id: &str, say: &Say) -> Result<(), Error> {
-    for _ in 0..ask::PASSWORD_TRIES {
-        let entered = secret("Please input your password:")?;
-        let config = root.load_config()?;
-        if ops::password_ok(&config, id, &entered) {
+    match ops::login_state(root, id)? {
+        LoginState::Known => {}
+        LoginState::ResetPending => {
+            say.line(
+                "The admin has reset your password: set a new one with the code you were given.",
+            );
+            let code = ask_code(root, id, say)?;
+            ops::sign_up(root, id, new_password(say)?, Some(&code))?;
+            say.line("Password changed.");
             return Ok(());
         }
-        say.red(INCORRECT);
+        LoginState::New { .. } => {
+            return Err(Error::Nothing(format!(
+                "`{id}` has not signed up; book once first"
+            )))
+        }
+    }
+    let mut last = None;
+    for _ in 0..ask::PASSWORD_TRIES {
+        let entered = Secret::new(secret("Please input your password:")?);
+        match ops::authenticate(root, id, &entered) {
+            Ok(()) => return Ok(()),
+            Err(e @ Error::WrongPassword { .. }) => {
+                say.red(INCORRECT);
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
     }
     say.line(BYE);
-    Err(Error::WrongPassword(id.to_string()))
+    Err(last.unwrap_or_else(|| Error::WrongPassword {
+        id: id.to_string(),
+        locked_until: None,
+    }))
+}
+
+/// The code the admin issued for `id`, three tries (each counted), then `ByeBye~~`.
+fn ask_code(root: &Root, id: &str, say: &Say) -> Result<Secret, Error> {
+    let mut last = None;
+    for _ in 0..ask::PASSWORD_TRIES {
+        let code = Secret::new(secret("Please input the code the admin gave you:")?);
+        match ops::verify_code(root, id, &code) {
+            Ok(()) => return Ok(code),
+            Err(e @ Error::WrongCode { .. }) => {
+                say.red(INCORRECT);
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    say.line(BYE);
+    Err(last.unwrap_or_else(|| Error::WrongCode {
+        id: id.to_string(),
+        locked_until: None,
+    }))
 }
 
 /// A new password, asked twice, until it is strong enough and both agree.
@@ -125,13 +172,16 @@ pub fn run(
     let id = user_id(given_id)?;
     let config = root.load_config()?;
     ops::check_user(&config, &id)?;
-    if config.users.get(&id).is_some() {
-        login(root, &id, say)?;
-    } else {
+    if let LoginState::New { code_required } = ops::login_state(root, &id)? {
         say.line(&format!(
             "Welcome, {id}! You are new here: set a password for your container."
         ));
-        let entry = ops::sign_up(root, &id, new_password(say)?)?;
+        let code = if code_required {
+            Some(ask_code(root, &id, say)?)
+        } else {
+            None
+        };
+        let entry = ops::sign_up(root, &id, new_password(say)?, code.as_ref())?.entry;
         say.line(&format!(
             "Your config: forward_port={} image={} extra_command={} work={} dataset={} backup={}",
             entry.forward_port,
@@ -141,6 +191,8 @@ pub fn run(
             entry.volume_dataset_dir.display(),
             entry.volume_backup_dir.display()
         ));
+    } else {
+        login(root, &id, say)?;
     }
     let once = if use_options {
         options(root, &id, say)?
@@ -240,11 +292,16 @@ fn options(root: &Root, id: &str, say: &Say) -> Result<UserChange, Error> {
         .with_starting_cursor(current)
         .prompt()
         .map_err(prompt_error)?;
-    let extra = Text::new("Extra command run at container start (empty for none):")
-        .with_default(entry.extra_command.as_deref().unwrap_or(""))
-        .prompt()
-        .map_err(prompt_error)?;
-    let extra = (!extra.trim().is_empty()).then_some(extra);
+    let extra = loop {
+        let answer = Text::new("Extra command run at container start (empty for none):")
+            .with_default(entry.extra_command.as_deref().unwrap_or(""))
+            .prompt()
+            .map_err(prompt_error)?;
+        match ask::parse_extra_command(&answer) {
+            Ok(extra) => break extra,
+            Err(why) => say.red(&format!("{WRONG_INPUT} The extra command {why}.")),
+        }
+    };
     if confirm("Change your password?")? {
         let password = new_password(say)?;
         ops::update_user(

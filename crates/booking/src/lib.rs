@@ -21,8 +21,22 @@ pub enum Error {
     Time(#[from] hostinfo::clock::TimeError),
     #[error("{0}")]
     Refused(#[from] checker::Refusal),
-    #[error("incorrect password for `{0}`")]
-    WrongPassword(String),
+    #[error("incorrect password for `{id}`{}", locked_note(locked_until.as_deref()))]
+    WrongPassword {
+        id: String,
+        /// When this wrong password locked the user out, until when.
+        locked_until: Option<String>,
+    },
+    #[error("incorrect sign-up code for `{id}`{}", locked_note(locked_until.as_deref()))]
+    WrongCode {
+        id: String,
+        locked_until: Option<String>,
+    },
+    #[error("`{id}` is locked out until {until} after too many wrong passwords or sign-up codes; wait, or ask the admin to unlock it")]
+    LockedOut { id: String, until: String },
+    /// A password reset by the admin waits for the user's new password and the code.
+    #[error("the admin has reset the password of `{0}`: give a new password and the code the admin gave you (at the prompts, or as two lines on --password-stdin)")]
+    ResetPending(String),
     #[error("the password needs {0}")]
     WeakPassword(&'static str),
     #[error("every forward port in 10001..11000 is taken; ask the admin")]
@@ -42,11 +56,22 @@ impl Error {
     /// 1 for a negative answer, 130 for Ctrl-C or Esc, 2 for every error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Refused(_) | Error::WrongPassword(_) | Error::Nothing(_) => 1,
+            Error::Refused(_)
+            | Error::WrongPassword { .. }
+            | Error::WrongCode { .. }
+            | Error::LockedOut { .. }
+            | Error::ResetPending(_)
+            | Error::Nothing(_) => 1,
             Error::Interrupted => 130,
             _ => 2,
         }
     }
+}
+
+fn locked_note(until: Option<&str>) -> String {
+    until
+        .map(|u| format!("; it is now locked out until {u}"))
+        .unwrap_or_default()
 }
 
 /// One line describing a booked row, for people.

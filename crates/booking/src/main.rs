@@ -2,15 +2,15 @@
 //! the library's flows, an exit code out.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use booking::interactive::{self, Say};
+use booking::ops::LoginState;
 use booking::{list, ops, Error, NEEDS_TTY};
 use clap::{Parser, ValueEnum};
 use hostinfo::clock::{parse_when, Role};
-use hostinfo::config::Secret;
 use hostinfo::schedule;
 use hostinfo::Root;
 use termcolor::{ColorChoice, StandardStream};
@@ -20,7 +20,10 @@ Times: now (start only), N-day (1..14), N-week (1..2), combinations like `1-week
 `YYYY MM DD hh mm` or `YYYY-MM-DD hh:mm`, minutes 00 or 30.
 The original spellings -id, -use-opt, -ls and -rst work too.
 
-Exit codes: 0 done; 1 refused (a rule, a wrong password, nothing to change);
+Passwords: 4 to 128 bytes of printable characters. Five wrong passwords or codes in a row
+lock the id out for 15 minutes (each later lock-out twice as long, up to a day).
+
+Exit codes: 0 done; 1 refused (a rule, a wrong password or code, locked out, nothing to change);
 2 error (bad input, files, usage); 130 interrupted (Ctrl-C or Esc), nothing written.";
 
 /// Book CPUs, memory and GPUs of this host in 30-minute slots, up to two weeks ahead.
@@ -85,7 +88,8 @@ struct Cli {
     /// Command for this booking's container only.
     #[arg(long)]
     extra_command: Option<String>,
-    /// Read your password from standard input.
+    /// Read your password from standard input (its first line, at most 128 bytes); for a
+    /// sign-up with a code, or after the admin reset your password, the code on the second.
     #[arg(long)]
     password_stdin: bool,
     /// Do it without asking: book with the flags, or cancel, end or restart.
@@ -175,8 +179,16 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     let config = root.load_config()?;
     ops::check_user(&config, &id)?;
-    let password = if cli.password_stdin {
-        Some(read_password()?)
+    // Bad input is refused before the password is read, so it never counts as a failure.
+    if let Some(why) = cli
+        .extra_command
+        .as_deref()
+        .and_then(hostinfo::auth::extra_command_problem)
+    {
+        return Err(Error::Usage(format!("--extra-command {why}")));
+    }
+    let secrets = if cli.password_stdin {
+        Some(booking::ask::read_secrets(std::io::stdin()).map_err(Error::Usage)?)
     } else if tty && !cli.yes {
         None
     } else {
@@ -184,25 +196,30 @@ fn run(cli: Cli) -> Result<(), Error> {
             "give --password-stdin to log in without a terminal".into(),
         ));
     };
-    let known = config.users.get(&id).is_some();
-    match password {
-        Some(p) if known => {
-            if !ops::password_ok(&config, &id, p.expose()) {
-                return Err(Error::WrongPassword(id));
+    match secrets {
+        Some(s) => match ops::login_state(&root, &id)? {
+            LoginState::Known => ops::authenticate(&root, &id, &s.password)?,
+            // One line is an old password, which the reset made void.
+            LoginState::ResetPending if s.code.is_none() => {
+                return Err(Error::ResetPending(id));
             }
-        }
-        Some(p) if !action => {
-            let entry = ops::sign_up(&root, &id, p)?;
-            say.line(&format!(
-                "Signed up {id} with forward port {}.",
-                entry.forward_port
-            ));
-        }
-        Some(_) => {
-            return Err(Error::Nothing(format!(
-                "`{id}` has not signed up; book once first"
-            )))
-        }
+            LoginState::ResetPending => {
+                ops::sign_up(&root, &id, s.password, s.code.as_ref())?;
+                say.line(&format!("The new password of {id} is set."));
+            }
+            LoginState::New { .. } if !action => {
+                let done = ops::sign_up(&root, &id, s.password, s.code.as_ref())?;
+                say.line(&format!(
+                    "Signed up {id} with forward port {}.",
+                    done.entry.forward_port
+                ));
+            }
+            LoginState::New { .. } => {
+                return Err(Error::Nothing(format!(
+                    "`{id}` has not signed up; book once first"
+                )))
+            }
+        },
         None => interactive::login(&root, &id, &say)?,
     }
     if let Some(start) = &cli.cancel {
@@ -223,15 +240,6 @@ fn run(cli: Cli) -> Result<(), Error> {
         book_with_flags(&root, &config, &cli, id, &say)?;
     }
     Ok(())
-}
-
-fn read_password() -> Result<Secret, Error> {
-    let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| Error::Usage(format!("cannot read the password from standard input: {e}")))?;
-    let text = text.strip_suffix('\n').unwrap_or(&text);
-    Ok(Secret::new(text.strip_suffix('\r').unwrap_or(text)))
 }
 
 fn book_with_flags(

@@ -6,9 +6,12 @@ use std::collections::HashSet;
 
 use checker::{admit, admit_fixed, Context, Refusal, Request};
 use chrono::NaiveDateTime;
+use hostinfo::auth::{self, Credential, Policy, Refused};
 use hostinfo::clock::{check_window, parse_when, Role, When};
 use hostinfo::config::{Secret, UserEntry};
 use hostinfo::exec::Request as MonitorRequest;
+use hostinfo::lock::ExclusiveLock;
+use hostinfo::log::LogLine;
 use hostinfo::names::{user_id_problem, PORT_RANGE};
 use hostinfo::schedule::{format_time, Row};
 use hostinfo::{Config, LiveTable, Root, Table};
@@ -43,17 +46,134 @@ pub fn check_user(config: &Config, id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether `password` is the user's; a user without an entry has none to match.
-pub fn password_ok(config: &Config, id: &str, password: &str) -> bool {
-    config
-        .users
-        .get(id)
-        .is_some_and(|u| ask::password_matches(password, u.password.expose()))
+/// Where an (allowed) id stands before it logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginState {
+    /// Signed up: logs in with the password.
+    Known,
+    /// Signed up, but the admin reset the password: a new one is set with the admin's code.
+    ResetPending,
+    /// Not signed up yet; `code_required` when a code from the admin is needed to.
+    New { code_required: bool },
+}
+
+/// Where `id` stands: its users file entry and whether a code is pending for it.
+pub fn login_state(root: &Root, id: &str) -> Result<LoginState, Error> {
+    let config = root.load_config()?;
+    let lock = root.lock_shared()?;
+    let pending = auth::pending_code(&root.read_signup_codes(&lock)?, id).is_some();
+    Ok(match (config.users.get(id).is_some(), pending) {
+        (true, false) => LoginState::Known,
+        (true, true) => LoginState::ResetPending,
+        (false, pending) => LoginState::New {
+            code_required: pending || config.host.require_signup_code,
+        },
+    })
+}
+
+/// Whether `password` is `id`'s, counted: every path that checks a password comes here, so
+/// wrong ones from the prompt, `--password-stdin`, cancel, end-at and restart all count
+/// toward one lock-out. Under the exclusive lock, so parallel guesses are counted too; the
+/// growing delay is waited with the lock let go.
+pub fn authenticate(root: &Root, id: &str, password: &Secret) -> Result<(), Error> {
+    let policy = Policy::from_env();
+    let lock = root.lock_exclusive("booking")?;
+    let config = root.load_config()?;
+    let Some(user) = config.users.get(id) else {
+        return Err(Error::Nothing(format!(
+            "`{id}` has not signed up; book once first"
+        )));
+    };
+    if auth::pending_code(&root.read_signup_codes(&lock)?, id).is_some() {
+        // The old password is void; saying so counts nothing against the user.
+        return Err(Error::ResetPending(id.to_string()));
+    }
+    let now = config.clock()?.now();
+    let checked = root.check_secret(id, Credential::Password, now, &policy, &lock, || {
+        // Never compare more than a password can hold: the cost stays bounded.
+        password.expose().len() <= auth::PASSWORD_MAX_BYTES
+            && ask::password_matches(password.expose(), user.password.expose())
+    })?;
+    drop(lock);
+    checked.map_err(|r| refusal(r, id, Credential::Password, &policy))
+}
+
+/// Waits a refusal's delay (call it with no lock held), then gives its error.
+fn refusal(refused: Refused, id: &str, what: Credential, policy: &Policy) -> Error {
+    std::thread::sleep(refused.delay(policy));
+    let minute = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M").to_string();
+    let id = id.to_string();
+    match refused {
+        Refused::Locked { until } => Error::LockedOut {
+            id,
+            until: minute(until),
+        },
+        Refused::Wrong { locked_until, .. } => {
+            let locked_until = locked_until.map(minute);
+            match what {
+                Credential::Password => Error::WrongPassword { id, locked_until },
+                Credential::SignupCode => Error::WrongCode { id, locked_until },
+            }
+        }
+    }
+}
+
+/// Under the exclusive lock: checks `code` against `id`'s pending code, counted like a
+/// password. An id with no code pending, or an expired one, is refused without a comparison.
+fn check_code(
+    root: &Root,
+    lock: &ExclusiveLock,
+    id: &str,
+    code: Option<&Secret>,
+    now: NaiveDateTime,
+    policy: &Policy,
+) -> Result<Result<(), Refused>, Error> {
+    let codes = root.read_signup_codes(lock)?;
+    let Some(pending) = auth::pending_code(&codes, id) else {
+        return Err(Error::Nothing(format!(
+            "no sign-up code has been issued for `{id}`; ask the admin"
+        )));
+    };
+    let Some(code) = code else {
+        return Err(Error::Usage(format!(
+            "`{id}` needs the code the admin issued: at the prompt, or on the line after the password with --password-stdin"
+        )));
+    };
+    if pending.expires <= now {
+        return Err(Error::Nothing(format!(
+            "the sign-up code of `{id}` has expired; ask the admin for a new one"
+        )));
+    }
+    Ok(
+        root.check_secret(id, Credential::SignupCode, now, policy, lock, || {
+            auth::code_matches(pending, code.expose())
+        })?,
+    )
+}
+
+/// Whether `code` is the code the admin issued for `id` (counted like a password); the
+/// interactive flow asks it before the new password. [`sign_up`] checks it again and uses it.
+pub fn verify_code(root: &Root, id: &str, code: &Secret) -> Result<(), Error> {
+    let policy = Policy::from_env();
+    let lock = root.lock_exclusive("booking")?;
+    let config = root.load_config()?;
+    check_user(&config, id)?;
+    let now = config.clock()?.now();
+    let checked = check_code(root, &lock, id, Some(code), now, &policy)?;
+    drop(lock);
+    checked.map_err(|r| refusal(r, id, Credential::SignupCode, &policy))
 }
 
 /// Books `b`: checks every rule, picks the GPUs, writes `booking.csv`, and asks the monitor
 /// for a tick when the booking starts in the current slot.
 pub fn book(root: &Root, b: &Booking) -> Result<Row, Error> {
+    if let Some(why) = b
+        .extra_command
+        .as_deref()
+        .and_then(auth::extra_command_problem)
+    {
+        return Err(Error::Usage(format!("the extra command {why}")));
+    }
     let lock = root.lock_exclusive("booking")?;
     let config = root.load_config()?;
     let clock = config.clock()?;
@@ -99,31 +219,81 @@ pub fn book(root: &Root, b: &Booking) -> Result<Row, Error> {
     Ok(row)
 }
 
-/// Signs a new user up: the entry of SPEC §2 with a random free port.
-pub fn sign_up(root: &Root, id: &str, password: Secret) -> Result<UserEntry, Error> {
+/// What [`sign_up`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedUp {
+    pub entry: UserEntry,
+    /// The user had an entry whose password the admin reset; it keeps everything else.
+    pub was_reset: bool,
+}
+
+/// Signs a new user up (the entry of SPEC §2 with a random free port), or sets the new
+/// password of a user whose password the admin reset. A code is needed when the admin
+/// issued one for `id`, and for every new id when `require_signup_code` is on; it is
+/// checked like a password, and used up. Logged, never with the password or the code.
+pub fn sign_up(
+    root: &Root,
+    id: &str,
+    password: Secret,
+    code: Option<&Secret>,
+) -> Result<SignedUp, Error> {
     if let Some(why) = ask::password_problem(password.expose()) {
         return Err(Error::WeakPassword(why));
     }
+    let policy = Policy::from_env();
     let lock = root.lock_exclusive("booking")?;
     let mut config = root.load_config()?;
     check_user(&config, id)?;
-    if config.users.get(id).is_some() {
+    let now = config.clock()?.now();
+    let mut codes = root.read_signup_codes(&lock)?;
+    let pending = auth::pending_code(&codes, id).is_some();
+    let existing = config.users.get(id).cloned();
+    if existing.is_some() && !pending {
         return Err(Error::Usage(format!("`{id}` has signed up already")));
     }
-    let mut taken: HashSet<u16> = config.users.iter().map(|(_, u)| u.forward_port).collect();
-    for table in [Table::Booking, Table::Using] {
-        taken.extend(
-            root.read_schedule(table, &lock)?
-                .rows
-                .iter()
-                .map(|r| r.forward_port),
-        );
+    if pending || config.host.require_signup_code {
+        if let Err(refused) = check_code(root, &lock, id, code, now, &policy)? {
+            drop(lock);
+            return Err(refusal(refused, id, Credential::SignupCode, &policy));
+        }
     }
-    let port = ask::pick_port(&taken, ask::seed()).ok_or(Error::NoFreePort)?;
-    let entry = UserEntry::new_user(id, &config.host, password, port);
+    let (entry, was_reset) = match existing {
+        Some(old) => (UserEntry { password, ..old }, true),
+        None => {
+            let mut taken: HashSet<u16> =
+                config.users.iter().map(|(_, u)| u.forward_port).collect();
+            for table in [Table::Booking, Table::Using] {
+                taken.extend(
+                    root.read_schedule(table, &lock)?
+                        .rows
+                        .iter()
+                        .map(|r| r.forward_port),
+                );
+            }
+            let port = ask::pick_port(&taken, ask::seed()).ok_or(Error::NoFreePort)?;
+            (UserEntry::new_user(id, &config.host, password, port), false)
+        }
+    };
     config.users.upsert(id, entry.clone());
     root.write_users(&config, &config.users, &lock)?;
-    Ok(entry)
+    // After the users file: a crash in between leaves a code that can do nothing more
+    // (the id has its entry) rather than an entry without its code used up.
+    if pending {
+        codes.retain(|c| c.user_id != id);
+        root.write_signup_codes(&codes, &lock)?;
+    }
+    let how = if pending {
+        " with the admin's code"
+    } else {
+        ""
+    };
+    let message = if was_reset {
+        format!("{id} set a new password{how}.")
+    } else {
+        format!("{id} signed up{how}, forward port {}.", entry.forward_port)
+    };
+    root.append_log(&LogLine::info(now, message))?;
+    Ok(SignedUp { entry, was_reset })
 }
 
 /// A change to a user's defaults; `None` leaves a field as it is.
@@ -140,6 +310,11 @@ pub fn update_user(root: &Root, id: &str, change: &UserChange) -> Result<(), Err
     if let Some(p) = &change.password {
         if let Some(why) = ask::password_problem(p.expose()) {
             return Err(Error::WeakPassword(why));
+        }
+    }
+    if let Some(Some(command)) = &change.extra_command {
+        if let Some(why) = auth::extra_command_problem(command) {
+            return Err(Error::Usage(format!("the extra command {why}")));
         }
     }
     let lock = root.lock_exclusive("booking")?;
@@ -183,6 +358,10 @@ pub fn update_user(root: &Root, id: &str, change: &UserChange) -> Result<(), Err
     }
     config.users.upsert(id, entry);
     root.write_users(&config, &config.users, &lock)?;
+    if change.password.is_some() {
+        let now = config.clock()?.now();
+        root.append_log(&LogLine::info(now, format!("{id} changed their password.")))?;
+    }
     Ok(())
 }
 

@@ -16,6 +16,7 @@ fn spawn(root: &Path, args: &[&str]) -> PtySession {
         .args(args)
         .env("AIVC_NOW", common::NOW)
         .env("NO_COLOR", "1")
+        .env("AIVC_AUTH_DELAY_MS", "0")
         .env_remove("AIVC_ROOT");
     rexpect::session::spawn_command(cmd, Some(10_000))
         .expect("a pseudo-terminal for the booking binary")
@@ -65,8 +66,11 @@ fn a_new_user_signs_up_and_books_now() {
     );
 }
 
+/// The prompt's tries are counted with the non-interactive ones: three here and two with
+/// `--password-stdin` lock bob out. Before, the prompt counted nothing and the right
+/// password afterwards logged bob in.
 #[test]
-fn three_wrong_passwords_say_byebye_exit_1_and_write_nothing() {
+fn three_wrong_passwords_say_byebye_exit_1_and_count_toward_the_lock_out() {
     let root = common::root_from("lab");
     let before = common::tree(root.path());
     let mut p = spawn(root.path(), &["-id", "bob"]);
@@ -76,7 +80,78 @@ fn three_wrong_passwords_say_byebye_exit_1_and_write_nothing() {
     }
     p.exp_string("ByeBye~~").unwrap();
     assert_eq!(exit_code(&mut p), 1);
-    assert_eq!(common::tree(root.path()), before);
+    let mut after = common::tree(root.path());
+    let failures = after.remove(Path::new("jobs/auth-failures.csv")).unwrap();
+    assert!(String::from_utf8(failures).unwrap().contains("\nbob,3,0,"));
+    let log = String::from_utf8(after.remove(Path::new("jobs/monitor.log")).unwrap()).unwrap();
+    assert_eq!(
+        log.matches("[WARNING] AuthWarning, bob: wrong password")
+            .count(),
+        3
+    );
+    assert!(!log.contains("guess"));
+    let mut unchanged = before.clone();
+    unchanged.remove(Path::new("jobs/monitor.log"));
+    assert_eq!(after, unchanged, "nothing else was written");
+
+    let stdin = |pw: &str| {
+        common::booking(
+            root.path(),
+            &["--yes", "--password-stdin", "--user-id", "bob", "--restart"],
+            pw,
+        )
+    };
+    assert!(common::stderr(&stdin("guess\n")).contains("incorrect password"));
+    assert!(common::stderr(&stdin("guess\n")).contains("locked out until"));
+    let out = stdin("bob-secret-pw\n");
+    assert!(
+        common::stderr(&out).contains("`bob` is locked out until"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+/// A lab that requires codes: the prompt asks the admin's code before the new password,
+/// and a wrong one counts. Before, dave was asked for nothing but a password.
+#[test]
+fn a_new_user_gives_the_admins_code_before_choosing_a_password() {
+    let root = common::root_from("lab");
+    let host = root.path().join("cfg/host_deploy.yaml");
+    let text = std::fs::read_to_string(&host).unwrap() + "require_signup_code: true\n";
+    std::fs::write(&host, text).unwrap();
+    let issued = checker::admin::issue_signup_code(
+        &hostinfo::Root::at(root.path()),
+        "dave",
+        7,
+        common::now(),
+    )
+    .unwrap();
+    let mut p = spawn(root.path(), &["-id", "dave"]);
+    answer(
+        &mut p,
+        "Please input the code the admin gave you:",
+        "WRONG-CODE",
+    );
+    p.exp_string("Incorrect!!").unwrap();
+    answer(
+        &mut p,
+        "Please input the code the admin gave you:",
+        issued.code.expose(),
+    );
+    answer(&mut p, "Please set your password:", "dave pw 1");
+    answer(&mut p, "Please input the password again:", "dave pw 1");
+    p.exp_string("Your config: forward_port=").unwrap();
+    p.exp_string("cpus memory gpus").unwrap();
+    p.send_control('c').unwrap();
+    assert_eq!(exit_code(&mut p), 130);
+    assert!(common::file(root.path(), "cfg/users_config.yaml")
+        .contains("dave:\n  password: dave pw 1\n"));
+    assert_eq!(
+        common::file(root.path(), "jobs/signup-codes.csv"),
+        "user_id,code_sha256,expires\n"
+    );
+    assert!(common::file(root.path(), "jobs/monitor.log")
+        .contains("AuthWarning, dave: wrong sign-up code (1 in a row)."));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! checker: the booking rules of SPEC §5 as pure functions over loaded state, and the
 //! state report of SPEC §8 (`checker --json`). No I/O here but through hostinfo.
 
+pub mod admin;
 pub mod admission;
 pub mod limits;
 pub mod placement;
@@ -22,6 +23,9 @@ pub enum Error {
     Files(#[from] hostinfo::Error),
     #[error(transparent)]
     Time(#[from] hostinfo::clock::TimeError),
+    /// An admin command that cannot be done as asked (an unknown id, one signed up already).
+    #[error("{0}")]
+    Admin(String),
 }
 
 /// Loads and checks every file an installation has, strictly: what `booking` and
@@ -40,7 +44,12 @@ pub fn validate(root: &hostinfo::Root) -> Result<ValidationSummary, Error> {
         .into_iter()
         .enumerate()
     {
-        rows[i] = root.read_schedule_strict(table, &lock)?.rows.len();
+        let schedule = root.read_schedule_strict(table, &lock)?;
+        // Rows the monitor would refuse to start; the history is only ever read.
+        if table != Table::Used {
+            schedule.check_rows(&root.schedule_path(table))?;
+        }
+        rows[i] = schedule.rows.len();
     }
     let requests = root.read_requests(&lock)?.len();
     root.read_start_failures(&lock)?;

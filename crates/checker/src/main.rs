@@ -39,6 +39,29 @@ struct Cli {
 enum Command {
     /// Only load and check the configuration and schedule files; exit 0 or 2.
     Validate,
+    /// Issue a one-time code with which ID signs up in `booking`; printed once on stdout,
+    /// only its hash is kept (needed when host_deploy.yaml says `require_signup_code: true`).
+    IssueSignupCode {
+        /// The user id (in allow_userIDs, not signed up yet).
+        id: String,
+        /// Days the code stays valid.
+        #[arg(long, default_value_t = checker::admin::DEFAULT_VALID_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+        valid_days: u32,
+    },
+    /// Clear ID's lock-out and its count of wrong passwords.
+    Unlock {
+        /// The user id.
+        id: String,
+    },
+    /// Reset ID's password: the old one stops working, the lock-out is cleared, and a code
+    /// is printed with which the user sets a new password in `booking`.
+    ResetUser {
+        /// The user id (signed up).
+        id: String,
+        /// Days the code stays valid.
+        #[arg(long, default_value_t = checker::admin::DEFAULT_VALID_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+        valid_days: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -75,15 +98,60 @@ fn main() -> ExitCode {
     }
 }
 
+/// The time in the configured zone (`AIVC_NOW` in debug builds), for the admin commands.
+fn now(root: &hostinfo::Root) -> Result<chrono::NaiveDateTime, String> {
+    let config = root.load_config().map_err(|e| e.to_string())?;
+    Ok(config.clock().map_err(|e| e.to_string())?.now())
+}
+
+/// The code alone on stdout (for a script to pass on), what it is for on stderr.
+fn print_code(id: &str, issued: &checker::admin::Issued, does: &str) -> Result<ExitCode, String> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", issued.code.expose())
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write the code: {e}"))?;
+    eprintln!(
+        "checker: with this code {id} {does} in booking, once, until {}; it is not kept anywhere",
+        issued.expires.format("%Y-%m-%d %H:%M")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: &Cli) -> Result<ExitCode, String> {
     let root = hostinfo::Root::resolve(cli.root.clone()).map_err(|e| e.to_string())?;
-    if let Some(Command::Validate) = cli.command {
-        let s = checker::validate(&root).map_err(|e| e.to_string())?;
-        eprintln!(
-            "checker: ok: {} users, {} waiting, {} running, {} in history, {} pending requests",
-            s.users, s.booking, s.using, s.used, s.requests
-        );
-        return Ok(ExitCode::SUCCESS);
+    match &cli.command {
+        Some(Command::Validate) => {
+            let s = checker::validate(&root).map_err(|e| e.to_string())?;
+            eprintln!(
+                "checker: ok: {} users, {} waiting, {} running, {} in history, {} pending requests",
+                s.users, s.booking, s.using, s.used, s.requests
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::IssueSignupCode { id, valid_days }) => {
+            let issued = checker::admin::issue_signup_code(&root, id, *valid_days, now(&root)?)
+                .map_err(|e| e.to_string())?;
+            return print_code(id, &issued, "signs up");
+        }
+        Some(Command::ResetUser { id, valid_days }) => {
+            let issued = checker::admin::reset_user(&root, id, *valid_days, now(&root)?)
+                .map_err(|e| e.to_string())?;
+            return print_code(id, &issued, "sets a new password");
+        }
+        Some(Command::Unlock { id }) => {
+            let cleared =
+                checker::admin::unlock(&root, id, now(&root)?).map_err(|e| e.to_string())?;
+            eprintln!(
+                "checker: {}",
+                if cleared {
+                    format!("{id} is unlocked")
+                } else {
+                    format!("{id} had no wrong passwords to forget")
+                }
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     let snapshot = checker::Snapshot::load(root).map_err(|e| e.to_string())?;
     let inventory = hostinfo::gpu::inventory(

@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use hostinfo::clock::is_on_grid;
-use hostinfo::schedule::{format_time, Row};
+use hostinfo::schedule::{self, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::limits::user_max;
@@ -76,9 +75,24 @@ pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
     user_overlaps(&mut f);
     shared_ports(&mut f);
     failing_starts(&mut f);
+    read_unlocked(&mut f);
     let mut problems = f.problems;
     problems.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
     problems
+}
+
+/// A report read without the lock may have caught a booking half-written.
+fn read_unlocked(f: &mut Found) {
+    if let Some(why) = f.snapshot.unlocked.clone() {
+        let lock = f.snapshot.root.lock_path();
+        f.add(
+            Severity::Warning,
+            "read_without_lock",
+            &lock,
+            None,
+            format!("{why}; the schedule was read without it and may be a moment out of date"),
+        );
+    }
 }
 
 fn config_problems(f: &mut Found) {
@@ -128,6 +142,22 @@ fn config_problems(f: &mut Found) {
                     format!("`{id}` may book {field} {value}, more than the host's {host}"),
                 );
             }
+        }
+    }
+    // The users file holds every password: only its owner may read it.
+    if let Ok(meta) = std::fs::metadata(&users_path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            f.add(
+                Severity::Warning,
+                "users_config_readable",
+                &users_path,
+                None,
+                format!(
+                    "is mode {mode:04o}: others can read the users' secrets in it (chmod 0600; scripts/setup.sh does)"
+                ),
+            );
         }
     }
     let mut port_owner: HashMap<u16, &str> = HashMap::new();
@@ -206,29 +236,19 @@ fn row_problems(f: &mut Found) {
                 format!("user id `{}` {why}", r.user_id),
             );
         }
-        if !is_on_grid(r.start) || !is_on_grid(r.end) {
-            f.on_row(
-                Severity::Error,
-                "off_grid",
-                tr,
-                format!(
-                    "{} to {} is not on the 30-minute grid",
-                    format_time(r.start),
-                    format_time(r.end)
-                ),
-            );
-        }
-        if r.end <= r.start {
-            f.on_row(
-                Severity::Error,
-                "bad_window",
-                tr,
-                format!(
-                    "ends ({}) before it starts ({})",
-                    format_time(r.end),
-                    format_time(r.start)
-                ),
-            );
+        // What the monitor refuses to start (off the grid, backwards, over 14 days, below
+        // the minimums): one problem per code, so an off-grid start and end are one.
+        let mut seen: Vec<&str> = Vec::new();
+        for p in schedule::row_problems(r) {
+            if !seen.contains(&p.code()) {
+                seen.push(p.code());
+                f.on_row(
+                    Severity::Error,
+                    p.code(),
+                    tr,
+                    format!("{}: {p}", p.column()),
+                );
+            }
         }
         if !allowed.contains(r.user_id.as_str()) {
             f.on_row(
@@ -509,6 +529,35 @@ fn failing_starts(f: &mut Found) {
                 short(failure.since),
                 failure.reason
             ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod unlocked_tests {
+    use super::*;
+
+    #[test]
+    fn a_report_read_without_the_lock_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/roots/lab");
+        let options = fs_extra::dir::CopyOptions::new().content_only(true);
+        fs_extra::dir::copy(fixtures, dir.path(), &options).unwrap();
+        let mut snapshot = Snapshot::load(hostinfo::Root::at(dir.path())).unwrap();
+        assert!(find(&snapshot)
+            .iter()
+            .all(|p| p.code != "read_without_lock"));
+        snapshot.unlocked = Some("jobs/.lock: missing and jobs/ is read-only".into());
+        let found = find(&snapshot);
+        let p = found
+            .iter()
+            .find(|p| p.code == "read_without_lock")
+            .unwrap();
+        assert_eq!(p.file, "jobs/.lock");
+        assert!(
+            p.message.starts_with("jobs/.lock: missing"),
+            "{}",
+            p.message
         );
     }
 }

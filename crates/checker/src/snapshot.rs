@@ -29,6 +29,8 @@ pub struct Snapshot {
     /// The monitor's record of starts that failed (`jobs/start-failures.csv`), or why it
     /// cannot be read: a bad record is a problem to report, not a reason to report nothing.
     pub start_failures: Result<Vec<StartFailure>, hostinfo::Error>,
+    /// Why the schedule was read without the lock (a read-only `jobs/` without `.lock`).
+    pub unlocked: Option<String>,
 }
 
 impl Snapshot {
@@ -39,6 +41,7 @@ impl Snapshot {
         let lock = root.lock_shared()?;
         let rows = read_rows(&root, &lock)?;
         let start_failures = root.read_start_failures(&lock);
+        let unlocked = lock.unlocked().map(str::to_string);
         drop(lock);
         Ok(Snapshot {
             root,
@@ -47,6 +50,7 @@ impl Snapshot {
             now: clock.now(),
             clock_fixed: clock.is_fixed(),
             start_failures,
+            unlocked,
         })
     }
 

@@ -196,6 +196,48 @@ fn every_row_problem_kind_is_found() {
         .all(|p| !p.message.is_empty() && !p.file.is_empty()));
 }
 
+/// Regression: a row below the minimums (cpus 0.5, memory 0) or longer than 14 days was
+/// no problem, and the monitor started it; a one-character id passed as a user id, though
+/// Docker refuses it as a container name and the booking could never start.
+#[test]
+fn rows_the_monitor_will_not_start_are_problems_naming_line_and_column() {
+    let root = with_booking(
+        "2026-11-23 09:00:00,2026-11-23 10:00:00,bob,0.5,0,[],10002,,\n\
+         2026-11-24 09:00:00,2026-12-08 09:30:00,carol,1.0,1,[],10003,,\n\
+         2026-11-25 09:00:00,2026-11-25 10:00:00,a,1.0,1,[],10004,,\n",
+    );
+    let (r, _) = report(root.path());
+    let found: Vec<(String, Option<u64>, String)> = r
+        .problems
+        .iter()
+        .filter(|p| ["below_minimum", "too_long", "bad_user_id"].contains(&p.code.as_str()))
+        .map(|p| (p.code.clone(), p.line, p.message.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("below_minimum".into(), Some(2), "cpus: cpus 0.5 is below the minimum of 1".into()),
+            (
+                "too_long".into(),
+                Some(3),
+                "end: lasts from 2026-11-24 09:00:00 to 2026-12-08 09:30:00, longer than the 14 days a booking may".into()
+            ),
+            (
+                "bad_user_id".into(),
+                Some(4),
+                "user id `a` is shorter than 2 characters (a Docker container name needs 2)".into()
+            ),
+        ]
+    );
+    let refused =
+        |p: &&checker::problems::Problem| ["below_minimum", "too_long"].contains(&p.code.as_str());
+    assert!(r
+        .problems
+        .iter()
+        .filter(refused)
+        .all(|p| p.severity == checker::problems::Severity::Error));
+}
+
 #[test]
 fn config_problems_are_found_in_users_config() {
     let root = common::root_from("lab");
@@ -316,4 +358,24 @@ fn a_bad_start_failure_record_is_a_problem_naming_its_line_and_validate_refuses_
         err.contains("jobs/start-failures.csv:2: attempts:"),
         "{err}"
     );
+}
+
+/// The users file holds every user's booking password (which also opens their container):
+/// `checker` warns when others can read it.
+#[test]
+fn a_users_file_readable_by_others_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = common::root_from("lab");
+    let users = root.path().join("cfg/users_config.yaml");
+    std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1));
+    assert_eq!(codes(&r), ["users_config_readable"]);
+    assert!(
+        r.problems[0].message.contains("mode 0644"),
+        "{:?}",
+        r.problems
+    );
+    std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(report(root.path()).1, Some(0));
 }

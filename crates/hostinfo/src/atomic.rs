@@ -1,11 +1,14 @@
 //! Atomic rewrites (SPEC §3): a temp file in the same directory with its final mode, fsync,
 //! rename over the target, fsync of the directory. A reader sees the old file or the new.
+//! Also every other open of a file in `jobs/` for writing: never through a symbolic link.
 #![allow(clippy::disallowed_methods)] // this module is the one place allowed to rename
 
-use std::fs::{File, OpenOptions, Permissions};
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::fs::{File, Permissions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
+
+use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Error, Result};
 
@@ -16,10 +19,7 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -41,44 +41,148 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     Ok(())
 }
 
-/// Appends `bytes` to `path` (creating it with `header` first when it is missing or
-/// empty) and syncs it: the file only ever grows.
-pub fn append(path: &Path, header: &[u8], bytes: &[u8]) -> Result<()> {
-    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let mut all = Vec::with_capacity(header.len() + bytes.len() + 1);
-    if len == 0 {
-        all.extend_from_slice(header);
-    } else if last_byte(path, len) != Some(b'\n') {
-        // A file edited by hand may lack its final newline; never glue two rows together.
-        all.push(b'\n');
+/// Opens a file of `jobs/` never through a symbolic link and never blocking on a FIFO, and
+/// refuses anything but a regular file: root writes here, and a link planted in place of
+/// `.lock` or `monitor.log` would otherwise make it write wherever the link points.
+/// `O_NONBLOCK` only matters for the FIFO case; on a regular file it changes nothing.
+pub(crate) fn open_plain(path: &Path, flags: OFlags, mode: u32) -> io::Result<File> {
+    let flags = flags | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, Mode::from_raw_mode(mode)) {
+        Ok(fd) => File::from(fd),
+        Err(rustix::io::Errno::LOOP) => {
+            return Err(io::Error::other(
+                "it is a symbolic link, which is never followed here",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other("it is not a regular file"));
     }
-    all.extend_from_slice(bytes);
-    append_exact(path, &all)
+    Ok(file)
 }
 
-/// Appends exactly `bytes` to `path` in one write (so a reader never sees half of it) and
-/// syncs it; the monitor's journal relies on the resulting length.
-pub fn append_exact(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Appends `bytes` to `path` (creating it with `header` first when it is missing or
+/// empty) in one write, so a reader never sees half of it, and syncs it: the file only
+/// ever grows.
+pub fn append(path: &Path, header: &[u8], bytes: &[u8]) -> Result<()> {
     let write_err = |source| Error::Write {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
+    let mut file = open_plain(path, OFlags::RDWR | OFlags::APPEND | OFlags::CREATE, 0o644)
         .map_err(write_err)?;
-    file.write_all(bytes).map_err(write_err)?;
+    let len = file.metadata().map_err(write_err)?.len();
+    let mut all = Vec::with_capacity(header.len() + bytes.len() + 1);
+    if len == 0 {
+        all.extend_from_slice(header);
+    } else if last_byte_of(&file, len) != Some(b'\n') {
+        // A file edited by hand may lack its final newline; never glue two rows together.
+        all.push(b'\n');
+    }
+    all.extend_from_slice(bytes);
+    file.write_all(&all).map_err(write_err)?;
     file.sync_data().map_err(write_err)
 }
 
-/// The byte at `len - 1`, read alone (the history is never read whole).
-pub(crate) fn last_byte(path: &Path, len: u64) -> Option<u8> {
-    use std::os::unix::fs::FileExt;
+/// The length of `path` and its last byte, read alone (the history is never read whole).
+pub(crate) fn length_and_last_byte(path: &Path) -> Result<(u64, Option<u8>)> {
+    let file = open_plain(path, OFlags::RDONLY, 0).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    Ok((len, last_byte_of(&file, len)))
+}
+
+fn last_byte_of(file: &File, len: u64) -> Option<u8> {
     let mut byte = [0u8];
-    File::open(path)
-        .ok()?
-        .read_exact_at(&mut byte, len - 1)
-        .ok()?;
+    file.read_exact_at(&mut byte, len.checked_sub(1)?).ok()?;
     Some(byte[0])
+}
+
+/// Makes `path` its first `before` bytes followed by `bytes`, whatever an interrupted
+/// earlier attempt left: done already (nothing to do), not started, or torn (cut back to
+/// `before`, then written). Only the redo journal calls it, under the exclusive lock, and
+/// only it appends while the journal exists — so bytes past `before` are its own.
+pub(crate) fn redo_append(path: &Path, before: u64, bytes: &[u8]) -> Result<()> {
+    let write_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (file, len, want) = open_for_redo(path, before, bytes)?;
+    if len == want {
+        let mut tail = vec![0u8; bytes.len()];
+        if file.read_exact_at(&mut tail, before).is_ok() && tail == bytes {
+            return Ok(());
+        }
+    }
+    file.set_len(before).map_err(write_err)?;
+    file.write_all_at(bytes, before).map_err(write_err)?;
+    file.sync_data().map_err(write_err)
+}
+
+/// Checks, before anything is written, that [`redo_append`] can do its work: the file holds
+/// at least the `before` bytes and at most the append on top of them.
+pub(crate) fn check_redo_append(path: &Path, before: u64, bytes: &[u8]) -> Result<()> {
+    open_for_redo(path, before, bytes).map(drop)
+}
+
+fn open_for_redo(path: &Path, before: u64, bytes: &[u8]) -> Result<(File, u64, u64)> {
+    let write_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    // A history that vanished is created again only when the journal expects it empty.
+    let create = if before == 0 {
+        OFlags::CREATE
+    } else {
+        OFlags::empty()
+    };
+    let file = open_plain(path, OFlags::RDWR | create, 0o644).map_err(write_err)?;
+    let len = file.metadata().map_err(write_err)?.len();
+    let want = u64::try_from(bytes.len())
+        .ok()
+        .and_then(|n| before.checked_add(n));
+    match want.filter(|w| len <= *w && len >= before) {
+        Some(want) => Ok((file, len, want)),
+        None => Err(Error::invalid(
+            path,
+            None,
+            None,
+            format!(
+                "is {len} bytes, but the monitor journal expects {before} before its rows: the history changed while a tick was interrupted; restore it, then run the monitor"
+            ),
+        )),
+    }
+}
+
+/// Removes `path` (gone already is fine) and syncs its folder, so that the removal is on
+/// disk before anything that follows it: a journal that came back after a power cut would
+/// replay over the changes made since.
+pub(crate) fn remove(path: &Path) -> Result<()> {
+    let write_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(write_err(e)),
+    }
+    File::open(parent(path))
+        .and_then(|d| d.sync_all())
+        .map_err(write_err)
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{read_text, Error, Result};
+use crate::error::{Error, Result};
+use crate::gpu::MAX_GPUS;
 use crate::yaml::{self, line_of_key, OrderedMap, ScalarString};
 
 /// `cfg/host_deploy.yaml`.
@@ -33,6 +34,10 @@ pub struct HostDeploy {
     /// a folder no container sees, so no user can re-point a mount source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_kept_dir: Option<PathBuf>,
+    /// When true, an id signs up only with a one-time code the admin issued for it
+    /// (`checker issue-signup-code`); off by default so that older labs keep working.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signup_code: bool,
 }
 
 impl HostDeploy {
@@ -45,6 +50,15 @@ impl HostDeploy {
                 line_of_key(text, "", "images"),
                 Some("images".into()),
                 "needs at least one image (the first is the default)",
+            ));
+        }
+        if let Some(count) = host.gpu_count.filter(|n| *n > MAX_GPUS) {
+            // Every tool lists this many GPUs when NVML does not answer.
+            return Err(Error::invalid(
+                path,
+                line_of_key(text, "", "gpu_count"),
+                Some("gpu_count".into()),
+                format!("{count} GPUs is more than the {MAX_GPUS} a host may have"),
             ));
         }
         if let Some(zone) = &host.timezone {
@@ -61,7 +75,7 @@ impl HostDeploy {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        Self::parse(path, &read_text(path)?)
+        Self::parse(path, &yaml::read(path)?)
     }
 
     /// The default image: the first of the list.
@@ -218,6 +232,18 @@ impl CapabilityConfig {
                 )
             })
         };
+        if m.gpus > MAX_GPUS {
+            // Every tool keeps a list of this many GPUs (placement, the GPU listing).
+            return Err(Error::invalid(
+                path,
+                line_of_key(text, "max", "gpus"),
+                Some("max.gpus".into()),
+                format!(
+                    "{} GPUs is more than the {MAX_GPUS} a host may have",
+                    m.gpus
+                ),
+            ));
+        }
         let shm_rate = eval(m.shm_rate, "shm_rate", "ram / (ram + swap_size)")?;
         let memory = eval(m.memory, "memory", "ram + swap_size")?;
         let max = HostMax {
@@ -280,7 +306,7 @@ impl CapabilityConfig {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        Self::parse(path, &read_text(path)?)
+        Self::parse(path, &yaml::read(path)?)
     }
 }
 
@@ -355,7 +381,7 @@ impl UsersConfig {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        Self::parse(path, &read_text(path)?)
+        Self::parse(path, &yaml::read(path)?)
     }
 
     pub fn get(&self, id: &str) -> Option<&UserEntry> {
@@ -419,7 +445,7 @@ impl BackupSpec {
     }
 
     pub fn load(path: &Path) -> Result<Self> {
-        Self::parse(path, &read_text(path)?)
+        Self::parse(path, &yaml::read(path)?)
     }
 }
 
@@ -469,5 +495,125 @@ mod tests {
         let users = UsersConfig::parse(Path::new("u.yaml"), "").unwrap();
         assert_eq!(users.iter().count(), 0);
         assert_eq!(users.to_yaml(), "");
+    }
+
+    fn user_entry(id: &str) -> String {
+        format!("{id}:\n  password: pw-{id}\n  forward_port: 10001\n  image: null\n  extra_command: null\n  volume_work_dir: /w\n  volume_dataset_dir: /d\n  volume_backup_dir: /b\n")
+    }
+
+    /// Regression: serde_yaml resolved these plain scalars to numbers, so `7.10` became the
+    /// id `7.1`, `1e3` became `1000`, `0o17` became `15` and `0x1F` became `31`: other users.
+    #[test]
+    fn ids_that_look_like_numbers_are_read_as_written() {
+        let written = ["7.10", "1e3", "0o17", "0x1F", "007", "+12", ".inf", "true"];
+        let list: String = written.iter().map(|id| format!("  - {id}\n")).collect();
+        let custom: String = written
+            .iter()
+            .map(|id| format!("  {id}:\n    cpus: 2\n"))
+            .collect();
+        let text = CAPABILITY
+            .replace("  - 1234\n", &list)
+            .replace("  bob:\n", &format!("  bob:\n{custom}"));
+        let c = CapabilityConfig::parse(Path::new("c.yaml"), &text).unwrap();
+        assert_eq!(c.allow_user_ids[1..], written);
+        let keys: Vec<_> = c.custom_limits.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys[2..], written);
+        assert_eq!(
+            c.custom_limits.get("0x1F").unwrap().cpus,
+            Some(Limit::Value(2.0))
+        );
+        assert_eq!(c.custom_limits.get("31"), None);
+
+        let users_text: String = written.iter().map(|id| user_entry(id)).collect();
+        let users = UsersConfig::parse(Path::new("u.yaml"), &users_text).unwrap();
+        let ids: Vec<_> = users.iter().map(|(k, _)| k).collect();
+        assert_eq!(ids, written);
+        assert_eq!(users.get("1e3").unwrap().password.expose(), "pw-1e3");
+        // Written back, each id reads as itself again.
+        let again = UsersConfig::parse(Path::new("u.yaml"), &users.to_yaml()).unwrap();
+        assert_eq!(again, users);
+    }
+
+    #[test]
+    fn null_entries_of_the_allow_list_are_still_dropped() {
+        let text = CAPABILITY.replace("  - 1234\n", "  - ~\n  - null\n  - ''\n");
+        let c = CapabilityConfig::parse(Path::new("c.yaml"), &text).unwrap();
+        assert_eq!(c.allow_user_ids, ["alice"]);
+    }
+
+    /// Regression: `gpus: 1000000000` was read, and the first tool that listed the host's
+    /// GPUs (placement, the GPU inventory) aborted allocating a billion of them.
+    #[test]
+    fn a_gpu_count_over_64_is_refused_naming_the_key() {
+        let text = CAPABILITY.replace("gpus: 4\n", "gpus: 1000000000\n");
+        let e = CapabilityConfig::parse(Path::new("c.yaml"), &text).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.yaml:5: max.gpus: 1000000000 GPUs is more than the 64 a host may have"
+        );
+        let ok = CAPABILITY.replace("gpus: 4\n", "gpus: 64\n");
+        assert_eq!(
+            CapabilityConfig::parse(Path::new("c.yaml"), &ok)
+                .unwrap()
+                .max
+                .gpus,
+            64
+        );
+
+        let host = "volume_work_dir: /w\nvolume_dataset_dir: /d\nvolume_backup_dir: /b\nusers_config_yaml: u\ncapability_config_yaml: c\nimages: [a]\ngpu_count: 1000000000\n";
+        let e = HostDeploy::parse(Path::new("h.yaml"), host).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "h.yaml:7: gpu_count: 1000000000 GPUs is more than the 64 a host may have"
+        );
+    }
+
+    /// Regression: a megabyte of `[` took libyaml minutes (its time grows with the square
+    /// of the depth) before serde_yaml said "recursion limit exceeded".
+    #[test]
+    fn deep_nesting_in_any_cfg_file_is_refused_at_once_naming_file_and_line() {
+        let deep = format!(
+            "max:\n  cpus: {}\n",
+            "[".repeat(super::yaml::MAX_YAML_BYTES - 20)
+        );
+        let started = std::time::Instant::now();
+        let e = CapabilityConfig::parse(Path::new("c.yaml"), &deep).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.yaml:2: nests deeper than 64 levels (indentation and `[`/`{` together); a configuration file needs a handful"
+        );
+        let block: String = (0..100)
+            .map(|i| format!("{}k{i}:\n", " ".repeat(i)))
+            .collect();
+        for result in [
+            UsersConfig::parse(Path::new("u.yaml"), &block).map(|_| ()),
+            HostDeploy::parse(Path::new("h.yaml"), &block).map(|_| ()),
+            BackupSpec::parse(Path::new("b.yaml"), &block).map(|_| ()),
+        ] {
+            let e = result.unwrap_err().to_string();
+            assert!(e.contains(":65: nests deeper than 64 levels"), "{e}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_cfg_file_over_1_mib_is_refused_before_it_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users_config.yaml");
+        let entry = user_entry("u1");
+        let big = entry.repeat(super::yaml::MAX_YAML_BYTES / entry.len() + 1);
+        std::fs::write(&path, &big).unwrap();
+        let e = UsersConfig::load(&path).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: is {} bytes, more than the 1048576 (1 MiB) a configuration file may hold",
+                path.display(),
+                big.len()
+            )
+        );
+        assert!(UsersConfig::parse(&path, &big).is_err());
+        std::fs::write(&path, &entry).unwrap();
+        assert_eq!(UsersConfig::load(&path).unwrap().iter().count(), 1);
     }
 }

@@ -128,16 +128,19 @@ fn one_line(text: &str) -> String {
 
 /// Reads a whole file as text, telling a missing file apart from an unreadable one.
 pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::Missing {
-                path: path.to_path_buf(),
-            }
-        } else {
-            Error::Read {
-                path: path.to_path_buf(),
-                source,
-            }
+    std::fs::read_to_string(path).map_err(|source| read_error(path, source))
+}
+
+/// A failed read of `path`: missing, or unreadable for `source`.
+pub(crate) fn read_error(path: &std::path::Path, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        Error::Missing {
+            path: path.to_path_buf(),
         }
-    })
+    } else {
+        Error::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }

@@ -1,12 +1,17 @@
 //! The arithmetic the original `capability_config.yaml` allows for `shm_rate` and `memory`:
 //! numbers, `ram`, `swap_size`, `+ - * /`, unary minus and parentheses. Nothing else.
 
+/// How deep parentheses and unary minus may nest. The parser recurses once per level:
+/// 20,000 nested parentheses overflowed the stack of every tool that read the file.
+pub const MAX_DEPTH: usize = 32;
+
 /// Evaluates `text` with the two names bound; the error says what was wrong, in words.
 pub fn evaluate(text: &str, ram: f64, swap_size: f64) -> Result<f64, String> {
     let tokens = tokenize(text)?;
     let mut parser = Parser {
         tokens: &tokens,
         pos: 0,
+        depth: 0,
         ram,
         swap_size,
     };
@@ -85,11 +90,26 @@ fn tokenize(text: &str) -> Result<Vec<Token>, String> {
 struct Parser<'a> {
     tokens: &'a [Token],
     pos: usize,
+    /// Levels of `(` and unary `-` entered and not yet left.
+    depth: usize,
     ram: f64,
     swap_size: f64,
 }
 
 impl Parser<'_> {
+    /// Runs `inner` one level deeper, refusing to go past [`MAX_DEPTH`].
+    fn nested(&mut self, inner: fn(&mut Self) -> Result<f64, String>) -> Result<f64, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!(
+                "expression nests deeper than {MAX_DEPTH} levels of `(` and `-`"
+            ));
+        }
+        self.depth += 1;
+        let value = inner(self);
+        self.depth -= 1;
+        value
+    }
+
     fn peek_op(&self) -> Option<char> {
         match self.tokens.get(self.pos) {
             Some(Token::Op(c)) => Some(*c),
@@ -120,7 +140,7 @@ impl Parser<'_> {
     fn unary(&mut self) -> Result<f64, String> {
         if self.peek_op() == Some('-') {
             self.pos += 1;
-            return Ok(-self.unary()?);
+            return Ok(-self.nested(Self::unary)?);
         }
         self.atom()
     }
@@ -141,7 +161,7 @@ impl Parser<'_> {
                 )),
             },
             Token::Op('(') => {
-                let value = self.sum()?;
+                let value = self.nested(Self::sum)?;
                 if self.peek_op() != Some(')') {
                     return Err("missing `)` in expression".into());
                 }
@@ -180,5 +200,27 @@ mod tests {
         assert!(evaluate("ram ram", 1.0, 0.0).is_err());
         assert!(evaluate("", 1.0, 0.0).is_err());
         assert!(evaluate("1..2", 1.0, 0.0).is_err());
+    }
+
+    /// Regression: 20,000 nested parentheses (or unary minuses) overflowed the stack and
+    /// killed every tool that read capability_config.yaml.
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for n in [33, 20_000, 1_000_000] {
+            let parens = format!("{}ram{}", "(".repeat(n), ")".repeat(n));
+            assert_eq!(
+                evaluate(&parens, 1.0, 1.0),
+                Err("expression nests deeper than 32 levels of `(` and `-`".into())
+            );
+            assert!(evaluate(&format!("{}1", "-".repeat(n)), 1.0, 1.0).is_err());
+        }
+        let ok = format!("{}ram{}", "(".repeat(32), ")".repeat(32));
+        assert_eq!(evaluate(&ok, 2.0, 1.0), Ok(2.0));
+        assert_eq!(evaluate(&format!("{}1", "-".repeat(32)), 0.0, 0.0), Ok(1.0));
+        // Long but flat is fine: `+` is a loop, not a level.
+        assert_eq!(
+            evaluate(&vec!["1"; 100_000].join(" + "), 0.0, 0.0),
+            Ok(100_000.0)
+        );
     }
 }

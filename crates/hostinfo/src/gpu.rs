@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The most GPUs a host may be configured with (`max.gpus`, `gpu_count`): the tools keep a
+/// list per GPU, and a count like 1000000000 once made them abort allocating it.
+pub const MAX_GPUS: u32 = 64;
+
 /// A process NVML sees on a GPU (host pid).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuProcess {
@@ -123,7 +127,10 @@ pub fn inventory(probe: &dyn GpuProbe, fallback_count: u32) -> GpuInventory {
         },
         Err(reason) => GpuInventory {
             source: GpuSource::Config { reason },
-            gpus: (0..fallback_count).map(GpuInfo::bare).collect(),
+            // The configuration refuses more; a count built in code is held to it too.
+            gpus: (0..fallback_count.min(MAX_GPUS))
+                .map(GpuInfo::bare)
+                .collect(),
         },
     }
 }
@@ -147,6 +154,15 @@ mod tests {
             [0, 1, 2]
         );
         assert!(matches!(inv.source, GpuSource::Config { .. }));
+    }
+
+    /// Regression: a count of 1000000000 (from `gpu_count` or `max.gpus`) made the fallback
+    /// list a billion entries long, and the process aborted allocating it.
+    #[test]
+    fn a_huge_fallback_count_lists_at_most_64_gpus() {
+        let inv = inventory(&NoDriver, 1_000_000_000);
+        assert_eq!(inv.gpus.len(), MAX_GPUS as usize);
+        assert_eq!(inv.gpus.last().map(|g| g.index), Some(63));
     }
 
     /// On this machine there is no NVIDIA driver: the real probe must fail cleanly, with a

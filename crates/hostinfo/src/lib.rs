@@ -5,6 +5,7 @@
 //! Libraries never print: every failure is an [`Error`] naming the file, line and field.
 
 mod atomic;
+pub mod auth;
 pub mod clock;
 pub mod config;
 mod error;

@@ -1,12 +1,15 @@
 //! The one lock of SPEC §3: `jobs/.lock`, a file that is never renamed, taken shared by
-//! readers that need one consistent view and exclusive by every read-modify-write.
+//! readers that need one consistent view and exclusive by every read-modify-write. It is
+//! never opened through a symbolic link (root would write its holder note into the target).
 #![allow(clippy::disallowed_methods)] // this module is the one place allowed to lock
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{File, TryLockError};
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use rustix::fs::OFlags;
+use rustix::io::Errno;
 
 use crate::error::{Error, Result};
 
@@ -28,30 +31,35 @@ pub trait Held: std::fmt::Debug {}
 /// `jobs/.lock` held shared: others may read, nobody may write.
 #[derive(Debug)]
 pub struct SharedLock {
-    _file: File,
+    /// `None` when the lock file does not exist and cannot be created (a read-only `jobs/`).
+    _file: Option<File>,
+    unlocked: Option<String>,
 }
 
-/// `jobs/.lock` held exclusive: the holder alone reads and writes the schedule.
+/// `jobs/.lock` held exclusive: the holder alone reads and writes the schedule. Only
+/// [`crate::Root::lock_exclusive`] makes one, after completing a pending monitor journal,
+/// so no holder ever sees or writes the half-moved schedule of an interrupted tick.
 #[derive(Debug)]
 pub struct ExclusiveLock {
     _file: File,
+    pub(crate) completed_journal: bool,
 }
 
 impl Held for SharedLock {}
 impl Held for ExclusiveLock {}
+/// A lock of either kind chosen at run time (the monitor's dry run reads under the shared one).
+impl<T: Held + ?Sized> Held for Box<T> {}
 
-fn open(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .open(path)
-        .map_err(|source| Error::Lock {
-            path: path.to_path_buf(),
-            source,
-        })
+/// Opens the lock file read-write, created when missing; never through a link.
+fn open(path: &Path) -> std::io::Result<File> {
+    crate::atomic::open_plain(path, OFlags::RDWR | OFlags::CREATE, 0o644)
+}
+
+fn lock_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Lock {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn wait_for(path: &Path, file: &File, exclusive: bool, timeout: Duration) -> Result<()> {
@@ -77,7 +85,7 @@ fn wait_for(path: &Path, file: &File, exclusive: bool, timeout: Duration) -> Res
             return Err(Error::LockTimeout {
                 path: path.to_path_buf(),
                 waited_s: (timeout.as_secs_f64() * 10.0).round() / 10.0,
-                holder: holder_note(path),
+                holder: holder_note(file),
             });
         }
         std::thread::sleep(pause.min(timeout.saturating_sub(started.elapsed())));
@@ -85,11 +93,14 @@ fn wait_for(path: &Path, file: &File, exclusive: bool, timeout: Duration) -> Res
     }
 }
 
-/// Who last took the lock exclusive, as that holder wrote it into the file.
-fn holder_note(path: &Path) -> String {
-    let mut text = String::new();
-    let _ = File::open(path).and_then(|mut f| f.read_to_string(&mut text));
-    let text = text.trim();
+/// Who last took the lock exclusive, as that holder wrote it into the file: read from the
+/// file we opened (not the name again), and only its first line, bounded.
+fn holder_note(file: &File) -> String {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 200];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let text = text.lines().next().unwrap_or("").trim();
     if text.is_empty() {
         "another process".to_string()
     } else {
@@ -99,8 +110,9 @@ fn holder_note(path: &Path) -> String {
 
 impl ExclusiveLock {
     /// Takes the lock exclusive, waiting up to `timeout`; `who` names the holder for others.
-    pub fn acquire(path: &Path, who: &str, timeout: Duration) -> Result<Self> {
-        let mut file = open(path)?;
+    /// Only the lock: [`crate::Root::lock_exclusive`] also completes a pending journal.
+    pub(crate) fn acquire(path: &Path, who: &str, timeout: Duration) -> Result<Self> {
+        let mut file = open(path).map_err(lock_err(path))?;
         wait_for(path, &file, true, timeout)?;
         // A note for whoever waits on us next; the lock itself is the flock, not this text.
         let note = format!("pid {} ({who})\n", std::process::id());
@@ -108,16 +120,72 @@ impl ExclusiveLock {
             .set_len(0)
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(note.as_bytes()));
-        Ok(ExclusiveLock { _file: file })
+        Ok(ExclusiveLock {
+            _file: file,
+            completed_journal: false,
+        })
+    }
+
+    /// Whether taking this lock completed the schedule moves of an interrupted monitor tick.
+    pub fn completed_journal(&self) -> bool {
+        self.completed_journal
     }
 }
 
 impl SharedLock {
-    /// Takes the lock shared, waiting up to `timeout`.
+    /// Takes the lock shared, waiting up to `timeout`. On a `jobs/` this process may not
+    /// write (`checker` run by an admin without root, a read-only mount), see
+    /// [`SharedLock::acquire_after_read_write_failed`].
     pub fn acquire(path: &Path, timeout: Duration) -> Result<Self> {
-        let file = open(path)?;
+        match open(path) {
+            Ok(file) => Self::hold(path, file, timeout),
+            Err(e) => Self::acquire_after_read_write_failed(path, e, timeout),
+        }
+    }
+
+    /// A reader's way on when opening the lock read-write failed with `error`. When the
+    /// folder or file may not be written (EROFS, EACCES, EPERM) the lock is taken on a
+    /// read-only open — flock(2) needs no write access — and when the file does not exist
+    /// either, the reader goes on without a lock and [`SharedLock::unlocked`] says so: it
+    /// cannot create the file, and refusing would leave an admin no report at all. Any other
+    /// error (a link, a FIFO, an I/O error) is the error.
+    pub fn acquire_after_read_write_failed(
+        path: &Path,
+        error: std::io::Error,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let read_only = matches!(
+            Errno::from_io_error(&error),
+            Some(Errno::ROFS | Errno::ACCESS | Errno::PERM)
+        );
+        if !read_only {
+            return Err(lock_err(path)(error));
+        }
+        match crate::atomic::open_plain(path, OFlags::RDONLY, 0) {
+            Ok(file) => Self::hold(path, file, timeout),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(SharedLock {
+                _file: None,
+                unlocked: Some(format!(
+                    "{}: read without the lock: the file is missing and cannot be created ({error}), so booking.csv and using.csv may be seen at different instants",
+                    path.display()
+                )),
+            }),
+            Err(e) => Err(lock_err(path)(e)),
+        }
+    }
+
+    fn hold(path: &Path, file: File, timeout: Duration) -> Result<Self> {
         wait_for(path, &file, false, timeout)?;
-        Ok(SharedLock { _file: file })
+        Ok(SharedLock {
+            _file: Some(file),
+            unlocked: None,
+        })
+    }
+
+    /// Why this reader holds no lock at all (a missing lock file in a read-only `jobs/`),
+    /// one line naming the file; `None` when it holds the lock.
+    pub fn unlocked(&self) -> Option<&str> {
+        self.unlocked.as_deref()
     }
 }
 

@@ -29,15 +29,18 @@ pub enum Sign {
     ContainerError,
     GPUDuplicateWarning,
     UpdateError,
+    /// A wrong password or sign-up code, a lock-out, or a refusal while locked out.
+    AuthWarning,
 }
 
 impl Sign {
-    pub const ALL: [Sign; 5] = [
+    pub const ALL: [Sign; 6] = [
         Sign::SpaceWarning,
         Sign::ContainerWarning,
         Sign::ContainerError,
         Sign::GPUDuplicateWarning,
         Sign::UpdateError,
+        Sign::AuthWarning,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl Sign {
             Sign::ContainerError => "ContainerError",
             Sign::GPUDuplicateWarning => "GPUDuplicateWarning",
             Sign::UpdateError => "UpdateError",
+            Sign::AuthWarning => "AuthWarning",
         }
     }
 }
@@ -171,6 +175,16 @@ mod tests {
         );
         assert_eq!(LogLine::parse(&w.to_string()).unwrap(), w);
         assert_eq!(LogLine::parse(&i.to_string()).unwrap(), i);
+    }
+
+    #[test]
+    fn an_auth_warning_is_written_and_read_back_with_its_sign() {
+        let w = LogLine::warning(at(), Sign::AuthWarning, "bob: wrong password (1 in a row).");
+        assert_eq!(
+            w.to_string(),
+            "20230101 13:30 [WARNING] AuthWarning, bob: wrong password (1 in a row)."
+        );
+        assert_eq!(LogLine::parse(&w.to_string()).unwrap(), w);
     }
 
     #[test]

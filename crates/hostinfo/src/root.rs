@@ -142,8 +142,28 @@ impl Root {
     }
 
     /// Takes `jobs/.lock` exclusive for a read-modify-write; `who` names us to waiters.
+    /// A monitor journal left by an interrupted tick is completed first, so every writer —
+    /// booking, monitor, anything else — works on the whole move, never on half of it.
     pub fn lock_exclusive(&self, who: &str) -> Result<ExclusiveLock> {
-        ExclusiveLock::acquire(&self.lock_path(), who, lock::timeout_from_env())
+        self.lock_exclusive_with(who, lock::timeout_from_env(), &mut |_| {})
+    }
+
+    /// [`Root::lock_exclusive`] waiting up to `timeout`, telling `step` each stage of a
+    /// completion (the monitor's crash hook); [`ExclusiveLock::completed_journal`] says
+    /// whether there was one. A journal that cannot be read is the error, and nothing is
+    /// written.
+    pub fn lock_exclusive_with(
+        &self,
+        who: &str,
+        timeout: std::time::Duration,
+        step: &mut dyn FnMut(&str),
+    ) -> Result<ExclusiveLock> {
+        let mut lock = ExclusiveLock::acquire(&self.lock_path(), who, timeout)?;
+        if let Some(journal) = self.read_journal()? {
+            self.apply(&journal, &lock, step)?;
+            lock.completed_journal = true;
+        }
+        Ok(lock)
     }
 
     /// Takes `jobs/.lock` shared for a consistent read across files.
@@ -172,9 +192,54 @@ impl Root {
         })
     }
 
-    /// Reads a schedule file as it is (times off the grid included).
+    /// Reads a schedule file as it is (times off the grid included). While a monitor journal
+    /// is pending (only a shared holder can see one: the exclusive lock completes it), this is
+    /// the file as the journal will leave it, so a reader never sees a row in neither file.
     pub fn read_schedule(&self, table: Table, _lock: &impl Held) -> Result<Schedule> {
-        schedule::read(&self.schedule_path(table))
+        let path = self.schedule_path(table);
+        match self.read_journal()? {
+            None => schedule::read(&path),
+            Some(j) => schedule::parse(&path, &self.as_journal_leaves(&j, table)?),
+        }
+    }
+
+    /// Whether a monitor journal is pending (an interrupted tick's moves, not yet completed);
+    /// a journal that cannot be read is the error.
+    pub fn journal_pending(&self, _lock: &SharedLock) -> Result<bool> {
+        Ok(self.read_journal()?.is_some())
+    }
+
+    /// The bytes `table` will have once `j` is applied; nothing is written.
+    fn as_journal_leaves(&self, j: &crate::journal::Journal, table: Table) -> Result<Vec<u8>> {
+        match table {
+            Table::Booking => Ok(j.booking.clone()),
+            Table::Using => Ok(j.using.clone()),
+            Table::Used => {
+                let path = self.schedule_path(Table::Used);
+                let mut bytes = std::fs::read(&path).map_err(|source| Error::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let before = usize::try_from(j.used_len)
+                    .ok()
+                    .filter(|n| *n <= bytes.len())
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            &path,
+                            None,
+                            None,
+                            format!(
+                                "is {} bytes, but the monitor journal expects {} before its rows: the history changed while a tick was interrupted; restore it, then run the monitor",
+                                bytes.len(),
+                                j.used_len
+                            ),
+                        )
+                    })?;
+                bytes.truncate(before);
+                bytes.extend_from_slice(&j.append);
+                Ok(bytes)
+            }
+        }
     }
 
     /// Reads a schedule file and refuses it when a row is off the grid.
@@ -206,6 +271,8 @@ impl Root {
             path: path.clone(),
             source,
         })?;
+        // A row glued onto an open quote would vanish into that field.
+        schedule::check_appendable(&path, &bytes)?;
         if bytes.is_empty() {
             bytes.extend_from_slice(schedule::HEADER_LINE.as_bytes());
         } else if bytes.last() != Some(&b'\n') {
@@ -304,7 +371,8 @@ impl Root {
 
     /// Moves rows between the schedule files as one unit: `booking` and `using` become the
     /// given rows and `to_used` is appended to the history. A journal is written first, so a
-    /// crash at any `step` is completed by [`Root::recover`]. `step` is told each stage.
+    /// crash at any `step` is completed by the next [`Root::lock_exclusive`], whoever takes
+    /// it. `step` is told each stage.
     pub fn commit_moves(
         &self,
         booking: &[Row],
@@ -314,16 +382,11 @@ impl Root {
         step: &mut dyn FnMut(&str),
     ) -> Result<()> {
         let used_path = self.schedule_path(Table::Used);
-        let used_len = std::fs::metadata(&used_path)
-            .map(|m| m.len())
-            .map_err(|source| Error::Read {
-                path: used_path.clone(),
-                source,
-            })?;
+        let (used_len, last) = atomic::length_and_last_byte(&used_path)?;
         let mut append = Vec::new();
         if used_len == 0 {
             append.extend_from_slice(schedule::HEADER_LINE.as_bytes());
-        } else if atomic::last_byte(&used_path, used_len) != Some(b'\n') {
+        } else if last != Some(b'\n') {
             append.push(b'\n');
         }
         schedule::append_rows_to(&mut append, to_used);
@@ -338,17 +401,23 @@ impl Root {
         self.apply(&journal, lock, step)
     }
 
-    /// Completes the moves of a tick that stopped half-way; `true` when there was one.
-    pub fn recover(&self, lock: &ExclusiveLock, step: &mut dyn FnMut(&str)) -> Result<bool> {
+    /// The pending journal of an interrupted tick, if any: never through a link, and one that
+    /// is damaged, foreign or of the first format is an error naming it.
+    fn read_journal(&self) -> Result<Option<crate::journal::Journal>> {
+        use std::io::Read;
         let path = self.journal_path();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(source) => return Err(Error::Read { path, source }),
+        let read_err = |source| Error::Read {
+            path: path.clone(),
+            source,
         };
-        let journal = crate::journal::Journal::parse(&path, &bytes)?;
-        self.apply(&journal, lock, step)?;
-        Ok(true)
+        let mut file = match atomic::open_plain(&path, rustix::fs::OFlags::RDONLY, 0) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(read_err(e)),
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(read_err)?;
+        crate::journal::Journal::parse(&path, &bytes).map(Some)
     }
 
     fn apply(
@@ -357,33 +426,16 @@ impl Root {
         _lock: &ExclusiveLock,
         step: &mut dyn FnMut(&str),
     ) -> Result<()> {
+        // A history that does not fit the journal stops everything before the first write.
+        let used = self.schedule_path(Table::Used);
+        atomic::check_redo_append(&used, j.used_len, &j.append)?;
         atomic::replace(&self.schedule_path(Table::Booking), &j.booking, 0o644)?;
         step("booking-written");
         atomic::replace(&self.schedule_path(Table::Using), &j.using, 0o644)?;
         step("using-written");
-        let used = self.schedule_path(Table::Used);
-        let len = std::fs::metadata(&used).map(|m| m.len()).unwrap_or(0);
-        let done = len == j.used_len + j.append.len() as u64;
-        if !done && !j.append.is_empty() {
-            if len != j.used_len {
-                // Only this journal appends while it exists: cut a torn write back to before it.
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&used)
-                    .map_err(|source| Error::Write {
-                        path: used.clone(),
-                        source,
-                    })?;
-                file.set_len(j.used_len).map_err(|source| Error::Write {
-                    path: used.clone(),
-                    source,
-                })?;
-            }
-            atomic::append_exact(&used, &j.append)?;
-        }
+        atomic::redo_append(&used, j.used_len, &j.append)?;
         step("used-appended");
-        let path = self.journal_path();
-        std::fs::remove_file(&path).map_err(|source| Error::Write { path, source })?;
+        atomic::remove(&self.journal_path())?;
         step("committed");
         Ok(())
     }

@@ -125,7 +125,131 @@ pub struct Schedule {
     pub lines: Vec<u64>,
 }
 
+/// The least a booking may take: a container with less than one cpu or one GB of memory is
+/// not a booking the tools make, and docker would start it starved or not at all.
+pub const MIN_CPUS: f64 = 1.0;
+pub const MIN_MEMORY_GB: u32 = 1;
+
+/// Why a row must not be started: what `checker` reports and the monitor logs instead.
+/// `booking` never writes such a row; a hand edit or another tool can.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowProblem {
+    /// `start` or `end` off :00 / :30.
+    OffGrid {
+        column: &'static str,
+        at: NaiveDateTime,
+    },
+    /// `end <= start`.
+    BadWindow {
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+    },
+    /// Longer than [`crate::clock::HORIZON_DAYS`] days.
+    TooLong {
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+    },
+    /// `cpus` below [`MIN_CPUS`] or `memory` below [`MIN_MEMORY_GB`].
+    BelowMinimum { column: &'static str, value: f64 },
+}
+
+impl RowProblem {
+    /// The stable problem code of `checker --json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RowProblem::OffGrid { .. } => "off_grid",
+            RowProblem::BadWindow { .. } => "bad_window",
+            RowProblem::TooLong { .. } => "too_long",
+            RowProblem::BelowMinimum { .. } => "below_minimum",
+        }
+    }
+
+    /// The column the problem is about.
+    pub fn column(&self) -> &'static str {
+        match self {
+            RowProblem::OffGrid { column, .. } | RowProblem::BelowMinimum { column, .. } => column,
+            RowProblem::BadWindow { .. } | RowProblem::TooLong { .. } => "end",
+        }
+    }
+}
+
+impl std::fmt::Display for RowProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowProblem::OffGrid { at, .. } => write!(
+                f,
+                "{} is not on the 30-minute grid (:00 or :30)",
+                format_time(*at)
+            ),
+            RowProblem::BadWindow { start, end } => write!(
+                f,
+                "ends at {}, not after its start {}",
+                format_time(*end),
+                format_time(*start)
+            ),
+            RowProblem::TooLong { start, end } => write!(
+                f,
+                "lasts from {} to {}, longer than the {} days a booking may",
+                format_time(*start),
+                format_time(*end),
+                crate::clock::HORIZON_DAYS
+            ),
+            RowProblem::BelowMinimum { column, value } => {
+                write!(f, "{column} {value} is below the minimum of 1")
+            }
+        }
+    }
+}
+
+/// Everything wrong with `row` as a booking to start, in column order; empty for a sound
+/// row.
+pub fn row_problems(row: &Row) -> Vec<RowProblem> {
+    let mut found = Vec::new();
+    for (column, at) in [("start", row.start), ("end", row.end)] {
+        if !crate::clock::is_on_grid(at) {
+            found.push(RowProblem::OffGrid { column, at });
+        }
+    }
+    let (start, end) = (row.start, row.end);
+    if end <= start {
+        found.push(RowProblem::BadWindow { start, end });
+    } else if end - start > chrono::Duration::days(crate::clock::HORIZON_DAYS) {
+        found.push(RowProblem::TooLong { start, end });
+    }
+    // NaN counts as below too: the reader never yields it, but a Row built in code may.
+    if row.cpus < MIN_CPUS || row.cpus.is_nan() {
+        found.push(RowProblem::BelowMinimum {
+            column: "cpus",
+            value: row.cpus,
+        });
+    }
+    if row.memory < MIN_MEMORY_GB {
+        found.push(RowProblem::BelowMinimum {
+            column: "memory",
+            value: f64::from(row.memory),
+        });
+    }
+    found
+}
+
 impl Schedule {
+    /// Checks every row with [`row_problems`]; the first problem is an error naming its line
+    /// and column. For `booking.csv` and `using.csv`, whose rows the monitor starts (the
+    /// history is only read).
+    pub fn check_rows(&self, path: &Path) -> Result<()> {
+        for (row, line) in self.rows.iter().zip(&self.lines) {
+            if let Some(problem) = row_problems(row).into_iter().next() {
+                return Err(Error::invalid(
+                    path,
+                    Some(*line as usize),
+                    Some(problem.column().into()),
+                    format!("{problem}; the monitor will not start this booking"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that every row lies on the 30-minute grid; the first that does not is an
     /// error naming its line and column. The booking and monitor tools refuse such files.
     pub fn check_grid(&self, path: &Path) -> Result<()> {
@@ -291,6 +415,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Schedule> {
             format!("missing column; the header is `{}`", HEADER_LINE.trim_end()),
         ));
     }
+    // The csv reader takes a quote that is never closed to run to the end of the file: the
+    // rest of the file, and any row appended later, would silently become one field.
+    if let Some((line, field)) = unclosed_quote(bytes) {
+        let column = header
+            .get(field)
+            .map(|h| String::from_utf8_lossy(h).into_owned());
+        return Err(Error::invalid(path, Some(line as usize), column, UNCLOSED));
+    }
 
     let mut schedule = Schedule::default();
     // One UTF-8 check per record (StringRecord), not one per field.
@@ -348,6 +480,64 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Schedule> {
         schedule.lines.push(line);
     }
     Ok(schedule)
+}
+
+const UNCLOSED: &str =
+    "a quoted field starts here and is never closed (a `\"` without its closing `\"`)";
+
+/// Where a quoted field opens that the text never closes: its line (1-based) and the index
+/// of its field in the record. Follows the csv crate's reader: a `"` opens a quoted field
+/// only at the start of a field, `""` inside one is a quote, records end at `\n` or `\r`.
+pub fn unclosed_quote(bytes: &[u8]) -> Option<(u64, usize)> {
+    #[derive(PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    if !bytes.contains(&b'"') {
+        return None;
+    }
+    let (mut state, mut line, mut field, mut opened) = (State::FieldStart, 1u64, 0usize, (0, 0));
+    for &b in bytes {
+        if b == b'\n' {
+            line += 1;
+        }
+        state = match (state, b) {
+            (State::Quoted, b'"') => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::FieldStart, b'"') => {
+                opened = (line, field);
+                State::Quoted
+            }
+            (State::QuoteInQuoted, b'"') => State::Quoted,
+            (_, b',') => {
+                field += 1;
+                State::FieldStart
+            }
+            (_, b'\n' | b'\r') => {
+                field = 0;
+                State::FieldStart
+            }
+            _ => State::Unquoted,
+        };
+    }
+    (state == State::Quoted).then_some(opened)
+}
+
+/// Refuses to append to `bytes` (a schedule file) when its last field is an open quote:
+/// the appended row would become part of that field instead of a row of its own.
+pub fn check_appendable(path: &Path, bytes: &[u8]) -> Result<()> {
+    match unclosed_quote(bytes) {
+        Some((line, _)) => Err(Error::invalid(
+            path,
+            Some(line as usize),
+            None,
+            format!("{UNCLOSED}; nothing is appended to it"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A whole number, also as pandas writes integers that passed through a float (`16.0`).
@@ -481,6 +671,107 @@ mod tests {
         assert_eq!(s.rows[0].extra_command.as_deref(), Some("echo \"a, b\""));
         assert_eq!(s.lines, [2]);
         assert_eq!(String::from_utf8(to_bytes(&s.rows)).unwrap(), text);
+    }
+
+    const BROKEN: &str = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n2026-11-23 09:00:00,2026-11-23 11:00:00,u1,2.0,16,[],10004,,ok\n2026-11-23 09:00:00,2026-11-23 11:00:00,u2,2.0,16,[],10005,,\"echo open\n";
+
+    fn row(start: &str, end: &str, cpus: f64, memory: u32) -> Row {
+        Row {
+            start: parse_time(start).unwrap(),
+            end: parse_time(end).unwrap(),
+            user_id: "u1".into(),
+            cpus,
+            memory,
+            gpus: GpuSet::default(),
+            forward_port: 10001,
+            image: None,
+            extra_command: None,
+        }
+    }
+
+    /// Regression: the csv reader took a quote that is never closed to run to the end of the
+    /// file; `checker validate` passed it, and the next booking appended became part of
+    /// that field instead of a row.
+    #[test]
+    fn an_unterminated_quote_is_refused_naming_line_and_column() {
+        let e = parse(Path::new("b.csv"), BROKEN.as_bytes()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "b.csv:3: extra_command: a quoted field starts here and is never closed (a `\"` without its closing `\"`)"
+        );
+        // Quotes that close, doubled quotes and a literal quote inside a field are fine.
+        let fine = BROKEN.replace("\"echo open\n", "\"echo \"\"a,\nb\"\"\"\n");
+        assert_eq!(
+            parse(Path::new("b.csv"), fine.as_bytes())
+                .unwrap()
+                .rows
+                .len(),
+            2
+        );
+        assert_eq!(unclosed_quote(b"a,b\"c,d\n"), None);
+        assert_eq!(unclosed_quote(b"a,\"b\"\"\n"), Some((1, 1)));
+    }
+
+    #[test]
+    fn nothing_is_appended_onto_an_open_quote() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("jobs")).unwrap();
+        let path = dir.path().join("jobs/booking.csv");
+        std::fs::write(&path, BROKEN).unwrap();
+        let root = crate::Root::at(dir.path());
+        let lock = root.lock_exclusive("test").unwrap();
+        let new = row("2026-11-24 09:00:00", "2026-11-24 10:00:00", 1.0, 1);
+        let e = root
+            .add_rows(crate::LiveTable::Booking, &[new], &lock)
+            .unwrap_err();
+        assert!(
+            e.to_string().ends_with("booking.csv:3: a quoted field starts here and is never closed (a `\"` without its closing `\"`); nothing is appended to it"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), BROKEN);
+    }
+
+    #[test]
+    fn rows_below_the_minimums_backwards_off_grid_or_too_long_are_named() {
+        let problems = |start, end, cpus, memory| -> Vec<String> {
+            row_problems(&row(start, end, cpus, memory))
+                .iter()
+                .map(|p| format!("{} {}: {p}", p.code(), p.column()))
+                .collect()
+        };
+        let (a, b) = ("2026-11-23 09:00:00", "2026-11-23 11:00:00");
+        assert!(problems(a, b, 1.0, 1).is_empty());
+        assert!(
+            problems(a, "2026-12-07 09:00:00", 64.0, 512).is_empty(),
+            "14 days exactly"
+        );
+        assert_eq!(
+            problems(a, b, 0.5, 0),
+            [
+                "below_minimum cpus: cpus 0.5 is below the minimum of 1",
+                "below_minimum memory: memory 0 is below the minimum of 1"
+            ]
+        );
+        assert_eq!(
+            problems(a, a, 1.0, 1),
+            ["bad_window end: ends at 2026-11-23 09:00:00, not after its start 2026-11-23 09:00:00"]
+        );
+        assert_eq!(
+            problems(a, "2026-12-07 09:30:00", 1.0, 1),
+            ["too_long end: lasts from 2026-11-23 09:00:00 to 2026-12-07 09:30:00, longer than the 14 days a booking may"]
+        );
+        assert_eq!(
+            problems("2026-11-23 09:15:00", b, 1.0, 1),
+            ["off_grid start: 2026-11-23 09:15:00 is not on the 30-minute grid (:00 or :30)"]
+        );
+        let s = Schedule {
+            rows: vec![row(a, b, 1.0, 1), row(a, b, 0.0, 1)],
+            lines: vec![2, 3],
+        };
+        assert_eq!(
+            s.check_rows(Path::new("b.csv")).unwrap_err().to_string(),
+            "b.csv:3: cpus: cpus 0 is below the minimum of 1; the monitor will not start this booking"
+        );
     }
 
     #[test]

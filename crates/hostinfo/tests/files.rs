@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use hostinfo::exec::Request;
-use hostinfo::lock::{ExclusiveLock, SharedLock};
+use hostinfo::lock::SharedLock;
 use hostinfo::log::{LogLine, Sign};
 use hostinfo::schedule::{self, GpuSet, Row};
 use hostinfo::{Error, LiveTable, Root, Table};
@@ -151,7 +151,9 @@ fn hold_lock_elsewhere(root: &Root, seconds: &str) -> Child {
 fn a_second_process_waits_for_the_lock_then_proceeds() {
     let (_dir, root) = empty_root();
     let mut holder = hold_lock_elsewhere(&root, "1");
-    let lock = ExclusiveLock::acquire(&root.lock_path(), "test", Duration::from_secs(20)).unwrap();
+    let lock = root
+        .lock_exclusive_with("test", Duration::from_secs(20), &mut |_| {})
+        .unwrap();
     // The holder writes `released` before it lets go: seeing it proves we waited.
     assert!(root.jobs_dir().join("released").exists());
     drop(lock);
@@ -171,10 +173,14 @@ fn readers_wait_for_a_writer_too() {
 fn a_lock_held_too_long_gives_a_clear_error_naming_the_file() {
     let (_dir, root) = empty_root();
     // Leave a note as an earlier exclusive holder would have.
-    drop(ExclusiveLock::acquire(&root.lock_path(), "monitor", Duration::from_secs(1)).unwrap());
+    drop(
+        root.lock_exclusive_with("monitor", Duration::from_secs(1), &mut |_| {})
+            .unwrap(),
+    );
     let mut holder = hold_lock_elsewhere(&root, "2");
-    let err =
-        ExclusiveLock::acquire(&root.lock_path(), "test", Duration::from_millis(300)).unwrap_err();
+    let err = root
+        .lock_exclusive_with("test", Duration::from_millis(300), &mut |_| {})
+        .unwrap_err();
     assert!(matches!(err, Error::LockTimeout { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -194,10 +200,11 @@ fn shared_holders_do_not_block_each_other() {
     let (_dir, root) = empty_root();
     let a = SharedLock::acquire(&root.lock_path(), Duration::from_secs(1)).unwrap();
     let b = SharedLock::acquire(&root.lock_path(), Duration::ZERO).unwrap();
-    let exclusive = ExclusiveLock::acquire(&root.lock_path(), "test", Duration::ZERO);
+    let exclusive = root.lock_exclusive_with("test", Duration::ZERO, &mut |_| {});
     assert!(matches!(exclusive, Err(Error::LockTimeout { .. })));
     drop((a, b));
-    ExclusiveLock::acquire(&root.lock_path(), "test", Duration::ZERO).unwrap();
+    root.lock_exclusive_with("test", Duration::ZERO, &mut |_| {})
+        .unwrap();
 }
 
 #[test]
@@ -212,5 +219,383 @@ fn a_missing_schedule_file_says_how_to_create_it() {
         err.to_string()
             .contains("booking.csv: file is missing; run scripts/setup.sh"),
         "{err}"
+    );
+}
+
+// --- Links and FIFOs in jobs/ -------------------------------------------------------------
+
+/// A file outside `jobs/` that a planted link points at, with what it held.
+fn outside_target(dir: &std::path::Path) -> (std::path::PathBuf, &'static str) {
+    let target = dir.join("outside-secret");
+    let text = "root:x:0:0::/root:/bin/bash\n";
+    std::fs::write(&target, text).unwrap();
+    (target, text)
+}
+
+/// Before, root opened `jobs/.lock` through the link (`O_CREAT`, no `O_NOFOLLOW`) and wrote
+/// its holder note (`pid N (booking)`) over the target.
+#[test]
+fn a_symlinked_lock_is_refused_and_its_target_left_alone() {
+    let (dir, root) = empty_root();
+    let (target, text) = outside_target(dir.path());
+    std::os::unix::fs::symlink(&target, root.lock_path()).unwrap();
+    let err = root.lock_exclusive("booking").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("jobs/.lock: cannot lock"), "{msg}");
+    assert!(msg.contains("symbolic link"), "{msg}");
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    let err = root.lock_shared().unwrap_err();
+    assert!(err.to_string().contains("jobs/.lock"), "{err}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), text);
+}
+
+/// Before, `monitor.log`, `monitor_exec` and `used.csv` were opened for appending through a
+/// link, so root appended log lines, requests and history rows to the link's target.
+#[test]
+fn appends_to_jobs_files_never_follow_a_symlink() {
+    let (dir, root) = empty_root();
+    let (target, text) = outside_target(dir.path());
+    let lock = root.lock_exclusive("test").unwrap();
+    for name in ["monitor.log", "monitor_exec", "used.csv"] {
+        let path = root.jobs_dir().join(name);
+        let _ = std::fs::remove_file(&path);
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = match name {
+            "monitor.log" => root
+                .append_log(&LogLine::info(t("2026-11-23 09:00"), "x"))
+                .unwrap_err(),
+            "monitor_exec" => root.push_request(&Request::Now, &lock).unwrap_err(),
+            _ => root.append_used(&[row("u1")], &lock).unwrap_err(),
+        };
+        let msg = err.to_string();
+        assert!(msg.contains(&format!("jobs/{name}: cannot write")), "{msg}");
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), text, "{name}");
+    }
+}
+
+/// Before, opening a FIFO planted as `monitor.log` for writing blocked until someone read
+/// it: every monitor tick hung there.
+#[test]
+fn a_fifo_in_place_of_the_log_is_refused_without_blocking() {
+    let (_dir, root) = empty_root();
+    let ok = Command::new("mkfifo")
+        .arg(root.monitor_log_path())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = root.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(r.append_log(&LogLine::info(t("2026-11-23 09:00"), "x")));
+    });
+    let result = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("appending to a FIFO blocked");
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.contains("monitor.log: cannot write"), "{msg}");
+    assert!(msg.contains("not a regular file"), "{msg}");
+}
+
+// --- A read-only jobs/ -------------------------------------------------------------------
+//
+// The tests run as root, whom neither a mode nor (without a mount) anything else stops from
+// writing, so the decision a reader takes when `open(O_RDWR | O_CREAT)` fails is a function
+// of its own, given the error, and is tested directly; one test also runs the real case as
+// an unprivileged user when we are root.
+
+const EROFS: i32 = 30;
+const EACCES: i32 = 13;
+const EIO: i32 = 5;
+
+/// Before, a reader whose read-write open failed (a read-only `jobs/`) got
+/// `cannot lock: Read-only file system` and `checker` reported nothing.
+#[test]
+fn a_reader_on_a_read_only_jobs_takes_the_shared_lock_on_a_read_only_open() {
+    let (_dir, root) = empty_root();
+    drop(root.lock_exclusive("monitor").unwrap());
+    let before = std::fs::read(root.lock_path()).unwrap();
+    for errno in [EROFS, EACCES] {
+        let lock = SharedLock::acquire_after_read_write_failed(
+            &root.lock_path(),
+            std::io::Error::from_raw_os_error(errno),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert_eq!(lock.unlocked(), None);
+        // It really holds the lock: a writer cannot take it meanwhile.
+        let writer = root.lock_exclusive_with("test", Duration::ZERO, &mut |_| {});
+        assert!(
+            matches!(writer, Err(Error::LockTimeout { .. })),
+            "{writer:?}"
+        );
+        assert_eq!(root.read_schedule(Table::Booking, &lock).unwrap().rows, []);
+        drop(lock);
+        assert_eq!(std::fs::read(root.lock_path()).unwrap(), before);
+    }
+}
+
+/// Before, a reader that could not create a missing `jobs/.lock` failed.
+#[test]
+fn a_reader_goes_on_without_a_lock_it_cannot_create_and_says_so() {
+    let (_dir, root) = empty_root();
+    let lock = SharedLock::acquire_after_read_write_failed(
+        &root.lock_path(),
+        std::io::Error::from_raw_os_error(EROFS),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    let why = lock.unlocked().expect("says it holds no lock");
+    assert!(why.contains("jobs/.lock: read without the lock"), "{why}");
+    assert!(!root.lock_path().exists(), "nothing was created");
+    assert_eq!(root.read_schedule(Table::Booking, &lock).unwrap().rows, []);
+}
+
+#[test]
+fn other_failures_to_open_the_lock_are_errors_naming_it() {
+    let (_dir, root) = empty_root();
+    let err = SharedLock::acquire_after_read_write_failed(
+        &root.lock_path(),
+        std::io::Error::from_raw_os_error(EIO),
+        Duration::from_secs(1),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("jobs/.lock: cannot lock"), "{err}");
+}
+
+/// The real case: a user who may not write `jobs/` (root's, mode 0755) reads the schedule
+/// under the shared lock, with and without an existing lock file, and creates nothing.
+/// Before, the read-write open failed with EACCES and nothing could be read. Root is
+/// never refused, so as root the helper below runs as `nobody`; otherwise `jobs/` is
+/// made read-only with chmod.
+#[test]
+fn a_user_who_may_not_write_jobs_reads_the_schedule_under_the_shared_lock() {
+    use std::os::unix::process::CommandExt;
+    let (dir, root) = empty_root();
+    std::fs::write(
+        root.schedule_path(Table::Booking),
+        schedule::to_bytes(&[row("u1")]),
+    )
+    .unwrap();
+    drop(root.lock_exclusive("monitor").unwrap());
+    // A file we create is owned by our effective user.
+    let as_root =
+        std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(root.lock_path()).unwrap()) == 0;
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode(dir.path(), 0o755);
+    if !as_root {
+        mode(&root.jobs_dir(), 0o555);
+    }
+    for lock_file in [true, false] {
+        if !lock_file {
+            mode(&root.jobs_dir(), 0o755);
+            std::fs::remove_file(root.lock_path()).unwrap();
+            if !as_root {
+                mode(&root.jobs_dir(), 0o555);
+            }
+        }
+        let mut helper = Command::new(std::env::current_exe().unwrap());
+        helper
+            .args(["--exact", "read_only_helper", "--ignored", "--nocapture"])
+            .env("AIVC_TEST_READ_ONLY_ROOT", dir.path());
+        if as_root {
+            helper.uid(65534).gid(65534);
+        }
+        let out = helper.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("READ u1"),
+            "lock file {lock_file}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(root.lock_path().exists(), lock_file);
+        assert_eq!(text.contains("WITHOUT LOCK"), !lock_file, "{text}");
+    }
+    mode(&root.jobs_dir(), 0o755);
+}
+
+/// Run by the test above as a user who may not write `jobs/`.
+#[test]
+#[ignore = "run by a_user_who_may_not_write_jobs_reads_the_schedule_under_the_shared_lock"]
+#[allow(clippy::print_stdout)] // the answer to the parent test
+fn read_only_helper() {
+    let dir = std::env::var_os("AIVC_TEST_READ_ONLY_ROOT").expect("run by its parent test");
+    let root = Root::at(dir);
+    let lock = root.lock_shared().unwrap();
+    if lock.unlocked().is_some() {
+        println!("WITHOUT LOCK");
+    }
+    for r in root.read_schedule(Table::Booking, &lock).unwrap().rows {
+        println!("READ {}", r.user_id);
+    }
+}
+
+// --- The monitor's journal and everyone else ----------------------------------------------
+
+/// A journal as an interrupted tick leaves it: u1's booking moves from booking.csv to
+/// using.csv and u0's ended one goes to the history.
+fn pending_journal(root: &Root) -> hostinfo::journal::Journal {
+    let used = std::fs::read(root.schedule_path(Table::Used)).unwrap();
+    let mut append = Vec::new();
+    schedule::append_rows_to(&mut append, &[row("u0")]);
+    let j = hostinfo::journal::Journal {
+        booking: schedule::to_bytes(&[]),
+        using: schedule::to_bytes(&[row("u1")]),
+        used_len: used.len() as u64,
+        append,
+    };
+    std::fs::write(root.jobs_dir().join(".monitor-journal"), j.to_bytes()).unwrap();
+    j
+}
+
+/// Every file in `jobs/` but the lock (whose holder note any locker rewrites).
+fn jobs_files(root: &Root) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(root.jobs_dir())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != ".lock")
+        .map(|e| {
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Before, only the monitor's next tick completed a journal: a booking taking the lock
+/// meanwhile worked on the half-moved files (u1 in neither booking.csv nor using.csv, its
+/// GPUs free) and the tick's replay then overwrote what it wrote.
+#[test]
+fn taking_the_lock_exclusive_completes_a_pending_journal_first() {
+    let (_dir, root) = empty_root();
+    // Killed after booking.csv was written: u1 is in neither file.
+    std::fs::write(
+        root.schedule_path(Table::Using),
+        schedule::to_bytes(&[row("u0")]),
+    )
+    .unwrap();
+    let history = std::fs::read(root.schedule_path(Table::Used)).unwrap();
+    let j = pending_journal(&root);
+    let lock = root.lock_exclusive("booking").unwrap();
+    assert!(lock.completed_journal());
+    assert!(!root.jobs_dir().join(".monitor-journal").exists());
+    assert_eq!(
+        std::fs::read(root.schedule_path(Table::Using)).unwrap(),
+        j.using
+    );
+    let used = std::fs::read(root.schedule_path(Table::Used)).unwrap();
+    assert_eq!(used, [history, j.append].concat(), "appended exactly once");
+    drop(lock);
+    assert!(!root.lock_exclusive("booking").unwrap().completed_journal());
+}
+
+/// Before, a reader under the shared lock read the half-moved files.
+#[test]
+fn a_shared_reader_sees_the_schedule_a_pending_journal_describes_and_changes_nothing() {
+    let (_dir, root) = empty_root();
+    let j = pending_journal(&root);
+    let before = jobs_files(&root);
+    let lock = root.lock_shared().unwrap();
+    assert!(root.journal_pending(&lock).unwrap());
+    let users = |t| {
+        root.read_schedule(t, &lock)
+            .unwrap()
+            .rows
+            .into_iter()
+            .map(|r| r.user_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(users(Table::Booking), Vec::<String>::new());
+    assert_eq!(users(Table::Using), ["u1"]);
+    assert_eq!(users(Table::Used), ["u0"]);
+    drop(lock);
+    assert_eq!(jobs_files(&root), before, "a reader writes nothing");
+    let _ = j;
+}
+
+/// Before, the used.csv length was only compared, and a history shorter than the journal
+/// recorded was "cut back" with set_len, which pads it with NUL bytes.
+#[test]
+fn a_history_shorter_than_the_journal_recorded_is_an_error_and_left_as_it_is() {
+    let (_dir, root) = empty_root();
+    let mut j = pending_journal(&root);
+    j.used_len += 1000;
+    std::fs::write(root.jobs_dir().join(".monitor-journal"), j.to_bytes()).unwrap();
+    let before = jobs_files(&root);
+    let err = root.lock_exclusive("monitor").unwrap_err().to_string();
+    assert!(err.contains("used.csv: is "), "{err}");
+    assert!(err.contains("monitor journal expects"), "{err}");
+    assert_eq!(jobs_files(&root), before);
+}
+
+/// A history append torn by a crash (part of it written) is cut back and written once.
+#[test]
+fn a_torn_history_append_is_completed_exactly_once() {
+    let (_dir, root) = empty_root();
+    let history = std::fs::read(root.schedule_path(Table::Used)).unwrap();
+    let j = pending_journal(&root);
+    let torn = [history.clone(), j.append[..5].to_vec()].concat();
+    std::fs::write(root.schedule_path(Table::Used), torn).unwrap();
+    drop(root.lock_exclusive("monitor").unwrap());
+    assert_eq!(
+        std::fs::read(root.schedule_path(Table::Used)).unwrap(),
+        [history, j.append].concat()
+    );
+}
+
+/// Before, the old parser summed lengths near u64::MAX (a panic in debug builds), applied a
+/// journal whose payload had changed, and ignored the journal entirely outside the monitor.
+#[test]
+fn a_damaged_or_foreign_journal_is_one_error_naming_it_for_writers_and_readers_alike() {
+    let (dir, root) = empty_root();
+    let good = pending_journal(&root).to_bytes();
+    let mut flipped = good.clone();
+    let at = flipped.len() / 2;
+    flipped[at] ^= 1;
+    let huge = format!(
+        "AIVC-JOURNAL 2\nused_len 0\nbooking {m}\nusing {m}\nappend 2\nxx",
+        m = u64::MAX
+    );
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("a flipped bit", flipped),
+        ("cut short", good[..good.len() - 3].to_vec()),
+        ("lengths that overflow", huge.into_bytes()),
+        (
+            "the first format",
+            b"AIVC-JOURNAL 1\nused_len 0\nbooking 0\nusing 0\nappend 0\nEND\n".to_vec(),
+        ),
+        ("empty", Vec::new()),
+        ("foreign", b"{\"hello\": 1}\n".to_vec()),
+    ];
+    let path = root.jobs_dir().join(".monitor-journal");
+    for (what, bytes) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let before = jobs_files(&root);
+        let e = root.lock_exclusive("booking").unwrap_err().to_string();
+        assert!(
+            e.contains("jobs/.monitor-journal: not a monitor journal"),
+            "{what}: {e}"
+        );
+        assert_eq!(e.lines().count(), 1, "{what}: {e}");
+        let lock = root.lock_shared().unwrap();
+        let e = root.read_schedule(Table::Booking, &lock).unwrap_err();
+        assert!(e.to_string().contains(".monitor-journal"), "{what}: {e}");
+        drop(lock);
+        assert_eq!(jobs_files(&root), before, "{what}: nothing applied");
+    }
+    // A link in the journal's place is never followed, whatever it points at.
+    std::fs::remove_file(&path).unwrap();
+    let (target, _) = outside_target(dir.path());
+    std::fs::write(&target, &good).unwrap();
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    let e = root.lock_exclusive("booking").unwrap_err().to_string();
+    assert!(
+        e.contains(".monitor-journal: cannot read") && e.contains("symbolic link"),
+        "{e}"
     );
 }

@@ -128,3 +128,115 @@ proptest! {
         let _ = schedule::parse_time(&text);
     }
 }
+
+/// A YAML document as a tree, rendered in block or flow style with scalars that hold the
+/// characters a looser nesting scan would trip on (brackets in quotes and block scalars).
+#[derive(Debug, Clone)]
+enum Tree {
+    Leaf(String),
+    Seq(Vec<Tree>, bool),
+    Map(Vec<(String, Tree)>, bool),
+}
+
+fn tree() -> impl Strategy<Value = Tree> {
+    let leaf = prop_oneof![
+        "[a-z0-9]{1,5}",
+        "'[a-z\\[\\]{}#\" ]{0,6}'",
+        "\"[a-z\\[\\]{}#' ]{0,6}\"",
+        "\\|\n[a-z\\[\\]{}#'\" ]{1,8}",
+    ]
+    .prop_map(Tree::Leaf);
+    leaf.prop_recursive(12, 80, 4, |inner| {
+        prop_oneof![
+            (
+                proptest::collection::vec(inner.clone(), 1..4),
+                any::<bool>()
+            )
+                .prop_map(|(v, flow)| Tree::Seq(v, flow)),
+            (
+                proptest::collection::vec(("[a-z]{1,4}", inner), 1..4),
+                any::<bool>()
+            )
+                .prop_map(|(v, flow)| Tree::Map(v, flow)),
+        ]
+    })
+}
+
+fn flow_text(t: &Tree) -> String {
+    match t {
+        // A block scalar cannot sit in flow context: it becomes a quoted one there.
+        Tree::Leaf(s) if s.starts_with('|') => format!("'{}'", s[2..].replace('\'', "''")),
+        Tree::Leaf(s) => s.clone(),
+        Tree::Seq(v, _) => format!(
+            "[{}]",
+            v.iter().map(flow_text).collect::<Vec<_>>().join(", ")
+        ),
+        Tree::Map(v, _) => format!(
+            "{{{}}}",
+            v.iter()
+                .enumerate()
+                .map(|(i, (k, t))| format!("{k}{i}: {}", flow_text(t)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The text after `key:` or `-` at `indent`, ending in a line break.
+fn value_text(t: &Tree, indent: usize) -> String {
+    match t {
+        Tree::Leaf(s) if s.starts_with('|') => {
+            format!(" |\n{}{}\n", " ".repeat(indent + 2), &s[2..])
+        }
+        Tree::Leaf(_) | Tree::Seq(_, true) | Tree::Map(_, true) => format!(" {}\n", flow_text(t)),
+        _ => format!("\n{}", block_text(t, indent + 2)),
+    }
+}
+
+fn block_text(t: &Tree, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    match t {
+        Tree::Seq(v, false) => v
+            .iter()
+            .map(|t| format!("{pad}-{}", value_text(t, indent)))
+            .collect(),
+        Tree::Map(v, false) => v
+            .iter()
+            .enumerate()
+            .map(|(i, (k, t))| format!("{pad}{k}{i}:{}", value_text(t, indent)))
+            .collect(),
+        other => format!("{pad}{}\n", flow_text(other)),
+    }
+}
+
+fn value_depth(v: &serde_yaml::Value) -> usize {
+    match v {
+        serde_yaml::Value::Sequence(s) => 1 + s.iter().map(value_depth).max().unwrap_or(0),
+        serde_yaml::Value::Mapping(m) => {
+            1 + m
+                .iter()
+                .map(|(k, v)| value_depth(k).max(value_depth(v)))
+                .max()
+                .unwrap_or(0)
+        }
+        serde_yaml::Value::Tagged(t) => value_depth(&t.value),
+        _ => 0,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// The pre-scan that bounds YAML nesting before serde_yaml reads a file counts exactly
+    /// the levels serde_yaml builds, whatever the style and whatever brackets sit inside
+    /// quoted and block scalars: it neither lets a deep file through nor refuses a flat one.
+    #[test]
+    fn the_yaml_nesting_scan_counts_the_levels_serde_yaml_builds(t in tree()) {
+        let text = block_text(&t, 0);
+        let value: serde_yaml::Value = serde_yaml::from_str(&text)
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let depth = hostinfo::yaml::nesting(&text, usize::MAX)
+            .map_err(|line| TestCaseError::fail(format!("refused at {line}\n{text}")))?;
+        prop_assert_eq!(depth, value_depth(&value), "{}", text);
+    }
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use docker_client::{Client, Container, Owner};
 use hostinfo::exec::Request;
+use hostinfo::lock::{timeout_from_env, Held};
 use hostinfo::log::{LogLine, Sign};
 use hostinfo::schedule::Row;
 use hostinfo::{start_failures, Config, Root, Table};
@@ -118,15 +119,22 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         root.installation_id()?
     };
 
-    // Plan, under the lock.
+    // Plan, under the lock. Taking it exclusive completes an interrupted tick's journal;
+    // a dry run changes nothing, so it reads under the shared lock, which shows the schedule
+    // as that journal leaves it.
     let (requests, close, start, missed, booking_now, using_now, failures_kept) = {
-        let lock = root.lock_exclusive("monitor")?;
-        if dry_run {
-            report.recovered = root.jobs_dir().join(".monitor-journal").exists();
-        } else if root.recover(&lock, &mut crash)? {
-            report.recovered = true;
-            log.info("completed the schedule moves of an interrupted tick".into())?;
-        }
+        let lock: Box<dyn Held> = if dry_run {
+            let lock = root.lock_shared()?;
+            report.recovered = root.journal_pending(&lock)?;
+            Box::new(lock)
+        } else {
+            let lock = root.lock_exclusive_with("monitor", timeout_from_env(), &mut crash)?;
+            if lock.completed_journal() {
+                report.recovered = true;
+                log.info("completed the schedule moves of an interrupted tick".into())?;
+            }
+            Box::new(lock)
+        };
         let requests = root.read_requests(&lock)?;
         let booking = root.read_schedule_strict(Table::Booking, &lock)?.rows;
         let using = root.read_schedule_strict(Table::Using, &lock)?.rows;
@@ -204,6 +212,10 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     let mut failed_starts: Vec<(Row, String)> = Vec::new();
     for row in &start {
         let id = &row.user_id;
+        if let Some(why) = unsound(row) {
+            log.warning(Sign::ContainerWarning, why)?;
+            continue;
+        }
         if !dry_run && containers.iter().any(|c| c.serves(row) && c.running) {
             started.insert(key(row));
             report.started.push(id.clone());
@@ -415,6 +427,20 @@ fn restart(
     }
 }
 
+/// Why `row` is not to be started (below the minimums, backwards, off the grid, over 14
+/// days: only a hand edit makes such a row), as the ContainerWarning to log each tick.
+fn unsound(row: &Row) -> Option<String> {
+    let problems = hostinfo::schedule::row_problems(row);
+    let first = problems.first()?;
+    Some(format!(
+        "{}'s booking from {} to {} is not started: {}: {first}.",
+        row.user_id,
+        short(row.start),
+        short(row.end),
+        first.column()
+    ))
+}
+
 /// Records this tick's failed starts in `jobs/start-failures.csv`, under the exclusive lock
 /// of the commit: only bookings still waiting in `booking.csv` keep a record, so one that
 /// started, was missed or was cancelled drops out. A file that cannot be read is written
@@ -556,6 +582,10 @@ fn reconcile(
         // can re-point before the next restart. It is re-created once, with kept entries.
         let earlier = held.is_some_and(|c| c.running && c.installation.is_empty());
         if held.is_some_and(|c| c.running) && !earlier {
+            continue;
+        }
+        if let Some(why) = unsound(row) {
+            log.warning(Sign::ContainerWarning, why)?;
             continue;
         }
         if held.is_some() {

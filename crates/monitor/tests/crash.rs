@@ -18,6 +18,14 @@ const STEPS: [&str; 10] = [
     "requests-done",
 ];
 
+/// The steps at which a killed tick leaves its journal behind.
+const JOURNAL_PENDING: [&str; 4] = [
+    "journal-written",
+    "booking-written",
+    "using-written",
+    "used-appended",
+];
+
 const HISTORY: &str = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n2026-11-20 09:00:00,2026-11-20 10:00:00,bob,1.0,1,[],10002,,\n";
 
 /// alice's booking ends now (her container runs), bob's is due, carol's was missed, and a
@@ -69,6 +77,8 @@ fn a_tick_killed_at_any_step_is_completed_by_the_next() {
             String::from_utf8_lossy(&killed.stderr)
         );
 
+        let pending = lab.path().join("jobs/.monitor-journal").exists();
+        let log_before = lab.file("jobs/monitor.log");
         let out = lab.monitor(common::NOW, &[], &[]);
         assert_eq!(
             out.status.code(),
@@ -79,6 +89,21 @@ fn a_tick_killed_at_any_step_is_completed_by_the_next() {
         assert!(
             !lab.path().join("jobs/.monitor-journal").exists(),
             "{step}: journal left"
+        );
+        // The tick that completes a journal (now done when it takes the lock) says so, once.
+        assert_eq!(
+            pending,
+            JOURNAL_PENDING.contains(&step),
+            "{step}: journal pending after the kill"
+        );
+        let said = lab.file("jobs/monitor.log")[log_before.len()..]
+            .matches("[INFO] completed the schedule moves of an interrupted tick")
+            .count();
+        assert_eq!(
+            said,
+            usize::from(pending),
+            "{step}: {}",
+            lab.file("jobs/monitor.log")
         );
         assert!(
             users_in(&lab, "jobs/booking.csv").is_empty(),

@@ -107,9 +107,9 @@ pub const COPY_OUT_TIME: Duration = Duration::from_secs(300);
 fn user_can_repoint(source: &str, folders: &UserFolders) -> bool {
     let source = Path::new(source);
     let below = |f: &Path| source.starts_with(f) && source != f;
-    [&folders.work, &folders.backup].iter().any(|f| {
-        below(f) || std::fs::canonicalize(f).is_ok_and(|real| below(&real))
-    })
+    [&folders.work, &folders.backup]
+        .iter()
+        .any(|f| below(f) || std::fs::canonicalize(f).is_ok_and(|real| below(&real)))
 }
 
 /// Keeps each entry of the user's `backup.yaml` that has no kept copy yet, from the stopped

@@ -390,7 +390,11 @@ fn closing_a_first_version_container_never_reads_a_swapped_mount_source_through_
     let host_deploy = root.path().join("cfg/host_deploy.yaml");
     let text = std::fs::read_to_string(&host_deploy).unwrap();
     let real = format!("{}/vol", root.path().display());
-    std::fs::write(&host_deploy, text.replace(&real, &format!("{}/vol", link.display()))).unwrap();
+    std::fs::write(
+        &host_deploy,
+        text.replace(&real, &format!("{}/vol", link.display())),
+    )
+    .unwrap();
     let id = unique_id("oldclose");
     let _cleanup = Cleanup::new(id.clone());
     let backup = root.backup(&id);
@@ -569,7 +573,11 @@ fn entries_whose_archive_ends_on_a_pipe_buffer_boundary_are_kept() {
         .iter()
         .map(|n| format!("  - - d{n}\n    - /root/d{n}\n"))
         .collect();
-    std::fs::write(root.backup(&id).join("backup.yaml"), format!("Dir:\n{dirs}File: []\n")).unwrap();
+    std::fs::write(
+        root.backup(&id).join("backup.yaml"),
+        format!("Dir:\n{dirs}File: []\n"),
+    )
+    .unwrap();
     let out = root.start(&id, docker::free_port(), "pw", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let script: String = sizes
@@ -577,7 +585,12 @@ fn entries_whose_archive_ends_on_a_pipe_buffer_boundary_are_kept() {
         .map(|n| format!("mkdir -p /root/d{n}; head -c {n} /dev/zero > /root/d{n}/f; "))
         .collect();
     assert!(in_container(&id, &script).status.success());
-    let close = run_bounded(&root, &["close", "--user-id", &id], "", Duration::from_secs(120));
+    let close = run_bounded(
+        &root,
+        &["close", "--user-id", &id],
+        "",
+        Duration::from_secs(120),
+    );
     assert!(close.status.success(), "{}", stderr(&close));
     for n in sizes {
         let f = root.kept(&id).join(format!("d{n}/f"));

@@ -240,14 +240,28 @@ mod tests {
         let bytes = archive(|b| {
             raw_name(b, b"e", tar::EntryType::Directory, b"");
             for i in 0..300 {
-                raw_name(b, format!("e/{i}").as_bytes(), tar::EntryType::Directory, b"");
+                raw_name(
+                    b,
+                    format!("e/{i}").as_bytes(),
+                    tar::EntryType::Directory,
+                    b"",
+                );
             }
         });
-        let mut small = Budget { bytes: 256 * 4096, ..budget() };
+        let mut small = Budget {
+            bytes: 256 * 4096,
+            ..budget()
+        };
         small.entries = 10_000;
-        let e = unpack(&mut bytes.as_slice(), OsStr::new("e"), &into, OsStr::new("s"), &mut small)
-            .unwrap_err()
-            .to_string();
+        let e = unpack(
+            &mut bytes.as_slice(),
+            OsStr::new("e"),
+            &into,
+            OsStr::new("s"),
+            &mut small,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("larger than may be copied"), "{e}");
     }
 
