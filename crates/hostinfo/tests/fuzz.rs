@@ -20,7 +20,7 @@ use hostinfo::config::{BackupSpec, CapabilityConfig, HostDeploy, UsersConfig};
 use hostinfo::journal::Journal;
 use hostinfo::log::LogLine;
 use hostinfo::schedule::{self, GpuSet};
-use hostinfo::{exec, expr, start_failures};
+use hostinfo::{auth, exec, expr, start_failures};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
@@ -208,6 +208,8 @@ const BACKUP: &str = "Dir:\n  - - .home/.ssh\n    - /root/.ssh\nFile:\n  - - .ho
 const SCHEDULE: &str = "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n2026-11-23 09:00:00,2026-11-23 11:00:00,u004,4.0,16,[],10004,,\n2026-11-27 17:00:00,2026-12-03 18:00:00,u049,4.0,4,\"[0, 1]\",10049,img:1,\"echo \"\"a, b\"\"\"\n";
 const EXEC: &str = "now\nrestart u001\n\nnow\n";
 const FAILURES: &str = "user_id,start,since,attempts,reason\nu004,2026-11-23 09:00:00,2026-11-23 09:00:00,3,\"no such image, it says\"\n";
+const AUTH_FAILURES: &str = "user_id,failures,lockouts,last_failure,locked_until\nu004,5,1,2026-11-23 09:00:00,2026-11-23 09:15:00\nu005,2,0,2026-11-23 09:01:00,\n";
+const SIGNUP_CODES: &str = "user_id,code_sha256,expires\nu004,9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,2026-11-30 09:00:00\n";
 const LOG: &str = "20230101 13:30 [WARNING] SpaceWarning, m11007s05 is over-use the work_dir 10GB, and backup_dir 2GB.\n";
 
 /// Every parser on `text`, each result checked as its target checks it.
@@ -222,6 +224,8 @@ fn every_parser(text: &str, clock: &Clock) {
     );
     named(exec::parse(Path::new("x"), text), "x");
     named(start_failures::parse(Path::new("f.csv"), text), "f.csv");
+    named(auth::parse_failures(Path::new("a.csv"), text), "a.csv");
+    named(auth::parse_codes(Path::new("k.csv"), text), "k.csv");
     named(Journal::parse(Path::new("j"), text.as_bytes()), "j");
     for line in text.lines().take(3) {
         let _ = LogLine::parse(line);
@@ -400,6 +404,22 @@ fn start_failures_never_panic() {
         named(
             start_failures::parse(Path::new("jobs/start-failures.csv"), t),
             "jobs/start-failures.csv",
+        )
+    });
+}
+
+#[test]
+fn auth_files_never_panic() {
+    fuzz("jobs/auth-failures.csv", inputs(AUTH_FAILURES), |t| {
+        named(
+            auth::parse_failures(Path::new("jobs/auth-failures.csv"), t),
+            "jobs/auth-failures.csv",
+        )
+    });
+    fuzz("jobs/signup-codes.csv", inputs(SIGNUP_CODES), |t| {
+        named(
+            auth::parse_codes(Path::new("jobs/signup-codes.csv"), t),
+            "jobs/signup-codes.csv",
         )
     });
 }
