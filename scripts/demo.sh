@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole system on a throwaway root: a student books from now, a monitor tick starts the
-# container (a real one when a Docker engine answers, else the dry run of it), checker shows
-# the state, and a tick at the booking's end removes it. Prints where the root stays.
+# container (a real one when a Docker engine answers and the stand-in image builds, else the
+# dry run of it, saying why), checker shows the state, and a tick at the booking's end
+# removes it. Prints where the root stays.
 #
 # The engine may be a lab's: the demo is an installation of its own (its root's
 # cfg/installation-id labels its container), its student and image get names of this run's
@@ -28,17 +29,31 @@ for t in booking using used; do cp cfg/templates/schedule.csv "$root/jobs/$t.csv
 sed -i "s|/srv/aivc/|$root/vol/|" "$root/cfg/host_deploy.yaml"
 sed -i "s/^  -\$/  - $user/" "$root/cfg/capability_config.yaml"
 
-engine=0
-if docker version --format '{{.Server.Version}}' >/dev/null 2>&1 && [ -x /bin/busybox ]; then
-  engine=1
+# A real container needs an engine that answers and the stand-in image, built from a static
+# busybox (AIVC_BUSYBOX, else /bin/busybox); `why` says which of them is missing.
+busybox=${AIVC_BUSYBOX:-/bin/busybox}
+engine=0 why=
+if ! command -v docker >/dev/null; then
+  why="there is no docker client on this machine"
+elif ! err=$(docker version --format '{{.Server.Version}}' 2>&1 >/dev/null); then
+  why="no Docker engine answers: $(echo "$err" | tail -n1)"
+elif ! [ -x "$busybox" ]; then
+  why="there is no $busybox, and the stand-in image is built from a static busybox (apt-get install busybox-static; scripts/test.sh installs it)"
+elif command -v file >/dev/null && ! file -L "$busybox" | grep -q 'statically linked'; then
+  why="$busybox is not statically linked, and the stand-in image needs a static one (apt-get install busybox-static)"
+else
   step "Docker answers: building the stand-in workspace image (static busybox; nothing is pulled)"
   ctx=$(mktemp -d)
   cp tests/fixtures/images/sshd-standin/* "$ctx/"
-  cp /bin/busybox "$ctx/busybox"
+  cp "$busybox" "$ctx/busybox"
   image=aivc-demo/sshd-standin:$user
-  docker build -q -t "$image" "$ctx" >/dev/null
+  if err=$(docker build -q -t "$image" "$ctx" 2>&1 >/dev/null); then
+    engine=1
+    sed -i "s|  - aivc/workspace:latest|  - $image|" "$root/cfg/host_deploy.yaml"
+  else
+    why="the stand-in image did not build: $(echo "$err" | tail -n1)"
+  fi
   rm -rf "$ctx"
-  sed -i "s|  - aivc/workspace:latest|  - $image|" "$root/cfg/host_deploy.yaml"
 fi
 "$bin/checker" --root "$root" validate
 
@@ -55,7 +70,7 @@ if [ "$engine" = 1 ]; then
   ours=label=aivc.installation=$(cat "$root/cfg/installation-id")
   docker ps --filter "$ours" --format 'container {{.Names}}: {{.Status}}, ports {{.Ports}}'
 else
-  step "no Docker engine answers: what the tick would do"
+  step "no real container: $why; what the tick would do instead"
   "$bin/monitor" --root "$root" --dry-run
 fi
 

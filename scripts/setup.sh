@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install or update an AIVC booking host (SPEC §11). Safe to run again: live files in cfg/
+# Install or update an AIVC booking host (docs/maintainer-manual.md). Safe to run again: live files in cfg/
 # and jobs/ are created from cfg/templates when missing and never overwritten.
 #
 #   scripts/setup.sh [--root DIR] [--prefix DIR] [--bin-dir DIR] [--booking-port PORT]
@@ -36,7 +36,8 @@ while [ $# -gt 0 ]; do
     --booking-image) image=$2; shift ;;
     --no-systemd) systemd=0 ;;
     --no-container) container=0 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    # The help is the comment block at the top of this file, and nothing after it.
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -45,10 +46,90 @@ say() { echo "setup: $*" >&2; }
 mkdir -p "$root"
 root=$(cd "$root" && pwd)
 
+# 0. The Python version this root may come from (docs/migrating.md). Its cron lines and its
+# booking container would go on running beside the new tools, moving the same rows and
+# writing the same files without our lock. The crontab is the admin's and the container is
+# not one setup created, so setup removes neither: it names them, says exactly what to run,
+# and stops before changing anything. The students' own containers are left running; the
+# monitor adopts them (by name, using.csv row and port) and closes them at their end.
+python_left=0
+python_cron() {   # $1: a user whose crontab to read, or nothing for the caller's
+  local who=${1:-} lines
+  if [ -n "$who" ]; then
+    lines=$(crontab -u "$who" -l 2>/dev/null || true)
+  else
+    lines=$(crontab -l 2>/dev/null || true)
+    who=$(id -un 2>/dev/null || echo "this user")
+  fi
+  lines=$(printf '%s\n' "$lines" | grep -E 'src/monitor/(Monitor|check_restart)\.py' | grep -Ev '^[[:space:]]*#' || true)
+  [ -n "$lines" ] || return 0
+  python_left=1
+  local u=
+  [ -z "${1:-}" ] || u="-u $1 "
+  say "the Python version still runs from the crontab of $who:"
+  printf '%s\n' "$lines" | while IFS= read -r l; do say "    $l"; done
+  say "  remove those lines (its monitor would move the same rows as aivc-monitor):"
+  say "    crontab ${u}-e    and delete them, or all at once:"
+  say "    crontab ${u}-l | grep -Ev 'src/monitor/(Monitor|check_restart)\.py' | crontab ${u}-"
+}
+if command -v crontab >/dev/null 2>&1; then
+  python_cron ""
+  if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != "$(id -un 2>/dev/null)" ]; then
+    python_cron "$SUDO_USER"
+  fi
+fi
+for f in /etc/crontab /etc/cron.d/*; do
+  [ -f "$f" ] || continue
+  if grep -Ev '^[[:space:]]*#' "$f" | grep -Eq 'src/monitor/(Monitor|check_restart)\.py'; then
+    python_left=1
+    say "the Python version still runs from $f: delete its lines naming src/monitor/Monitor.py"
+    say "  and src/monitor/check_restart.py (sudoedit $f)"
+  fi
+done
+# Its booking container: a container without any aivc.* label that mounts this root's cfg/
+# or jobs/ (run_booking.sh names it `booking` and publishes port 10000, which ours takes).
+if docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  real_root=$(cd "$root" && pwd -P)
+  ids=$(docker ps -aq --no-trunc 2>/dev/null || true)
+  if [ -n "$ids" ]; then
+    # One line per container: name, labels (JSON escapes whatever they hold), mount sources.
+    # A container removed meanwhile makes inspect fail for it alone.
+    # shellcheck disable=SC2086
+    seen=$(docker inspect --type container --format \
+      '{{.Name}}'$'\t''{{json .Config.Labels}}{{range .Mounts}}'$'\t''{{.Source}}{{end}}' $ids 2>/dev/null || true)
+    while IFS=$'\t' read -r -a fields; do
+      [ "${#fields[@]}" -ge 3 ] || continue
+      case ${fields[1]} in *'"aivc.'*) continue ;; esac
+      cname=${fields[0]#/}
+      for src in "${fields[@]:2}"; do
+        src=${src%/}
+        case $src in
+          "$root/cfg"|"$root/jobs"|"$real_root/cfg"|"$real_root/jobs")
+            python_left=1
+            say "the Python version's booking container $cname (no aivc labels) mounts $src:"
+            say "  students would go on booking through it, without the new tools' lock. Remove it:"
+            say "    docker rm -f $cname"
+            break ;;
+        esac
+      done
+    done <<< "$seen"
+  fi
+fi
+if [ "$python_left" = 1 ]; then
+  say "nothing was changed: run the commands above, then run scripts/setup.sh again"
+  say "  (docs/migrating.md walks through the switch)"
+  exit 1
+fi
+
 # 1. Live files from the templates, only where missing.
 mkdir -p "$root/cfg/templates" "$root/jobs"
 if [ "$root" != "$repo" ]; then
   for f in "$repo"/cfg/templates/*; do
+    # The Python version's layout keeps the lab's own backup template in Backup/; ours
+    # beside it would be found first and replace the lab's.
+    if [ "$(basename "$f")" = backup.yaml ] && [ -f "$root/cfg/templates/Backup/backup.yaml" ]; then
+      continue
+    fi
     [ -e "$root/cfg/templates/$(basename "$f")" ] || cp "$f" "$root/cfg/templates/"
   done
 fi

@@ -242,44 +242,58 @@ pub const DEBIAN_BASE: &str = "aivc-test/debian-base:bookworm";
 
 pub fn debian_base() -> &'static str {
     static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        require_engine();
-        let have = Command::new("docker")
-            .args(["image", "inspect", DEBIAN_BASE])
-            .output()
-            .unwrap();
-        if have.status.success() {
-            return;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let rootfs = dir.path().join("rootfs");
-        let out = Command::new("debootstrap")
-            .args([
-                "--variant=minbase",
-                "--include=openssh-server,sudo",
-                "bookworm",
-            ])
-            .arg(&rootfs)
-            .arg("http://deb.debian.org/debian")
-            .output()
-            .expect("debootstrap is needed for the booking container test (.ci/run installs it)");
-        assert!(
-            out.status.success(),
-            "debootstrap failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "tar -C '{}' -c . | docker import - {DEBIAN_BASE}",
-                rootfs.display()
-            ))
-            .status()
-            .unwrap();
-        assert!(
-            status.success(),
-            "docker import of the debootstrap tree failed"
-        );
-    });
+    BUILT.get_or_init(|| debootstrap_image(DEBIAN_BASE, "openssh-server,sudo"));
     DEBIAN_BASE
+}
+
+/// A Debian bookworm image whose /sbin/init is systemd, made like [`DEBIAN_BASE`]: for
+/// booting systemd as PID 1 in a container.
+pub const DEBIAN_SYSTEMD: &str = "aivc-test/debian-systemd:bookworm";
+
+pub fn debian_systemd() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| debootstrap_image(DEBIAN_SYSTEMD, "systemd,systemd-sysv,dbus"));
+    DEBIAN_SYSTEMD
+}
+
+/// Imports a minimal bookworm with the packages `include` (comma-separated) as `tag`, unless
+/// the engine has that tag already.
+fn debootstrap_image(tag: &str, include: &str) {
+    require_engine();
+    let have = Command::new("docker")
+        .args(["image", "inspect", tag])
+        .output()
+        .unwrap();
+    if have.status.success() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rootfs = dir.path().join("rootfs");
+    let out = Command::new("debootstrap")
+        .args([
+            "--variant=minbase",
+            &format!("--include={include}"),
+            "bookworm",
+        ])
+        .arg(&rootfs)
+        .arg("http://deb.debian.org/debian")
+        .output()
+        .expect("debootstrap is needed for the Debian test images (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "debootstrap failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -C '{}' -c . | docker import - {tag}",
+            rootfs.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "docker import of the debootstrap tree failed"
+    );
 }

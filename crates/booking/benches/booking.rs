@@ -1,5 +1,6 @@
-//! A non-interactive booking as a whole process at 100, 1,000 and 10,000 existing rows, and
-//! `booking --help`: medians, next to `booking --version` (process start) from the same run.
+//! A non-interactive booking and `booking -ls` (the listing, into a file) as whole processes
+//! at 100, 1,000 and 10,000 existing rows, and `booking --help`: medians, next to
+//! `booking --version` (process start) from the same run.
 //! Run: `cargo bench -p booking --bench booking` (GNU time gives the peak memory).
 #![allow(clippy::print_stdout)]
 
@@ -100,4 +101,51 @@ fn main() {
         );
     }
     println!("\n{}", synthetic_lab::growth("booking --yes", &points));
+    list_schedule(bin, version);
+}
+
+/// `booking -ls` into a file, as `booking -ls > schedule.txt` or a pipe to a pager would.
+fn run_to_file(bin: &Path, args: &[&OsStr], out: &Path) -> (Duration, i32) {
+    let file = std::fs::File::create(out).unwrap();
+    let started = Instant::now();
+    let status = Command::new(bin)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(file)
+        .status()
+        .unwrap();
+    (started.elapsed(), status.code().unwrap_or(-1))
+}
+
+fn list_schedule(bin: &Path, version: Duration) {
+    println!();
+    println!("| rows | booking -ls into a file (median) | baseline: booking --version | ratio |");
+    println!("|---:|---:|---:|---:|");
+    let mut points = Vec::new();
+    for n in synthetic_lab::sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = synthetic_lab::rows(n, synthetic_lab::now_slot());
+        synthetic_lab::write_root(dir.path(), &rows);
+        let args: Vec<&OsStr> = ["--root", dir.path().to_str().unwrap(), "-ls"]
+            .into_iter()
+            .map(OsStr::new)
+            .collect();
+        let out = dir.path().join("listing.txt");
+        let samples: Vec<Duration> = (0..31)
+            .map(|_| {
+                let (t, code) = run_to_file(bin, &args, &out);
+                assert_eq!(code, 0, "the listing must succeed at {n} rows");
+                t
+            })
+            .collect();
+        let t = median(samples);
+        points.push((n, t.as_secs_f64()));
+        println!(
+            "| {n} | {} | {} | {:.1}× |",
+            ms(t),
+            ms(version),
+            t.as_secs_f64() / version.as_secs_f64()
+        );
+    }
+    println!("\n{}", synthetic_lab::growth("booking -ls", &points));
 }

@@ -55,21 +55,43 @@ pub fn parse_capability(input: &str, max: &UserMax) -> Result<(f64, u32, u32), &
     Ok((cpus, memory as u32, gpus as u32))
 }
 
-/// Why a new password is too weak or out of bounds (4..=128 bytes of printable
-/// characters), or `None`.
+/// Why a new password cannot be used, as a plain clause ("the password is too common
+/// ..."), or `None`: 4 to 128 bytes of printable characters, not a common one, not one
+/// character repeated. Never quotes the password.
 pub fn password_problem(password: &str) -> Option<&'static str> {
     const COMMON: [&str; 4] = ["1234", "4321", "1qaz", "=0-9"];
-    if let Some(why) = hostinfo::auth::password_bounds_problem(password) {
-        return Some(why);
+    if hostinfo::auth::password_bounds_problem(password).is_some() {
+        if password.chars().count() < hostinfo::auth::PASSWORD_MIN_CHARS {
+            return Some("the password is too short: use at least 4 characters");
+        }
+        if password.len() > PASSWORD_MAX_BYTES {
+            return Some("the password is too long: use at most 128 bytes");
+        }
+        return Some(
+            "the password may hold printable characters only (no tabs or other control characters)",
+        );
     }
     let chars: Vec<char> = password.chars().collect();
     if COMMON.contains(&password.to_lowercase().as_str()) {
-        return Some("too common");
+        return Some(
+            "the password is too common (1234, 4321, 1qaz and =0-9 are refused): choose another",
+        );
     }
     if chars.iter().all(|c| *c == chars[0]) {
-        return Some("not one character repeated");
+        return Some(
+            "the password is one character repeated: use at least two different characters",
+        );
     }
     None
+}
+
+/// A clause as a sentence for the prompt: capital first letter, a full stop.
+pub fn sentence(clause: &str) -> String {
+    let mut chars = clause.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
 }
 
 /// What `--password-stdin` gives: the password on the first line and, for a sign-up with a
@@ -227,12 +249,33 @@ mod tests {
         assert_eq!(password_problem(&"ab".repeat(64)), None, "128 bytes");
         assert_eq!(
             password_problem(&"ab".repeat(65)),
-            Some("at most 128 bytes")
+            Some("the password is too long: use at most 128 bytes")
         );
         assert_eq!(
             password_problem("ab\0cd"),
-            Some("printable characters only (no control characters)")
+            Some("the password may hold printable characters only (no tabs or other control characters)")
         );
+    }
+
+    /// Regression: the prompt said "The password needs too common." and "The password
+    /// needs not one character repeated."; every rule now reads as an English sentence.
+    #[test]
+    fn password_rules_read_as_plain_english() {
+        for (weak, says) in [
+            ("abc", "The password is too short: use at least 4 characters."),
+            (
+                "1qaz",
+                "The password is too common (1234, 4321, 1qaz and =0-9 are refused): choose another.",
+            ),
+            (
+                "zzzzz",
+                "The password is one character repeated: use at least two different characters.",
+            ),
+        ] {
+            let why = password_problem(weak).unwrap();
+            assert_eq!(sentence(why), says);
+            assert!(!why.contains("needs too") && !why.contains("needs not"), "{why}");
+        }
     }
 
     fn secrets(input: &[u8]) -> Result<(String, Option<String>), String> {

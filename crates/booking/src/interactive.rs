@@ -1,12 +1,11 @@
-//! The interactive flow of SPEC §6, with the original's questions and messages: user id,
+//! The interactive flow (docs/user-guide.md), with the original's questions and messages: user id,
 //! password (or sign-up), options, capability, times, then the booking or the refusal with
 //! a suggested window and back to the capability question.
 
 use std::io::Write;
 
 use checker::limits::user_max;
-use checker::rules::normalize_typed_id;
-use hostinfo::clock::{check_window, parse_when, Role};
+use hostinfo::clock::{check_window, parse_when, Clock, Role, TimeError, When};
 use hostinfo::config::Secret;
 use hostinfo::Root;
 use inquire::error::InquireError;
@@ -76,11 +75,12 @@ fn confirm(message: &str) -> Result<bool, Error> {
         .map_err(prompt_error)
 }
 
-/// Asks for the user id when none was given on the command line (typed ids are lower-cased).
+/// Asks for the user id when none was given on the command line. Typed or given, it is then
+/// matched against `allow_userIDs` without regard to case ([`ops::resolve_user`]).
 pub fn user_id(given: Option<String>) -> Result<String, Error> {
     match given {
         Some(id) => Ok(id),
-        None => Ok(normalize_typed_id(&text("Please input your user ID:")?)),
+        None => Ok(text("Please input your user ID:")?.trim().to_string()),
     }
 }
 
@@ -88,6 +88,11 @@ pub fn user_id(given: Option<String>) -> Result<String, Error> {
 /// refusal (exit 1). Every try is counted like a `--password-stdin` one, so a lock-out ends
 /// the session at once. After a reset by the admin it asks the code and a new password.
 pub fn login(root: &Root, id: &str, say: &Say) -> Result<(), Error> {
+    log_in(root, id, say).map(|_| ())
+}
+
+/// [`login`], saying whether it wrote a new password (after a reset by the admin).
+fn log_in(root: &Root, id: &str, say: &Say) -> Result<bool, Error> {
     match ops::login_state(root, id)? {
         LoginState::Known => {}
         LoginState::ResetPending => {
@@ -97,7 +102,7 @@ pub fn login(root: &Root, id: &str, say: &Say) -> Result<(), Error> {
             let code = ask_code(root, id, say)?;
             ops::sign_up(root, id, new_password(say)?, Some(&code))?;
             say.line("Password changed.");
-            return Ok(());
+            return Ok(true);
         }
         LoginState::New { .. } => {
             return Err(Error::Nothing(format!(
@@ -109,7 +114,7 @@ pub fn login(root: &Root, id: &str, say: &Say) -> Result<(), Error> {
     for _ in 0..ask::PASSWORD_TRIES {
         let entered = Secret::new(secret("Please input your password:")?);
         match ops::authenticate(root, id, &entered) {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(false),
             Err(e @ Error::WrongPassword { .. }) => {
                 say.red(INCORRECT);
                 last = Some(e);
@@ -150,7 +155,7 @@ fn new_password(say: &Say) -> Result<Secret, Error> {
     loop {
         let first = secret("Please set your password:")?;
         if let Some(why) = ask::password_problem(&first) {
-            say.red(&format!("The password needs {why}."));
+            say.red(&ask::sentence(why));
             continue;
         }
         let second = secret("Please input the password again:")?;
@@ -169,9 +174,28 @@ pub fn run(
     use_options: bool,
     say: &Say,
 ) -> Result<(), Error> {
-    let id = user_id(given_id)?;
+    let typed = user_id(given_id)?;
     let config = root.load_config()?;
-    ops::check_user(&config, &id)?;
+    let id = ops::resolve_user(&config, &typed)?;
+    // What was written before a Ctrl-C, so that its message tells the truth.
+    let mut saved: Vec<&'static str> = Vec::new();
+    let outcome = ask_and_book(root, &id, use_options, say, &mut saved);
+    match outcome {
+        Err(Error::Interrupted) if !saved.is_empty() => {
+            Err(Error::InterruptedAfter(saved.join(" and ")))
+        }
+        other => other,
+    }
+}
+
+fn ask_and_book(
+    root: &Root,
+    id: &str,
+    use_options: bool,
+    say: &Say,
+    saved: &mut Vec<&'static str>,
+) -> Result<(), Error> {
+    let id = id.to_string();
     if let LoginState::New { code_required } = ops::login_state(root, &id)? {
         say.line(&format!(
             "Welcome, {id}! You are new here: set a password for your container."
@@ -182,6 +206,7 @@ pub fn run(
             None
         };
         let entry = ops::sign_up(root, &id, new_password(say)?, code.as_ref())?.entry;
+        saved.push("your sign-up");
         say.line(&format!(
             "Your config: forward_port={} image={} extra_command={} work={} dataset={} backup={}",
             entry.forward_port,
@@ -191,11 +216,11 @@ pub fn run(
             entry.volume_dataset_dir.display(),
             entry.volume_backup_dir.display()
         ));
-    } else {
-        login(root, &id, say)?;
+    } else if log_in(root, &id, say)? {
+        saved.push("your new password");
     }
     let once = if use_options {
-        options(root, &id, say)?
+        options(root, &id, say, saved)?
     } else {
         UserChange::default()
     };
@@ -214,7 +239,10 @@ pub fn run(
         let (start, end) = loop {
             let start = loop {
                 let answer = text("Start time (now, N-day, N-week, YYYY MM DD hh mm):")?;
-                match parse_when(&answer, Role::Start, &clock) {
+                // A start in the past is refused here, not after the end is asked.
+                match parse_when(&answer, Role::Start, &clock)
+                    .and_then(|w| start_problem(w, &clock).map_or(Ok(w), Err))
+                {
                     Ok(w) => break w,
                     Err(e) => say.red(&format!("{WRONG_INPUT} {e}")),
                 }
@@ -252,10 +280,8 @@ pub fn run(
                 if r.is_capacity() {
                     say.red(NOT_ENOUGH);
                 }
+                // The refusal names the earliest window that fits, once.
                 say.red(&r.to_string());
-                if let Some(w) = r.suggestion() {
-                    say.line(&format!("Suggested window: {w}"));
-                }
             }
             Err(Error::Time(e)) => say.red(&format!("{WRONG_INPUT} {e}")),
             Err(e) => return Err(e),
@@ -263,9 +289,24 @@ pub fn run(
     }
 }
 
+/// Why a start typed at the prompt cannot be one, checked before the end is asked: in the
+/// past (or the current slot typed out rather than `now`), or more than two weeks ahead.
+fn start_problem(start: When, clock: &Clock) -> Option<TimeError> {
+    // Any end that is short enough: only the start rules can fail.
+    match check_window(start, start.at + hostinfo::clock::slot(), clock) {
+        Err(e @ (TimeError::StartInPast { .. } | TimeError::StartTooFar { .. })) => Some(e),
+        _ => None,
+    }
+}
+
 /// The `-use-opt` questions: port, image, extra command for this booking, a password
 /// change, and whether the first three become the user's defaults.
-fn options(root: &Root, id: &str, say: &Say) -> Result<UserChange, Error> {
+fn options(
+    root: &Root,
+    id: &str,
+    say: &Say,
+    saved: &mut Vec<&'static str>,
+) -> Result<UserChange, Error> {
     let config = root.load_config()?;
     let entry = config
         .users
@@ -277,8 +318,12 @@ fn options(root: &Root, id: &str, say: &Say) -> Result<UserChange, Error> {
             .with_default(&entry.forward_port.to_string())
             .prompt()
             .map_err(prompt_error)?;
+        // Refused here when another user holds it, not after the remaining questions.
         match answer.trim().parse::<u16>() {
-            Ok(p) if hostinfo::names::PORT_RANGE.contains(&p) => break p,
+            Ok(p) => match ops::port_refusal(root, id, p)? {
+                None => break p,
+                Some(r) => say.red(&format!("{WRONG_INPUT} The {r}.")),
+            },
             _ => say.red(WRONG_INPUT),
         }
     };
@@ -313,6 +358,7 @@ fn options(root: &Root, id: &str, say: &Say) -> Result<UserChange, Error> {
             },
         )?;
         say.line("Password changed.");
+        saved.push("your new password");
     }
     let change = UserChange {
         forward_port: Some(port),
@@ -323,6 +369,7 @@ fn options(root: &Root, id: &str, say: &Say) -> Result<UserChange, Error> {
     if confirm(ONCE_OR_DEFAULT)? {
         ops::update_user(root, id, &change)?;
         say.line("Default config updated.");
+        saved.push("your new defaults");
     }
     Ok(change)
 }

@@ -1,4 +1,4 @@
-//! booking: the user-facing CLI of SPEC §6 — interactive (inquire) and non-interactive
+//! booking: the user-facing CLI (docs/user-guide.md) — interactive (inquire) and non-interactive
 //! booking, the schedule listing, cancel, end-at and restart — over the checker's rules.
 
 pub mod ask;
@@ -37,7 +37,8 @@ pub enum Error {
     /// A password reset by the admin waits for the user's new password and the code.
     #[error("the admin has reset the password of `{0}`: give a new password and the code the admin gave you (at the prompts, or as two lines on --password-stdin)")]
     ResetPending(String),
-    #[error("the password needs {0}")]
+    /// Why a new password cannot be used, in plain English (see [`ask::password_problem`]).
+    #[error("{0}")]
     WeakPassword(&'static str),
     #[error("every forward port in 10001..11000 is taken; ask the admin")]
     NoFreePort,
@@ -48,8 +49,12 @@ pub enum Error {
     Usage(String),
     #[error("{0}")]
     Prompt(String),
-    #[error("interrupted; nothing was written")]
+    #[error("interrupted; nothing was booked")]
     Interrupted,
+    /// Ctrl-C or Esc after something was saved (a sign-up, a new password, new defaults):
+    /// what was saved stays; no booking was written.
+    #[error("interrupted; nothing was booked (saved: {0})")]
+    InterruptedAfter(String),
 }
 
 impl Error {
@@ -62,7 +67,7 @@ impl Error {
             | Error::LockedOut { .. }
             | Error::ResetPending(_)
             | Error::Nothing(_) => 1,
-            Error::Interrupted => 130,
+            Error::Interrupted | Error::InterruptedAfter(_) => 130,
             _ => 2,
         }
     }

@@ -1,9 +1,10 @@
 //! Every change `booking` makes, each one transaction under the exclusive lock: what is
 //! checked and what is written are the same files, so two students booking the last GPU at
-//! the same moment cannot both get it (SPEC §6).
+//! the same moment cannot both get it.
 
 use std::collections::HashSet;
 
+use checker::rules::PortProblem;
 use checker::{admit, admit_fixed, Context, Refusal, Request};
 use chrono::NaiveDateTime;
 use hostinfo::auth::{self, Credential, Policy, Refused};
@@ -44,6 +45,65 @@ pub fn check_user(config: &Config, id: &str) -> Result<(), Error> {
         return Err(Refusal::NotAllowed { id: id.into() }.into());
     }
     Ok(())
+}
+
+/// The id as the admin wrote it in `allow_userIDs` for an id typed at the prompt or given
+/// with `--user-id`: spaces around it dropped, letters compared without regard to case (an
+/// exact match wins). Every path goes through here, so `Dave`, `dave` and `DAVE` are the same
+/// student at the prompt and with the flag, and files and containers use the admin's spelling.
+pub fn resolve_user(config: &Config, given: &str) -> Result<String, Error> {
+    let typed = given.trim();
+    if let Some(why) = user_id_problem(typed) {
+        return Err(Refusal::BadUserId {
+            id: typed.into(),
+            why,
+        }
+        .into());
+    }
+    let allowed = &config.capability.allow_user_ids;
+    if allowed.iter().any(|a| a == typed) {
+        return Ok(typed.to_string());
+    }
+    let mut same = allowed.iter().filter(|a| a.eq_ignore_ascii_case(typed));
+    match (same.next(), same.next()) {
+        (Some(one), None) => Ok(one.clone()),
+        // Two entries that differ only in case: the typed spelling matches neither exactly.
+        _ => Err(Refusal::NotAllowed { id: typed.into() }.into()),
+    }
+}
+
+/// Why `id` cannot take `port` as a forward port, asked at the port prompt before any window
+/// is known: out of range, another user's own port, or the port of another user's running or
+/// future booking. `None` when it is free for `id`.
+pub fn port_refusal(root: &Root, id: &str, port: u16) -> Result<Option<Refusal>, Error> {
+    let config = root.load_config()?;
+    let now = config.clock()?.now();
+    let lock = root.lock_shared()?;
+    let rows = checker::snapshot::read_rows(root, &lock)?;
+    drop(lock);
+    let far = chrono::NaiveDateTime::MAX;
+    Ok(
+        match checker::rules::port_problem(
+            port,
+            id,
+            &config.users,
+            rows.iter().map(|tr| &tr.row),
+            now,
+            far,
+        ) {
+            None => None,
+            Some(PortProblem::OutOfRange) => Some(Refusal::PortOutOfRange { port }),
+            Some(PortProblem::ConfiguredFor(other)) => {
+                Some(Refusal::PortConfiguredForOther { port, other })
+            }
+            Some(PortProblem::InUse { by, start, end }) => Some(Refusal::PortInUse {
+                port,
+                other: by,
+                start,
+                end,
+            }),
+        },
+    )
 }
 
 /// Where an (allowed) id stands before it logs in.
@@ -227,7 +287,7 @@ pub struct SignedUp {
     pub was_reset: bool,
 }
 
-/// Signs a new user up (the entry of SPEC §2 with a random free port), or sets the new
+/// Signs a new user up (a `users_config.yaml` entry, docs/file-formats.md, with a random free port), or sets the new
 /// password of a user whose password the admin reset. A code is needed when the admin
 /// issued one for `id`, and for every new id when `require_signup_code` is on; it is
 /// checked like a password, and used up. Logged, never with the password or the code.
@@ -365,7 +425,7 @@ pub fn update_user(root: &Root, id: &str, change: &UserChange) -> Result<(), Err
     Ok(())
 }
 
-/// Cancels the user's booking that starts at `start` (as typed, SPEC §4), if it has not
+/// Cancels the user's booking that starts at `start` (as typed; docs/user-guide.md), if it has not
 /// started yet.
 pub fn cancel(root: &Root, id: &str, start: &str) -> Result<Row, Error> {
     let lock = root.lock_exclusive("booking")?;
@@ -415,29 +475,51 @@ pub fn end_at(root: &Root, id: &str, pick: Option<&str>, when: &str) -> Result<(
         .map(|p| parse_when(p, Role::Start, &clock))
         .transpose()?
         .map(|w| w.at);
-    let mine: Vec<(usize, usize)> = tables
+    let all: Vec<(usize, usize)> = tables
         .iter()
         .enumerate()
         .flat_map(|(t, (_, rows))| {
             rows.iter()
                 .enumerate()
-                .filter(|(_, r)| {
-                    r.user_id == id && r.end > now && wanted.is_none_or(|w| r.start == w)
-                })
+                .filter(|(_, r)| r.user_id == id && r.end > now)
                 .map(move |(i, _)| (t, i))
         })
         .collect();
-    let (t, i) = match mine.as_slice() {
-        [] => {
+    let mine: Vec<(usize, usize)> = all
+        .iter()
+        .copied()
+        .filter(|&(t, i)| wanted.is_none_or(|w| tables[t].1[i].start == w))
+        .collect();
+    // The starts of all of them, earliest first, for the message that asks to pick one.
+    let starts = || {
+        let mut starts: Vec<NaiveDateTime> =
+            all.iter().map(|&(t, i)| tables[t].1[i].start).collect();
+        starts.sort();
+        starts
+            .iter()
+            .map(|s| format!("`{}`", short_time(*s)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (t, i) = match (mine.as_slice(), wanted) {
+        ([], _) if all.is_empty() => {
             return Err(Error::Nothing(
                 "you have no running or future booking to change".into(),
             ))
         }
-        [one] => *one,
+        ([], Some(w)) => {
+            return Err(Error::Nothing(format!(
+                "you have no running or future booking starting at {}; yours start at {}",
+                short_time(w),
+                starts()
+            )))
+        }
+        ([one], _) => *one,
         _ => {
             return Err(Error::Usage(format!(
-                "you have {} bookings; name one with --start START",
-                mine.len()
+                "you have {} bookings; name one with --which START (they start at {})",
+                mine.len(),
+                starts()
             )))
         }
     };
@@ -497,6 +579,11 @@ pub fn end_at(root: &Root, id: &str, pick: Option<&str>, when: &str) -> Result<(
     tables[t].1[i] = new.clone();
     root.write_schedule(tables[t].0, &tables[t].1, &lock)?;
     Ok((old, new))
+}
+
+/// A time as a student types it back: `2026-11-23 09:30`.
+fn short_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// Asks the monitor to restart the user's container, when the user has one running.

@@ -47,11 +47,11 @@ fn a_password_with_a_nul_or_over_128_bytes_is_refused_and_changes_nothing() {
     for (stdin, message) in [
         (
             &b"ab\0cd\n"[..],
-            "booking: error: the password needs printable characters only (no control characters)\n",
+            "booking: error: the password may hold printable characters only (no tabs or other control characters)\n",
         ),
         (
             &b"ab\x1b[2Jcd\n"[..],
-            "booking: error: the password needs printable characters only (no control characters)\n",
+            "booking: error: the password may hold printable characters only (no tabs or other control characters)\n",
         ),
         (
             long.as_bytes(),

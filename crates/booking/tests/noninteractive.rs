@@ -203,6 +203,8 @@ fn every_bad_input_is_refused_with_its_message_and_changes_nothing() {
     }
 }
 
+/// Regression: the window was printed twice ("Suggested window: …" and again in the
+/// refusal); it is said once.
 #[test]
 fn a_full_window_is_refused_with_the_earliest_window_that_fits() {
     let root = common::root_from("lab");
@@ -233,8 +235,13 @@ fn a_full_window_is_refused_with_the_earliest_window_that_fits() {
         "{err}"
     );
     assert!(
-        err.contains("Suggested window: 2026-11-22 11:00 to 2026-11-22 13:00"),
+        err.contains("the earliest window that fits is 2026-11-22 11:00 to 2026-11-22 13:00"),
         "{err}"
+    );
+    assert_eq!(
+        err.matches("2026-11-22 11:00 to 2026-11-22 13:00").count(),
+        1,
+        "the window is said once: {err}"
     );
 }
 
@@ -258,10 +265,10 @@ fn a_new_user_signs_up_with_a_random_free_port_and_no_shared_default_password() 
         "0000\n",
     );
     assert_eq!(weak.status.code(), Some(2));
-    assert!(
-        stderr(&weak).contains("the password needs not one character repeated"),
-        "{}",
-        stderr(&weak)
+    // Regression: "the password needs not one character repeated".
+    assert_eq!(
+        stderr(&weak),
+        "booking: error: the password is one character repeated: use at least two different characters\n"
     );
     let out = book(
         root.path(),

@@ -31,9 +31,14 @@ fn answer(p: &mut PtySession, prompt: &str, typed: &str) {
 }
 
 fn exit_code(p: &mut PtySession) -> i32 {
-    p.exp_eof().unwrap();
+    exit_and_last_words(p).0
+}
+
+/// The exit code and what was printed after the last expected text.
+fn exit_and_last_words(p: &mut PtySession) -> (i32, String) {
+    let rest = p.exp_eof().unwrap();
     match p.process().wait().unwrap() {
-        WaitStatus::Exited(_, code) => code,
+        WaitStatus::Exited(_, code) => (code, rest),
         other => panic!("booking did not exit normally: {other:?}"),
     }
 }
@@ -62,7 +67,7 @@ fn a_new_user_signs_up_and_books_now() {
     let users = common::file(root.path(), "cfg/users_config.yaml");
     assert!(
         users.contains("dave:\n  password: dave pw 1\n"),
-        "the typed id was lower-cased: {users}"
+        "the typed id is used as allow_userIDs spells it: {users}"
     );
 }
 
@@ -165,15 +170,106 @@ fn a_refused_request_gets_the_suggested_window_and_asks_again() {
     answer(&mut p, "End time", "2026 11 22 12 00");
     p.exp_string("There is not enough computing power for the time you need, book again.")
         .unwrap();
-    p.exp_string("Suggested window: 2026-11-22 11:00 to 2026-11-22 13:00")
-        .unwrap();
     // Back to the capability question; a wrong answer gets the original's message.
-    p.exp_string("Your Maximum Capability Information").unwrap();
+    let refusal = p.exp_string("Your Maximum Capability Information").unwrap();
+    // Regression: the window was said twice ("Suggested window: …" after the refusal).
+    assert!(
+        refusal.contains("the earliest window that fits is 2026-11-22 11:00 to 2026-11-22 13:00"),
+        "{refusal}"
+    );
+    assert_eq!(
+        refusal
+            .matches("2026-11-22 11:00 to 2026-11-22 13:00")
+            .count(),
+        1,
+        "{refusal}"
+    );
     answer(&mut p, "cpus memory gpus", "99 1 1");
     p.exp_string("Over the maximum required.").unwrap();
     // Ctrl-C at a prompt: nothing written, exit 130.
     p.exp_string("cpus memory gpus").unwrap();
     p.send_control('c').unwrap();
-    assert_eq!(exit_code(&mut p), 130);
+    let (code, said) = exit_and_last_words(&mut p);
+    assert_eq!(code, 130);
+    assert!(
+        said.contains("booking: interrupted; nothing was booked"),
+        "{said}"
+    );
     assert_eq!(common::tree(root.path()), before);
+}
+
+/// Regression: after a sign-up was written, Ctrl-C said "interrupted; nothing was written".
+#[test]
+fn ctrl_c_after_signing_up_says_the_sign_up_was_kept() {
+    let root = common::root_from("lab");
+    let mut p = spawn(root.path(), &[]);
+    answer(&mut p, "Please input your user ID:", "dave");
+    answer(&mut p, "Please set your password:", "dave pw 1");
+    answer(&mut p, "Please input the password again:", "dave pw 1");
+    p.exp_string("cpus memory gpus").unwrap();
+    p.send_control('c').unwrap();
+    let (code, said) = exit_and_last_words(&mut p);
+    assert_eq!(code, 130);
+    assert!(
+        said.contains("booking: interrupted; nothing was booked (saved: your sign-up)"),
+        "{said}"
+    );
+    assert!(!said.contains("nothing was written"), "{said}");
+    assert!(common::file(root.path(), "cfg/users_config.yaml").contains("\ndave:\n"));
+}
+
+/// Regression: under `-use-opt` a port that is another user's was taken at the port prompt
+/// and refused four questions later, ending the session; a start in the past was refused
+/// only after the end was asked. Both are now refused where they are typed, and asked again.
+#[test]
+fn use_opt_refuses_another_users_port_and_a_past_start_where_they_are_typed() {
+    let root = common::root_from("lab");
+    let before = common::tree(root.path());
+    let mut p = spawn(root.path(), &["-id", "alice", "-use-opt"]);
+    answer(&mut p, "Please input your password:", "alice-secret-pw");
+    answer(&mut p, "Forward port", "10002");
+    let said = p
+        .exp_string("Wrong Input! The forward port 10002 belongs to user `bob`.")
+        .unwrap();
+    assert!(
+        !said.contains("Image"),
+        "refused before the next question: {said}"
+    );
+    // Asked again; Enter keeps alice's own port.
+    answer(&mut p, "Forward port", "");
+    answer(&mut p, "Image:", "");
+    answer(&mut p, "Extra command", "");
+    answer(&mut p, "Change your password?", "n");
+    answer(&mut p, "The previous setting is for the once", "n");
+    answer(&mut p, "cpus memory gpus", "1 1 0");
+    answer(&mut p, "Start time", "2026 11 21 10 00");
+    let said = p
+        .exp_string("Wrong Input! the start 2026-11-21 10:00:00 is in the past")
+        .unwrap();
+    assert!(!said.contains("End time"), "refused before the end: {said}");
+    p.exp_string("Start time").unwrap();
+    p.send_control('c').unwrap();
+    assert_eq!(exit_code(&mut p), 130);
+    assert_eq!(common::tree(root.path()), before, "nothing written");
+}
+
+/// Regression: the prompt lower-cased every typed id, so an id the admin wrote in upper
+/// case (`M11007S05`) was refused at the prompt though `-id M11007S05` worked.
+#[test]
+fn an_upper_case_allowed_id_typed_in_any_case_signs_up_under_the_admins_spelling() {
+    let root = common::root_from("lab");
+    let caps = root.path().join("cfg/capability_config.yaml");
+    let text = std::fs::read_to_string(&caps)
+        .unwrap()
+        .replace("  - dave\n", "  - dave\n  - M11007S05\n");
+    std::fs::write(&caps, text).unwrap();
+    let mut p = spawn(root.path(), &[]);
+    answer(&mut p, "Please input your user ID:", "M11007s05");
+    p.exp_string("Welcome, M11007S05!").unwrap();
+    answer(&mut p, "Please set your password:", "m11 pw 1");
+    answer(&mut p, "Please input the password again:", "m11 pw 1");
+    p.exp_string("cpus memory gpus").unwrap();
+    p.send_control('c').unwrap();
+    assert_eq!(exit_code(&mut p), 130);
+    assert!(common::file(root.path(), "cfg/users_config.yaml").contains("\nM11007S05:\n"));
 }

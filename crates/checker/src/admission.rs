@@ -1,4 +1,4 @@
-//! One booking request against the schedule (SPEC §5): every rule in order, the GPU ids
+//! One booking request against the schedule: every rule in order, the GPU ids
 //! it gets, or a typed refusal; for a capacity refusal, the earliest window of the same
 //! length and size that fits within the two-week horizon.
 

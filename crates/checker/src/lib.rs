@@ -1,5 +1,5 @@
-//! checker: the booking rules of SPEC §5 as pure functions over loaded state, and the
-//! state report of SPEC §8 (`checker --json`). No I/O here but through hostinfo.
+//! checker: the booking rules as pure functions over loaded state, and the
+//! state report (`checker --json`, docs/file-formats.md). No I/O here but through hostinfo.
 
 pub mod admin;
 pub mod admission;
@@ -29,13 +29,12 @@ pub enum Error {
 }
 
 /// Loads and checks every file an installation has, strictly: what `booking` and
-/// `monitor` would refuse to run on is an error here too (SPEC §2: exit 2).
+/// `monitor` would refuse to run on is an error here too (docs/exit-codes.md: exit 2).
 pub fn validate(root: &hostinfo::Root) -> Result<ValidationSummary, Error> {
     use hostinfo::Table;
     let config = root.load_config()?;
     config.clock()?;
-    let template = root.templates_dir().join("backup.yaml");
-    if template.exists() {
+    if let Some(template) = root.backup_template() {
         hostinfo::config::BackupSpec::load(&template)?;
     }
     let lock = root.lock_shared()?;

@@ -1,4 +1,4 @@
-//! Per-user maximums (SPEC §2, §5): the custom entry, else the default, else the host's
+//! Per-user maximums (`cfg/capability_config.yaml` in docs/file-formats.md): the custom entry, else the default, else the host's
 //! capacity; `max` means the host's capacity of that field.
 
 use hostinfo::config::{CapabilityConfig, Limit};

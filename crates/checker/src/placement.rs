@@ -1,4 +1,4 @@
-//! GPU placement (SPEC §5): a request gets fixed device ids, each free for the whole
+//! GPU placement: a request gets fixed device ids, each free for the whole
 //! window; among the free ones the tightest surrounding free gap wins (long free stretches
 //! stay whole for long bookings), then the lower id.
 

@@ -1,4 +1,4 @@
-//! What is wrong with an installation's state as it stands (SPEC §8 `problems`): each
+//! What is wrong with an installation's state as it stands (`problems` in docs/file-formats.md): each
 //! problem has a severity, a stable code, a message, and the file and line it is about.
 
 use std::collections::HashMap;
@@ -69,6 +69,7 @@ pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
         problems: Vec::new(),
     };
     config_problems(&mut f);
+    template_problems(&mut f);
     row_problems(&mut f);
     overcommit(&mut f);
     gpu_double_booking(&mut f);
@@ -79,6 +80,65 @@ pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
     let mut problems = f.problems;
     problems.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
     problems
+}
+
+/// How far the configured memory may pass what `/proc/meminfo` counts: the kernel keeps a
+/// part of the installed RAM out of `MemTotal`, so a host described by its installed GB
+/// is not flagged.
+const MEMORY_SLACK: f64 = 0.05;
+
+/// The host capacity of `capability_config.yaml` held against what this machine has:
+/// its CPUs, its RAM and swap, and — when NVML answers (`nvml_gpus`) — its GPUs. More
+/// configured than there is lets students book what cannot run.
+pub fn beyond_machine(
+    snapshot: &Snapshot,
+    machine: &hostinfo::machine::Machine,
+    nvml_gpus: Option<u32>,
+) -> Vec<Problem> {
+    let mut f = Found {
+        snapshot,
+        problems: Vec::new(),
+    };
+    let max = &snapshot.config.capability.max;
+    let path = snapshot.config.capability_path.clone();
+    let gb = |x: f64| format!("{:.1}", x).trim_end_matches(".0").to_string();
+    let mut beyond = |what: String| {
+        f.add(
+            Severity::Warning,
+            "capacity_beyond_machine",
+            &path,
+            None,
+            format!("{what}: bookings can be accepted that this machine cannot run"),
+        )
+    };
+    if max.cpus > f64::from(machine.cpus) + 1e-9 {
+        beyond(format!(
+            "max.cpus is {}, but this machine has {} CPUs",
+            max.cpus, machine.cpus
+        ));
+    }
+    let over = |configured: f64, has: f64| configured > has * (1.0 + MEMORY_SLACK) + 1e-9;
+    if let Some(ram) = machine.ram_gb.filter(|&ram| over(max.ram, ram)) {
+        beyond(format!(
+            "max.ram is {} GB, but this machine has {} GB of RAM (/proc/meminfo)",
+            max.ram,
+            gb(ram)
+        ));
+    }
+    if let Some(memory) = machine.memory_gb().filter(|&m| over(max.memory, m)) {
+        beyond(format!(
+            "max.memory is {} GB, but this machine has {} GB of RAM and swap (/proc/meminfo)",
+            max.memory,
+            gb(memory)
+        ));
+    }
+    if let Some(gpus) = nvml_gpus.filter(|&n| max.gpus > n) {
+        beyond(format!(
+            "max.gpus is {}, but NVML finds {gpus} GPUs on this machine",
+            max.gpus
+        ));
+    }
+    f.problems
 }
 
 /// A report read without the lock may have caught a booking half-written.
@@ -209,6 +269,23 @@ fn config_problems(f: &mut Found) {
                 ),
             );
         }
+    }
+}
+
+/// A template `backup.yaml` that does not load (found where either layout keeps it) is
+/// copied into every new user's backup folder, whose start then mounts none of it.
+fn template_problems(f: &mut Found) {
+    let Some(template) = f.snapshot.root.backup_template() else {
+        return;
+    };
+    if let Err(e) = hostinfo::config::BackupSpec::load(&template) {
+        f.add(
+            Severity::Warning,
+            "backup_template",
+            &template,
+            None,
+            format!("{e}; new users' backup folders get this file, and their containers start without its entries"),
+        );
     }
 }
 
@@ -482,7 +559,8 @@ fn shared_ports(f: &mut Found) {
 }
 
 /// Bookings due to start whose container the monitor could not start, with docker's reason
-/// for the latest failure (the monitor keeps trying every tick).
+/// for the latest failure (the monitor keeps trying every tick), and those it holds back
+/// because their user is over the disk quota.
 fn failing_starts(f: &mut Found) {
     let s = f.snapshot;
     let failures = match &s.start_failures {
@@ -515,6 +593,23 @@ fn failing_starts(f: &mut Found) {
         }) else {
             continue;
         };
+        if failure.is_quota_wait() {
+            // Not docker's failure: the monitor holds the booking back until the user frees
+            // space, and it expires if they never do.
+            f.on_row(
+                Severity::Warning,
+                "waiting_on_quota",
+                row,
+                format!(
+                    "`{}`'s booking from {} waits since {}: {}",
+                    failure.user_id,
+                    short(failure.start),
+                    short(failure.since),
+                    failure.reason
+                ),
+            );
+            continue;
+        }
         let attempts = match failure.attempts {
             1 => "1 attempt".to_string(),
             n => format!("{n} attempts"),

@@ -1,4 +1,4 @@
-//! `checker --json` (SPEC §8): one versioned document of the whole state, built from these
+//! `checker --json` (docs/file-formats.md): one versioned document of the whole state, built from these
 //! structs and parsed back by the tests. Passwords have no field here to land in.
 
 use hostinfo::clock::ZoneSource;
@@ -172,6 +172,13 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
 
     let mut problems = problems::find(snapshot);
     problems.extend(unbooked_gpu_processes(snapshot, &inventory));
+    let nvml_gpus = matches!(inventory.source, GpuSource::Nvml { .. })
+        .then(|| u32::try_from(inventory.gpus.len()).unwrap_or(u32::MAX));
+    problems.extend(problems::beyond_machine(
+        snapshot,
+        &hostinfo::machine::probe(),
+        nvml_gpus,
+    ));
 
     Report {
         version: VERSION,

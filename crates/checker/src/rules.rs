@@ -1,4 +1,4 @@
-//! The rules of SPEC §5 that need no sweep: user ids, minimums and maximums, a user's own
+//! The booking rules that need no sweep: user ids, minimums and maximums, a user's own
 //! bookings, the forward port and the image.
 
 use chrono::NaiveDateTime;

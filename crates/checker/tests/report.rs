@@ -16,10 +16,14 @@ fn checker(root: &Path, args: &[&str]) -> Output {
         .arg(root)
         .args(args)
         .env("AIVC_NOW", NOW)
+        // A machine bigger than every fixture: the report does not depend on the test's.
+        .env("AIVC_MACHINE", MACHINE)
         .env_remove("NO_COLOR")
         .output()
         .unwrap()
 }
+
+const MACHINE: &str = "cpus=256,ram=1024,swap=64";
 
 fn report(root: &Path) -> (Report, Option<i32>) {
     let out = checker(root, &["--json"]);
@@ -378,4 +382,54 @@ fn a_users_file_readable_by_others_is_a_warning() {
     );
     std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(report(root.path()).1, Some(0));
+}
+
+/// Regression: a capability_config.yaml describing a bigger host than the one it runs on
+/// went unnoticed, and students booked CPUs, memory and GPUs that could not run.
+#[test]
+fn a_configured_host_bigger_than_the_machine_is_a_warning() {
+    let root = common::root_from("lab");
+    let out = Command::new(env!("CARGO_BIN_EXE_checker"))
+        .arg("--root")
+        .arg(root.path())
+        .arg("--json")
+        .env("AIVC_NOW", NOW)
+        .env("AIVC_MACHINE", "cpus=2,ram=24,swap=0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let r: Report = serde_json::from_slice(&out.stdout).unwrap();
+    let beyond: Vec<&str> = r
+        .problems
+        .iter()
+        .filter(|p| p.code == "capacity_beyond_machine")
+        .inspect(|p| {
+            assert_eq!(p.severity, checker::problems::Severity::Warning);
+            assert_eq!(p.file, "cfg/capability_config.yaml");
+        })
+        .map(|p| p.message.as_str())
+        .collect();
+    assert_eq!(beyond.len(), 3, "{:?}", r.problems);
+    assert!(beyond[0].starts_with("max.cpus is 16, but this machine has 2 CPUs"));
+    assert!(beyond[1].starts_with("max.ram is 64 GB, but this machine has 24 GB of RAM"));
+    assert!(
+        beyond[2].starts_with("max.memory is 80 GB, but this machine has 24 GB of RAM and swap")
+    );
+
+    // Within the 5% the kernel keeps out of MemTotal: a 64 GB host reads 62.5 GiB.
+    let snapshot = checker::Snapshot::load(hostinfo::Root::at(root.path())).unwrap();
+    let machine = hostinfo::machine::Machine {
+        cpus: 16,
+        ram_gb: Some(62.5),
+        swap_gb: Some(16.0),
+    };
+    assert!(checker::problems::beyond_machine(&snapshot, &machine, None).is_empty());
+    // GPUs count only when NVML answers: the lab configures 2.
+    let gpus = checker::problems::beyond_machine(&snapshot, &machine, Some(1));
+    assert_eq!(gpus.len(), 1);
+    assert_eq!(
+        gpus[0].message,
+        "max.gpus is 2, but NVML finds 1 GPUs on this machine: bookings can be accepted that this machine cannot run"
+    );
+    assert!(checker::problems::beyond_machine(&snapshot, &machine, Some(2)).is_empty());
 }

@@ -1,4 +1,4 @@
-//! The booking rules of SPEC §5 against the lab fixture (16 cpus, 80 GB, 2 GPUs; alice may
+//! The booking rules against the lab fixture (16 cpus, 80 GB, 2 GPUs; alice may
 //! take the whole host, everyone else 8 cpus, 32 GB and 1 GPU).
 
 mod common;

@@ -2,6 +2,7 @@
 //! never through a shell, every call bounded in time — and the labels by which an
 //! installation knows its own containers from everyone else's on a shared engine.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -177,25 +178,38 @@ impl Client {
             None,
             limit::QUERY,
         )?;
-        Ok(parse_list(&out.stdout))
+        // The filter already does this on a real engine; a stand-in client may not filter.
+        let mut list = parse_list(&out.stdout);
+        list.retain(|c| !c.user.is_empty());
+        Ok(list)
     }
 
     /// Every container with an `aivc.user` label and whose it is, for the installation
-    /// `installation` whose `using.csv` rows are `using`. `docker ps` does not show port
-    /// bindings, so each unlabelled container that could be a pre-label one of ours (its
+    /// `installation` whose `using.csv` rows are `using`, and the containers the Python
+    /// version started for those rows. `docker ps` does not show port bindings, so each
+    /// container without an installation label that could be a pre-label one of ours (its
     /// user label is its name, and `using` has a row of that user) is inspected by id for
-    /// its ssh port; no other container costs a call.
+    /// its ssh port. The Python version labelled nothing, so `ps --filter label=` cannot
+    /// see its containers: each user with a `using` row whom no labelled container is
+    /// named after is looked up by name (`docker inspect <id>`). No other container costs
+    /// a call, and once every running booking has a labelled container, none does.
     pub fn list_owned(
         &self,
         installation: &str,
         using: &[Row],
     ) -> Result<Vec<(Container, Owner)>, Error> {
+        let listed = self.list()?;
+        let mut unseen: Vec<&str> = Vec::new();
+        for r in using {
+            let id = r.user_id.as_str();
+            if !unseen.contains(&id) && !listed.iter().any(|c| c.name == id) {
+                unseen.push(id);
+            }
+        }
+        let ids: Vec<String> = listed.iter().map(|c| c.id.clone()).collect();
         let mut owned = Vec::new();
-        for c in self.list()? {
-            let candidate = c.installation.is_empty()
-                && !c.user.is_empty()
-                && c.user == c.name
-                && using.iter().any(|r| r.user_id == c.name);
+        for c in listed {
+            let candidate = c.may_be_adopted() && using.iter().any(|r| r.user_id == c.name);
             let c = if candidate {
                 match self.inspect(&c.id)? {
                     Some(full) => full,
@@ -207,6 +221,18 @@ impl Client {
             };
             let owner = c.owner(installation, using);
             owned.push((c, owner));
+        }
+        for name in unseen {
+            let Some(c) = self.inspect(name)? else {
+                continue;
+            };
+            // `inspect` also answers to an id prefix, and a labelled container may have
+            // appeared since `ps`: only a container of exactly this name, not listed.
+            if c.name != name || ids.contains(&c.id) {
+                continue;
+            }
+            let owner = c.owner(installation, using);
+            owned.push((c.attributed(owner, using), owner));
         }
         Ok(owned)
     }
@@ -220,7 +246,7 @@ impl Client {
                 "--type",
                 "container",
                 "--format",
-                INSPECT_FORMAT,
+                DETAIL_FORMAT,
                 name,
             ],
             None,
@@ -358,9 +384,10 @@ fn gone_is_done(r: Result<Output, Error>) -> Result<(), Error> {
 const LIST_FORMAT: &str = "{{.ID}}\t{{.Names}}\t{{.State}}\t{{.Label \"aivc.user\"}}\t{{.Label \"aivc.installation\"}}\t{{.Label \"aivc.start\"}}\t{{.Label \"aivc.end\"}}\t{{.Label \"aivc.manual\"}}\t";
 
 /// The same fields as [`LIST_FORMAT`] from `docker inspect` (a missing label printed as
-/// nothing: `index` alone prints `<no value>`), plus the host port of 22/tcp
-/// and when the container last started (RFC 3339, UTC).
-const INSPECT_FORMAT: &str = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{with index .Config.Labels \"aivc.user\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.installation\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.start\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.end\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.manual\"}}{{.}}{{end}}\t{{range $p, $b := .HostConfig.PortBindings}}{{if eq $p \"22/tcp\"}}{{range $b}}{{.HostPort}}{{end}}{{end}}{{end}}\t{{.State.StartedAt}}";
+/// nothing: `index` alone prints `<no value>`), plus the host port of 22/tcp,
+/// when the container last started (RFC 3339, UTC), and every label as JSON (which escapes
+/// any tab or line break a label holds), to tell a container without any `aivc.*` label.
+const DETAIL_FORMAT: &str = "{{.Id}}\t{{.Name}}\t{{.State.Status}}\t{{with index .Config.Labels \"aivc.user\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.installation\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.start\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.end\"}}{{.}}{{end}}\t{{with index .Config.Labels \"aivc.manual\"}}{{.}}{{end}}\t{{range $p, $b := .HostConfig.PortBindings}}{{if eq $p \"22/tcp\"}}{{range $b}}{{.HostPort}}{{end}}{{end}}{{end}}\t{{.State.StartedAt}}\t{{json .Config.Labels}}";
 
 /// A container as `docker ps` or `docker inspect` shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -382,6 +409,11 @@ pub struct Container {
     pub ssh_port: Option<u16>,
     /// When the container last started or restarted (only `inspect` reads it).
     pub started_at: Option<DateTime<Utc>>,
+    /// Whether it carries any `aivc.*` label (`inspect` reads them all; `ps` lists only
+    /// containers with `aivc.user`). The Python version labelled nothing: an adopted
+    /// container of it keeps `false` here, while [`Client::list_owned`] fills in `user`,
+    /// `start` and `end` from the `using.csv` row it matched.
+    pub aivc_labelled: bool,
 }
 
 /// Whose a container is, from this installation's point of view.
@@ -389,9 +421,10 @@ pub struct Container {
 pub enum Owner {
     /// It carries this installation's label.
     Ours,
-    /// Started by this installation before containers carried an installation label: it
-    /// has our user label, no installation label, and matches a `using.csv` row of this
-    /// root by name and port.
+    /// Started by this installation before containers carried an installation label (it
+    /// has our user label and no installation label), or by the Python version this one
+    /// replaces (no `aivc.*` label at all), and it matches a `using.csv` row of this root
+    /// by name and published ssh port.
     Adopted,
     /// Anyone else's: never stopped, removed or restarted.
     Foreign,
@@ -403,39 +436,80 @@ impl Container {
         self.user == row.user_id && self.start == Some(row.start)
     }
 
+    /// Whether it could be one this installation adopts, before its port is compared with
+    /// a `using.csv` row: no installation label, and either our user label naming the
+    /// container itself (the first version) or no `aivc.*` label at all (the Python
+    /// version, which named containers after their user).
+    pub fn may_be_adopted(&self) -> bool {
+        self.installation.is_empty()
+            && !self.name.is_empty()
+            && (self.user == self.name || (self.user.is_empty() && !self.aivc_labelled))
+    }
+
     /// Whose this container is, for the installation `installation` whose running rows are
-    /// `using`. An unlabelled container is adopted only on [`Container::ssh_port`], which
-    /// only `inspect` fills in.
+    /// `using`. A container without our installation label is adopted only on
+    /// [`Container::ssh_port`], which only `inspect` fills in.
     pub fn owner(&self, installation: &str, using: &[Row]) -> Owner {
-        if !self.installation.is_empty() || self.user.is_empty() {
+        if !self.installation.is_empty() {
             return if self.installation == installation && self.user == self.name {
                 Owner::Ours
             } else {
                 Owner::Foreign
             };
         }
-        let matches = using.iter().any(|r| {
-            r.user_id == self.name
-                && self.user == self.name
-                && self.ssh_port == Some(r.forward_port)
-                && (self.start.is_none() || self.start == Some(r.start))
-        });
+        if !self.may_be_adopted() {
+            return Owner::Foreign;
+        }
+        let matches = using.iter().any(|r| self.matches(r));
         if matches {
             Owner::Adopted
         } else {
             Owner::Foreign
         }
     }
+
+    /// Whether `row` is the booking this unlabelled container was started for: its name,
+    /// its published ssh port, and its window where it has one.
+    fn matches(&self, row: &Row) -> bool {
+        row.user_id == self.name
+            && self.ssh_port == Some(row.forward_port)
+            && (self.start.is_none() || self.start == Some(row.start))
+    }
+
+    /// An adopted container of the Python version, which wrote its booking nowhere on
+    /// the container, attributed to the latest `using` row it matches (user, start, end),
+    /// so it is closed, kept and re-created like any other of ours. Anything else is
+    /// returned as it is.
+    fn attributed(mut self, owner: Owner, using: &[Row]) -> Container {
+        if owner != Owner::Adopted || !self.user.is_empty() {
+            return self;
+        }
+        if let Some(row) = using
+            .iter()
+            .filter(|r| self.matches(r))
+            .max_by_key(|r| r.start)
+        {
+            self.user = self.name.clone();
+            self.start = Some(row.start);
+            self.end = Some(row.end);
+        }
+        self
+    }
 }
 
-/// Parses the lines of [`LIST_FORMAT`] / [`INSPECT_FORMAT`].
+/// Parses the lines of [`LIST_FORMAT`] / [`DETAIL_FORMAT`].
 pub fn parse_list(text: &str) -> Vec<Container> {
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
-            let (fields, started_at) = match f.as_slice() {
-                [fields @ .., started] if fields.len() == 9 => (fields, parse_started(started)),
-                fields => (fields, None),
+            let (fields, started_at, labels) = match f.as_slice() {
+                [fields @ .., started, labels] if fields.len() == 9 => {
+                    (fields, parse_started(started), Some(*labels))
+                }
+                [fields @ .., started] if fields.len() == 9 => {
+                    (fields, parse_started(started), None)
+                }
+                fields => (fields, None, None),
             };
             let [id, name, state, user, installation, start, end, manual, port] = fields else {
                 return None;
@@ -448,7 +522,11 @@ pub fn parse_list(text: &str) -> Vec<Container> {
                     v.to_string()
                 }
             };
+            let known = [user, installation, start, end, manual]
+                .iter()
+                .any(|v| !label(v).is_empty());
             Some(Container {
+                aivc_labelled: labels.map_or(known, |l| known || has_aivc_label(l)),
                 id: id.to_string(),
                 name: name.trim_start_matches('/').to_string(),
                 running: *state == "running" || *state == "restarting",
@@ -462,6 +540,18 @@ pub fn parse_list(text: &str) -> Vec<Container> {
             })
         })
         .collect()
+}
+
+/// Whether the labels `{{json .Config.Labels}}` printed include any `aivc.*` one. What
+/// does not read as a JSON object counts as labelled: such a container is never adopted.
+fn has_aivc_label(json: &str) -> bool {
+    match serde_json::from_str::<Option<BTreeMap<String, serde_json::Value>>>(json.trim()) {
+        Ok(labels) => labels
+            .unwrap_or_default()
+            .keys()
+            .any(|k| k.starts_with("aivc.")),
+        Err(_) => true,
+    }
 }
 
 /// Docker's `State.StartedAt`; its zero time (never started) reads as long ago, which is
@@ -671,6 +761,103 @@ mod tests {
         );
         assert!(log.contains("inspect --type container --format"), "{log}");
         assert!(log.trim_end().ends_with(" old"), "inspected by id: {log}");
+    }
+
+    #[test]
+    fn python_version_containers_are_adopted_only_without_any_aivc_label_and_with_the_rows_port() {
+        let using = [row("u1", 10001)];
+        let python = |labels: &str, port: Option<u16>| {
+            let line = format!(
+                "c1\t/u1\trunning\t\t\t\t\t\t{}\t2026-11-23T01:00:00Z\t{labels}\n",
+                port.map(|p| p.to_string()).unwrap_or_default()
+            );
+            parse_list(&line).remove(0)
+        };
+        for labels in ["null", "{}", "{\"maintainer\":\"lab\"}"] {
+            let c = python(labels, Some(10001));
+            assert!(!c.aivc_labelled && c.may_be_adopted(), "{labels}");
+            assert_eq!(c.owner("beef0001", &using), Owner::Adopted, "{labels}");
+        }
+        // Any aivc.* label (the booking container's role, a label someone made up), a
+        // label list that does not read, another port or none, no row: not ours.
+        for labels in [
+            "{\"aivc.role\":\"booking-container\"}",
+            "{\"aivc.x\\tz\":\"\"}",
+            "not json",
+        ] {
+            assert_eq!(
+                python(labels, Some(10001)).owner("beef0001", &using),
+                Owner::Foreign,
+                "{labels}"
+            );
+        }
+        assert_eq!(
+            python("{}", Some(10002)).owner("beef0001", &using),
+            Owner::Foreign
+        );
+        assert_eq!(python("{}", None).owner("beef0001", &using), Owner::Foreign);
+        assert_eq!(
+            python("{}", Some(10001)).owner("beef0001", &[]),
+            Owner::Foreign
+        );
+        // Attributed to the row it matched, so it serves that booking.
+        let c = python("{}", Some(10001)).attributed(Owner::Adopted, &using);
+        assert!(c.serves(&using[0]) && !c.aivc_labelled, "{c:?}");
+    }
+
+    /// Regression: `ps --filter label=aivc.user` cannot see a container without labels,
+    /// so the Python version's containers ran on past their booking.
+    #[test]
+    fn users_of_using_rows_without_a_labelled_container_are_looked_up_by_name_and_no_one_else() {
+        let _one_at_a_time = SCRIPTS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        // ps: u1 has our labelled container. inspect: u5 is the Python version's (its
+        // row's port), u6 publishes another port, u7 has none, and `u8` answers with a
+        // container whose id starts with u8 but is named otherwise.
+        let ps = "ours\tu1\trunning\tu1\tbeef0001\t\t\t\t\n";
+        let answer = |id: &str, name: &str, port: &str| {
+            format!(
+                "{id}\\t/{name}\\trunning\\t\\t\\t\\t\\t\\t{port}\\t2026-11-23T01:00:00Z\\tnull\\n"
+            )
+        };
+        let client = script(
+            dir.path(),
+            &format!(
+                "case $1 in\n  ps) printf '{ps}' ;;\n  inspect) for a; do last=$a; done\n    case $last in\n      u5) printf '{}' ;;\n      u6) printf '{}' ;;\n      u8) printf '{}' ;;\n      *) echo \"Error: No such container: $last\" >&2; exit 1 ;;\n    esac ;;\nesac\n",
+                answer("p5", "u5", "10005"),
+                answer("p6", "u6", "10009"),
+                answer("u8abc", "other", "10008"),
+            ),
+        );
+        let mut using = vec![
+            row("u1", 10001),
+            row("u5", 10005),
+            row("u6", 10006),
+            row("u7", 10007),
+            row("u8", 10008),
+        ];
+        // A user's second row asks for no second look-up.
+        using.push(row("u5", 10005));
+        let owned = client.list_owned("beef0001", &using).unwrap();
+        let owners: Vec<(&str, &str, Owner)> = owned
+            .iter()
+            .map(|(c, o)| (c.name.as_str(), c.user.as_str(), *o))
+            .collect();
+        assert_eq!(
+            owners,
+            [
+                ("u1", "u1", Owner::Ours),
+                ("u5", "u5", Owner::Adopted),
+                ("u6", "", Owner::Foreign),
+            ]
+        );
+        let log = std::fs::read_to_string(dir.path().join("log")).unwrap();
+        let looked_up: Vec<&str> = log
+            .lines()
+            .filter(|l| l.starts_with("inspect"))
+            .map(|l| l.rsplit(' ').next().unwrap())
+            .collect();
+        assert_eq!(looked_up, ["u5", "u6", "u7", "u8"], "{log}");
     }
 
     #[test]

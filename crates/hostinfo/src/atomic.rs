@@ -1,4 +1,4 @@
-//! Atomic rewrites (SPEC §3): a temp file in the same directory with its final mode, fsync,
+//! Atomic rewrites (docs/reliability.md): a temp file in the same directory with its final mode, fsync,
 //! rename over the target, fsync of the directory. A reader sees the old file or the new.
 //! Also every other open of a file in `jobs/` for writing: never through a symbolic link.
 #![allow(clippy::disallowed_methods)] // this module is the one place allowed to rename

@@ -21,7 +21,7 @@ use crate::schedule::{format_time, parse_time};
 /// A password is at most this many bytes: it travels in every container's environment and
 /// is compared under the lock, so a huge one would stall everyone.
 pub const PASSWORD_MAX_BYTES: usize = 128;
-/// And at least this many characters (SPEC §6).
+/// And at least this many characters.
 pub const PASSWORD_MIN_CHARS: usize = 4;
 /// An extra command is at most this many bytes (it becomes one `bash -c` argument).
 pub const EXTRA_COMMAND_MAX_BYTES: usize = 4096;

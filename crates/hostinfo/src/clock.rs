@@ -1,4 +1,4 @@
-//! Time as the booking system sees it (SPEC §4): wall-clock times in the configured zone on
+//! Time as the booking system sees it (docs/user-guide.md): wall-clock times in the configured zone on
 //! a 30-minute grid, the current slot, a clock fixed by `AIVC_NOW` in debug builds, and the
 //! parser of what a user types for a start or an end.
 
@@ -233,7 +233,7 @@ pub struct When {
     pub via_now: bool,
 }
 
-/// Parses what a user typed for a start or an end (SPEC §4). The result exists in the zone
+/// Parses what a user typed for a start or an end (docs/user-guide.md). The result exists in the zone
 /// and lies on the grid; the window rules are [`check_window`]'s.
 pub fn parse_when(input: &str, role: Role, clock: &Clock) -> Result<When, TimeError> {
     let text = input.trim();
@@ -333,7 +333,7 @@ fn absolute(words: &[&str], input: &str) -> Result<NaiveDateTime, TimeError> {
         .ok_or_else(|| TimeError::NoSuchDate(input.to_string()))
 }
 
-/// The window rules of SPEC §4: a start not in the past (the current slot only via `now`),
+/// The window rules: a start not in the past (the current slot only via `now`),
 /// at most 14 days ahead; an end after the start, at most 14 days after it.
 pub fn check_window(start: When, end: NaiveDateTime, clock: &Clock) -> Result<(), TimeError> {
     let now_slot = clock.current_slot();

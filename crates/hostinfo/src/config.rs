@@ -1,4 +1,4 @@
-//! Typed models of the files in `cfg/` (SPEC §2): `host_deploy.yaml`,
+//! Typed models of the files in `cfg/` (docs/file-formats.md): `host_deploy.yaml`,
 //! `capability_config.yaml`, `users_config.yaml` and `backup.yaml`, parsed and written.
 
 use std::path::{Path, PathBuf};
@@ -356,7 +356,7 @@ pub struct UserEntry {
 }
 
 impl UserEntry {
-    /// The entry a new user gets (SPEC §2): work and backup dirs per user, dataset shared.
+    /// The entry a new user gets (docs/file-formats.md): work and backup dirs per user, dataset shared.
     pub fn new_user(id: &str, host: &HostDeploy, password: Secret, forward_port: u16) -> Self {
         UserEntry {
             password,

@@ -1,4 +1,4 @@
-//! `jobs/monitor_exec`: requests to the monitor, one a line (SPEC §3): `now` when a booking
+//! `jobs/monitor_exec`: requests to the monitor, one a line (docs/file-formats.md): `now` when a booking
 //! starts in the current slot, `restart <user_id>` for a user's container.
 
 use std::path::Path;

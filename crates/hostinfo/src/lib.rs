@@ -1,6 +1,6 @@
 //! hostinfo: the only code that reads or writes the files of an AIVC booking installation
 //! (`cfg/*.yaml`, `jobs/*.csv`, `jobs/monitor_exec`, `jobs/monitor.log`), with the typed
-//! models, the lock, the clock and slot arithmetic, and the GPU inventory (SPEC §1–§4, §10).
+//! models, the lock, the clock and slot arithmetic, and the GPU inventory (docs/data-flow.md, docs/file-formats.md).
 //!
 //! Libraries never print: every failure is an [`Error`] naming the file, line and field.
 
@@ -16,6 +16,7 @@ mod installation;
 pub mod journal;
 pub mod lock;
 pub mod log;
+pub mod machine;
 pub mod names;
 mod root;
 pub mod schedule;

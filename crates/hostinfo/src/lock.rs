@@ -1,4 +1,4 @@
-//! The one lock of SPEC §3: `jobs/.lock`, a file that is never renamed, taken shared by
+//! The one lock (docs/reliability.md, Locking): `jobs/.lock`, a file that is never renamed, taken shared by
 //! readers that need one consistent view and exclusive by every read-modify-write. It is
 //! never opened through a symbolic link (root would write its holder note into the target).
 #![allow(clippy::disallowed_methods)] // this module is the one place allowed to lock

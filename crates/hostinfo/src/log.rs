@@ -1,4 +1,4 @@
-//! `jobs/monitor.log` lines (SPEC §10): `YYYYMMDD HH:MM [INFO] message` or
+//! `jobs/monitor.log` lines (docs/file-formats.md): `YYYYMMDD HH:MM [INFO] message` or
 //! `YYYYMMDD HH:MM [WARNING|ERROR] Sign, message`, written and parsed back.
 
 use chrono::NaiveDateTime;

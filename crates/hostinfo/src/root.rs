@@ -1,5 +1,5 @@
 //! The root folder of an installation and every file in it: where each lives, and the
-//! reads and writes the tools are allowed, each under the lock it needs (SPEC §1, §3).
+//! reads and writes the tools are allowed, each under the lock it needs (docs/data-flow.md, docs/reliability.md).
 
 use std::path::{Path, PathBuf};
 
@@ -91,6 +91,16 @@ impl Root {
     }
     pub fn templates_dir(&self) -> PathBuf {
         self.dir.join("cfg").join("templates")
+    }
+
+    /// The lab's template `backup.yaml`: `cfg/templates/backup.yaml`, or where the Python
+    /// version's layout keeps it, `cfg/templates/Backup/backup.yaml`. None is fine: a new
+    /// backup folder then starts empty.
+    pub fn backup_template(&self) -> Option<PathBuf> {
+        let dir = self.templates_dir();
+        [dir.join("backup.yaml"), dir.join("Backup").join("backup.yaml")]
+            .into_iter()
+            .find(|p| p.is_file())
     }
     pub fn jobs_dir(&self) -> PathBuf {
         self.dir.join("jobs")

@@ -1,4 +1,4 @@
-//! The schedule files of SPEC §3 (`booking.csv`, `using.csv`, `used.csv`): one row type,
+//! The schedule files (`booking.csv`, `using.csv`, `used.csv`; docs/file-formats.md): one row type,
 //! a reader that names the line and column of anything wrong, and a writer whose output
 //! reads back to the same bytes.
 

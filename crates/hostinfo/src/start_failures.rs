@@ -1,5 +1,7 @@
 //! `jobs/start-failures.csv`: the latest failure of each booking whose container would not
-//! start, so that the admin sees a start that keeps failing (`checker`) with docker's reason.
+//! start, so that the admin sees a start that keeps failing (`checker`) with docker's reason,
+//! and each due booking that waits because its user is over the disk quota ([`QUOTA_WAIT`]),
+//! so that the student (`booking -ls`) and the admin (`checker`) see why it has not started.
 
 use std::path::Path;
 
@@ -13,6 +15,10 @@ pub const HEADER: [&str; 5] = ["user_id", "start", "since", "attempts", "reason"
 
 /// The header line as written.
 pub const HEADER_LINE: &str = "user_id,start,since,attempts,reason\n";
+
+/// How the reason of a booking that waits over the disk quota begins, e.g. `over the disk
+/// quota: work 12 of 10 GB`; the monitor did not try docker for it.
+pub const QUOTA_WAIT: &str = "over the disk quota";
 
 /// The start of booking (`user_id`, `start`) has failed `attempts` times since `since`;
 /// `reason` is the latest failure, one line.
@@ -29,6 +35,11 @@ impl StartFailure {
     /// The booking this failure is about, as the schedule files key it.
     pub fn key(&self) -> (&str, NaiveDateTime) {
         (&self.user_id, self.start)
+    }
+
+    /// Whether the booking waits over the disk quota rather than failed in docker.
+    pub fn is_quota_wait(&self) -> bool {
+        self.reason.starts_with(QUOTA_WAIT)
     }
 }
 

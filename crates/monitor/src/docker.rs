@@ -48,24 +48,46 @@ impl RunContainer {
 
     /// Runs `run-container --root ROOT args…`; its failure is the last line it printed.
     fn run(&self, args: &[String]) -> Result<(), String> {
+        self.run_with(args, false).map(drop)
+    }
+
+    /// [`Self::run`], returning what it printed on stdout when `stdout` is set.
+    fn run_with(&self, args: &[String], stdout: bool) -> Result<Vec<u8>, String> {
         let mut child = Command::new(&self.program)
             .arg("--root")
             .arg(&self.root)
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if stdout {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", self.program.display()))?;
-        // Read stderr while waiting, so a chatty child cannot fill the pipe and stall.
-        let stderr = child.stderr.take();
-        let drain = std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = stderr {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        });
+        // Read both pipes while waiting, so a chatty child cannot fill one and stall.
+        let read = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                buf
+            })
+        };
+        let out = read(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let drain = read(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
         let status = match child.wait_timeout(self.timeout) {
             Ok(Some(status)) => status,
             Ok(None) | Err(_) => {
@@ -78,7 +100,7 @@ impl RunContainer {
             }
         };
         if status.success() {
-            return Ok(());
+            return Ok(out.join().unwrap_or_default());
         }
         let err = String::from_utf8_lossy(&drain.join().unwrap_or_default()).into_owned();
         let line = err
@@ -93,6 +115,35 @@ impl RunContainer {
 
     /// Starts the container of booking `row`.
     pub fn start(&self, row: &Row) -> Result<(), String> {
+        self.run(&Self::start_args(row))
+    }
+
+    /// The `docker run` line that [`Self::start`] would run for `row`, as run-container's
+    /// own `--dry-run` prints it (shell-quoted; the password is never on it).
+    pub fn start_dry_run(&self, row: &Row) -> Result<String, String> {
+        let mut args = Self::start_args(row);
+        args.push("--dry-run".into());
+        let out = self.run_with(&args, true)?;
+        Ok(String::from_utf8_lossy(&out).trim_end().to_string())
+    }
+
+    /// The command line [`Self::close`] runs for `user` (run-container has no dry run of a
+    /// close: it stops the container, keeps its backup entries, and removes it).
+    pub fn close_line(&self, user: &str) -> String {
+        let program = self.program.to_string_lossy();
+        let root = self.root.to_string_lossy();
+        [
+            program.as_ref(),
+            "--root",
+            root.as_ref(),
+            "close",
+            &format!("--user-id={user}"),
+        ]
+        .map(shell_word)
+        .join(" ")
+    }
+
+    fn start_args(row: &Row) -> Vec<String> {
         let mut args = vec![
             "--user-id".to_string(),
             row.user_id.clone(),
@@ -109,7 +160,7 @@ impl RunContainer {
         ];
         if !row.gpus.is_empty() {
             let ids: Vec<String> = row.gpus.ids().iter().map(u32::to_string).collect();
-            args.push("--gpus".into());
+            args.push("--gpu-ids".into());
             args.push(ids.join(","));
         }
         if let Some(image) = &row.image {
@@ -119,13 +170,26 @@ impl RunContainer {
         if let Some(command) = &row.extra_command {
             args.push(format!("--extra-command={command}"));
         }
-        self.run(&args)
+        args
     }
 
     /// Closes `user`'s container (stop, keep the backup entries, remove; gone counts as
     /// done). run-container itself refuses a container that is not this installation's.
     pub fn close(&self, user: &str) -> Result<(), String> {
         self.run(&["close".into(), format!("--user-id={user}")])
+    }
+}
+
+/// `word` as one shell word, for a line shown to a person.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The GPU watch of SPEC §7: NVML reports host pids per GPU; `/proc/<pid>/cgroup` names the
+//! The GPU watch: NVML reports host pids per GPU; `/proc/<pid>/cgroup` names the
 //! container; a process on a GPU its booking does not hold, outside any booking, or a GPU
 //! used by two containers is a `GPUDuplicateWarning`.
 

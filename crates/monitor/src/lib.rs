@@ -1,5 +1,5 @@
-//! monitor: the scheduled tick of SPEC §7 — close ended bookings, start due ones, reconcile
-//! with Docker by label, watch the GPUs, answer requests — logging as SPEC §10 says.
+//! monitor: the scheduled tick (docs/operations.md) — close ended bookings, start due ones, reconcile
+//! with Docker by label, watch the GPUs, answer requests — logging to `jobs/monitor.log` (docs/file-formats.md).
 
 pub mod docker;
 pub mod gpuwatch;

@@ -65,6 +65,9 @@ fn run(cli: &Cli) -> Result<(), monitor::Error> {
     if cli.dry_run {
         let (report, lines) = monitor::tick::tick(&root, true)?;
         println!("{}", monitor::tick::describe(&report));
+        for command in &report.would_run {
+            println!("would run: {command}");
+        }
         for line in lines {
             println!("would log: {line}");
         }

@@ -1,4 +1,4 @@
-//! One tick of the monitor (SPEC §7). The schedule is planned and committed under the
+//! One tick of the monitor (docs/operations.md, What runs). The schedule is planned and committed under the
 //! exclusive lock; the slow Docker work in between runs without it, so bookings never wait
 //! on a `docker stop`. Rows are matched by (user, start) when committing, and every move
 //! between files goes through hostinfo's journal.
@@ -48,7 +48,8 @@ pub struct Log<'r> {
 impl Log<'_> {
     fn push(&mut self, line: LogLine) -> Result<(), Error> {
         if !self.dry_run {
-            #[allow(clippy::print_stderr)] // journald keeps the monitor's stderr (SPEC §10)
+            #[allow(clippy::print_stderr)]
+            // journald keeps the monitor's stderr (docs/operations.md)
             {
                 eprintln!("{line}");
             }
@@ -81,6 +82,9 @@ pub struct Report {
     pub reconciled: Vec<String>,
     pub gpu_warnings: usize,
     pub requests: usize,
+    /// A dry run's commands, in order: run-container's close of each container that ended,
+    /// and the `docker run` line of each start, as run-container's own `--dry-run` prints it.
+    pub would_run: Vec<String>,
 }
 
 /// The crash hook of the tests: a debug build run with `AIVC_CRASH_AT=<step>` is killed
@@ -168,6 +172,9 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     for row in &close {
         if dry_run {
             report.closed.push(row.user_id.clone());
+            if containers.iter().any(|c| c.name == row.user_id) {
+                report.would_run.push(runner.close_line(&row.user_id));
+            }
             continue;
         }
         if !containers.iter().any(|c| c.name == row.user_id) {
@@ -222,13 +229,20 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
             log.info(format!("{id}'s container was already running."))?;
             continue;
         }
-        if let Some(why) = over_quota(&config, root, row) {
+        if let Some((why, reason)) = over_quota(&config, root, row) {
             report.over_quota.push(id.clone());
             log.warning(Sign::SpaceWarning, why)?;
+            // Recorded with the failed starts, so that `booking -ls` and `checker` say why
+            // the booking waits instead of showing it due until it expires.
+            failed_starts.push((row.clone(), reason));
             continue;
         }
         if dry_run {
             report.started.push(id.clone());
+            report.would_run.push(match runner.start_dry_run(row) {
+                Ok(line) => line,
+                Err(e) => format!("# {id}'s container would not start: {e}"),
+            });
             continue;
         }
         match runner.start(row) {
@@ -348,7 +362,9 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
 }
 
 /// What a tick sees of Docker: the containers it may act on (this installation's, and
-/// pre-label ones it adopts), and the names held by every other labelled container.
+/// pre-label ones it adopts: the first version's, and the Python version's, which carry no
+/// label and are found by the name of a `using.csv` row), and the names held by every other
+/// container it saw.
 #[derive(Debug)]
 struct Seen {
     ours: Vec<Container>,
@@ -476,9 +492,10 @@ fn record_start_failures(
 }
 
 /// The SpaceWarning for a user whose work or backup folder is over their quota or could not
-/// be measured; `None` when both were measured within it. The message names the folders by
-/// role only, never a name or anything else the user wrote in them.
-fn over_quota(config: &Config, root: &Root, row: &Row) -> Option<String> {
+/// be measured, and the short reason recorded for the booking (`over the disk quota: work
+/// over its 10 GB`); `None` when both were measured within it. The messages name the
+/// folders by role only, never a name or anything else the user wrote in them.
+fn over_quota(config: &Config, root: &Root, row: &Row) -> Option<(String, String)> {
     let id = &row.user_id;
     let max = checker::limits::user_max(&config.capability, id);
     let f = config.user_folders(root, id);
@@ -505,6 +522,19 @@ fn over_quota(config: &Config, root: &Root, row: &Row) -> Option<String> {
     if !folders.iter().any(|(_, u)| u.counts_as_over()) {
         return None;
     }
+    let parts: Vec<String> = [
+        ("work", &folders[0].1, max.work_space),
+        ("backup", &folders[1].1, max.backup_space),
+    ]
+    .into_iter()
+    .filter(|(_, u, _)| u.counts_as_over())
+    .map(|(role, u, gb)| match u.outcome {
+        quota::Outcome::Unfinished(_) => format!("{role} could not be measured"),
+        // The walk stopped past the quota: how far past is not known.
+        _ => format!("{role} over its {gb} GB"),
+    })
+    .collect();
+    let reason = format!("{}: {}", start_failures::QUOTA_WAIT, parts.join(", "));
     // What the walk cannot finish counts against the user: otherwise a tree too deep, too
     // large or unreadable would be a way past the quota.
     let mut names = Vec::new();
@@ -522,18 +552,24 @@ fn over_quota(config: &Config, root: &Root, row: &Row) -> Option<String> {
         }
     }
     if !names.is_empty() {
-        return Some(format!(
-            "{id}'s {} could not be measured ({}); counted as over the quota, the booking waits.",
-            names.join(" and "),
-            whys.join("; ")
+        return Some((
+            format!(
+                "{id}'s {} could not be measured ({}); counted as over the quota, the booking waits.",
+                names.join(" and "),
+                whys.join("; ")
+            ),
+            reason,
         ));
     }
     // A walk over the limit stopped there: its GB are a lower bound of the folder's use.
     let gb = |u: &quota::Usage| u.bytes.div_ceil(1 << 30);
-    Some(format!(
-        "{id} is over-use the work_dir {}GB, and backup_dir {}GB.",
-        gb(&folders[0].1),
-        gb(&folders[1].1)
+    Some((
+        format!(
+            "{id} is over-use the work_dir {}GB, and backup_dir {}GB.",
+            gb(&folders[0].1),
+            gb(&folders[1].1)
+        ),
+        reason,
     ))
 }
 
@@ -577,9 +613,10 @@ fn reconcile(
     }
     for row in using.iter().filter(|r| r.start <= now && now < r.end) {
         let held = containers.iter().find(|c| c.serves(row));
-        // An adopted container (no installation label) was started by an earlier version,
-        // which mounted backup entries from inside the user's own folder: a source the user
-        // can re-point before the next restart. It is re-created once, with kept entries.
+        // An adopted container (no installation label) was started by an earlier version —
+        // the first Rust one or the Python one — which mounted backup entries from inside
+        // the user's own folder: a source the user can re-point before the next restart.
+        // It is re-created once, with kept entries (imported from that folder at its close).
         let earlier = held.is_some_and(|c| c.running && c.installation.is_empty());
         if held.is_some_and(|c| c.running) && !earlier {
             continue;

@@ -188,3 +188,44 @@ fn a_dry_run_shows_the_tick_and_changes_nothing() {
         lab.docker_log()
     );
 }
+
+/// Regression: the dry run named who would start and stop but not what it would run.
+#[test]
+fn a_dry_run_shows_the_commands_it_would_run_without_a_password() {
+    let lab = scenario();
+    let out = lab.monitor(common::NOW, &["--dry-run"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let run: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("would run: "))
+        .collect();
+    assert_eq!(run.len(), 2, "{text}");
+    assert!(run[0].ends_with(" close --user-id=alice"), "{text}");
+    // bob's start exactly as run-container would run it: its own --dry-run line.
+    let bob = run[1];
+    assert!(
+        bob.contains(" run ") && bob.contains("--name=bob"),
+        "{text}"
+    );
+    assert!(bob.contains("--gpus '\"device=1\"'"), "{text}");
+    assert!(
+        bob.contains("-p 10002:22") && bob.contains("-e PASSWORD "),
+        "{text}"
+    );
+    let all = format!("{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !all.contains("bob-pw") && !all.contains("alice-pw"),
+        "{all}"
+    );
+    assert!(
+        lab.docker_log().lines().all(|l| l.starts_with("ps ")),
+        "{}",
+        lab.docker_log()
+    );
+}

@@ -208,3 +208,20 @@ fn setup_leaves_a_booking_container_of_another_installation_alone() {
         .unwrap();
     assert!(!built.status.success(), "nothing was built before refusing");
 }
+
+/// Regression: `setup.sh --help` printed the first lines of the script's code after the help.
+#[test]
+fn setup_help_prints_only_the_help() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/setup.sh");
+    let out = Command::new(&script).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        help.starts_with("Install or update an AIVC booking host"),
+        "{help}"
+    );
+    assert!(help.contains("--no-container"), "{help}");
+    for code in ["set -euo", "repo=", "$(", "#"] {
+        assert!(!help.contains(code), "`{code}` in the help:\n{help}");
+    }
+}

@@ -1,5 +1,5 @@
 //! The units in systemd/ pass `systemd-analyze verify`, installed the way setup.sh installs
-//! them (the real binary folder and root written in), and say what SPEC §7 asks.
+//! them (the real binary folder and root written in), and say what docs/operations.md describes.
 
 use std::path::Path;
 use std::process::Command;

@@ -56,8 +56,8 @@ pub struct Closed {
 }
 
 /// Closes `user_id`'s container: only when it is this installation's (or, started before
-/// containers were labelled with one, matches a `using.csv` row of this root by name and
-/// port); stop first, then keep each backup entry that has no kept copy yet, then remove
+/// containers were labelled with one — by the first version or, without any label, by the
+/// Python version — matches a `using.csv` row of this root by name and port); stop first, then keep each backup entry that has no kept copy yet, then remove
 /// it. Closing what is gone succeeds. `keep_bytes` bounds what the entries may add.
 pub fn close(
     client: &Client,
@@ -76,12 +76,17 @@ pub fn close(
         return Ok(closed);
     }
     let installation = root.installation_id()?;
-    // Only a container without an installation label, named after its user label, could
-    // be one we started before the label existed: only then is using.csv consulted.
-    let candidate = container.installation.is_empty() && container.user == container.name;
-    let owner = if candidate {
+    // Only a container without an installation label, named after its user label (the
+    // first version) or without any `aivc.*` label (the Python version), could be one this
+    // root started before the label existed: only then is using.csv consulted.
+    let owner = if container.may_be_adopted() {
         let lock = root.lock_shared()?;
-        let using = root.read_schedule(Table::Using, &lock)?.rows;
+        // No using.csv, no running booking: nothing to adopt.
+        let using = match root.read_schedule(Table::Using, &lock) {
+            Ok(s) => s.rows,
+            Err(hostinfo::Error::Missing { .. }) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
         container.owner(&installation, &using)
     } else {
         container.owner(&installation, &[])

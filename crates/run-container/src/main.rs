@@ -63,9 +63,10 @@ struct RunArgs {
     /// GB of memory, RAM plus swap (default 1).
     #[arg(long)]
     memory: Option<u32>,
-    /// GPU ids, like 0,1 (default none).
-    #[arg(long, value_name = "IDS")]
-    gpus: Option<String>,
+    /// Which GPUs, by device id: `--gpu-ids 0,3` exposes GPUs 0 and 3 — ids, not a count
+    /// (booking's `--gpus 2` is a count). Default none. `--gpus` is an old name for it.
+    #[arg(long = "gpu-ids", alias = "gpus", value_name = "ID,ID,...")]
+    gpu_ids: Option<String>,
     /// One of host_deploy.yaml's images (default: the user's, else the first).
     #[arg(long)]
     image: Option<String>,
@@ -107,7 +108,7 @@ fn main() -> ExitCode {
         || r.password_stdin
         || r.cpus.is_some()
         || r.memory.is_some()
-        || r.gpus.is_some()
+        || r.gpu_ids.is_some()
         || r.image.is_some()
         || r.extra_command.is_some()
         || r.start.is_some()
@@ -152,7 +153,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         )),
         _ => None,
     };
-    let gpus = match a.gpus.as_deref() {
+    let gpus = match a.gpu_ids.as_deref() {
         None | Some("") => GpuSet::default(),
         Some(list) => GpuSet::parse(&format!("[{list}]")).map_err(|why| bad_time(list, why))?,
     };

@@ -80,18 +80,6 @@ pub fn keep_bytes(config: &Config, id: &str) -> u64 {
     (gb.max(0.0) * (1u64 << 30) as f64) as u64
 }
 
-/// The lab's template `backup.yaml`: `cfg/templates/backup.yaml`, or where the old layout
-/// keeps it, `cfg/templates/Backup/backup.yaml`. None is fine: the folder starts empty.
-pub fn template(root: &Root) -> Option<PathBuf> {
-    let dir = root.templates_dir();
-    [
-        dir.join("backup.yaml"),
-        dir.join("Backup").join("backup.yaml"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-}
-
 fn docker_safe(path: &Path) -> Result<(), Error> {
     let text = path.to_string_lossy();
     if !path.is_absolute() || text.contains([':', ',', '\n']) {
@@ -158,7 +146,7 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
         password,
         shm_rate: config.capability.max.shm_rate,
         admin_args: host.docker_run_args.clone(),
-        template: template(root),
+        template: root.backup_template(),
         kept: f.kept_root,
         import_bytes,
         // Created on the first real run; a dry run shows a placeholder and creates nothing.

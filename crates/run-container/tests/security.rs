@@ -1,5 +1,5 @@
 //! Nothing a user types becomes a docker flag, a path outside their folders, or a shell
-//! command on the host (SPEC §9, the project's security standard).
+//! command on the host (docs/security.md).
 
 mod common;
 

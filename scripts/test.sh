@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The project's test command (README): installs what the tests need when it is missing
+# (apt-get, as root or through sudo), then checks the format, lints, and runs every test.
+#   scripts/test.sh              # extra arguments go to `cargo test --workspace`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { echo "test.sh: $*" >&2; }
+
+need=()
+command -v flock >/dev/null || need+=(util-linux)          # lock contention tests
+command -v file >/dev/null || need+=(file)
+# The stand-in test image is built from a static busybox.
+{ [ -x /bin/busybox ] && command -v file >/dev/null && file -L /bin/busybox | grep -q 'statically linked'; } || need+=(busybox-static)
+command -v systemd-analyze >/dev/null || need+=(systemd)    # verify the units
+command -v debootstrap >/dev/null || need+=(debootstrap)    # the booking container's base
+command -v sshpass >/dev/null || need+=(sshpass)            # log in to the booking container
+command -v ssh >/dev/null || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  say "installing what the tests need: ${need[*]}"
+  $sudo apt-get update
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+fi
+
+# The real-engine tests need a Docker engine that answers; say so plainly if it does not.
+docker version --format '{{.Server.Version}}' >/dev/null || {
+  say "no Docker engine answers; the run-container and monitor tests need one"
+  exit 1
+}
+[ -d ../shared/reference/original-formats ] ||
+  say "NOTE: no ../shared beside this clone: the format tests use the project's own samples (tests/fixtures/python-reference)"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace "$@"
+# The same format tests in a clone with no ../shared beside it (a few seconds).
+scripts/test-clean-clone.sh
