@@ -15,6 +15,7 @@ command -v systemd-analyze >/dev/null || need+=(systemd)    # verify the units
 command -v debootstrap >/dev/null || need+=(debootstrap)    # the booking container's base
 command -v sshpass >/dev/null || need+=(sshpass)            # log in to the booking container
 command -v ssh >/dev/null || need+=(openssh-client)
+command -v strace >/dev/null || need+=(strace)              # count booking -ls write calls
 if [ ${#need[@]} -gt 0 ]; then
   sudo=
   [ "$(id -u)" = 0 ] || sudo=sudo

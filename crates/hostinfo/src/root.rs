@@ -98,9 +98,12 @@ impl Root {
     /// backup folder then starts empty.
     pub fn backup_template(&self) -> Option<PathBuf> {
         let dir = self.templates_dir();
-        [dir.join("backup.yaml"), dir.join("Backup").join("backup.yaml")]
-            .into_iter()
-            .find(|p| p.is_file())
+        [
+            dir.join("backup.yaml"),
+            dir.join("Backup").join("backup.yaml"),
+        ]
+        .into_iter()
+        .find(|p| p.is_file())
     }
     pub fn jobs_dir(&self) -> PathBuf {
         self.dir.join("jobs")
