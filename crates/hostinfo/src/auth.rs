@@ -49,8 +49,10 @@ pub fn extra_command_problem(command: &str) -> Option<&'static str> {
     if command.len() > EXTRA_COMMAND_MAX_BYTES {
         return Some("is longer than 4096 bytes");
     }
-    if command.contains(['\0', '\n', '\r']) {
-        return Some("may not hold a NUL or a line break");
+    // Control characters are written to the users file escaped (`\x01` as four
+    // characters), so they would let a student grow it past its size cap.
+    if command.chars().any(|c| c.is_control() && c != '\t') {
+        return Some("may not hold a NUL, a line break or another control character");
     }
     None
 }
@@ -185,8 +187,11 @@ pub fn locked_until(
 
 /// Drops the records nobody needs any more: not locked, and the last failure long ago.
 pub fn forget_stale(records: &mut Vec<FailureRecord>, now: NaiveDateTime, policy: &Policy) {
+    // Kept for a while after its lock ends too, so the next lockout is the longer one.
     records.retain(|r| {
-        r.locked_until.is_some_and(|u| u > now) || r.last_failure + policy.forget_after > now
+        r.locked_until
+            .is_some_and(|u| u + policy.forget_after > now)
+            || r.last_failure + policy.forget_after > now
     });
 }
 
@@ -633,9 +638,36 @@ mod tests {
         assert_eq!(extra_command_problem(&"x".repeat(4096)), None);
         assert_eq!(extra_command_problem("echo 'a\tb' | tee x"), None);
         assert!(extra_command_problem(&"x".repeat(4097)).is_some());
-        for bad in ["a\nb", "a\rb", "a\0b"] {
+        // Regression (review): `\x01` is written escaped, four bytes for one, so 64 users
+        // of such commands pushed the users file past its cap and stopped every tool.
+        for bad in ["a\nb", "a\rb", "a\0b", "a\u{1}b", "a\u{1b}[2Jb", "a\u{85}b"] {
             assert!(extra_command_problem(bad).is_some(), "{bad:?}");
         }
+    }
+
+    /// Regression (review): a record was forgotten the moment a 24-hour lockout ended, so
+    /// the next lockout was 15 minutes again.
+    #[test]
+    fn a_record_outlives_its_lock_so_the_next_lock_is_longer() {
+        let p = Policy::default();
+        let start = t("2026-11-21 00:00:00");
+        let mut r = Vec::new();
+        let mut now = start;
+        let mut last = None;
+        for _ in 0..60 {
+            if let Some(until) = locked_until(&r, "u", now) {
+                now = until;
+            }
+            forget_stale(&mut r, now, &p);
+            if let Refused::Wrong {
+                locked_until: Some(until),
+                ..
+            } = record_failure(&mut r, "u", now, &p)
+            {
+                last = Some(until - now);
+            }
+        }
+        assert_eq!(last, Some(p.max_lock), "the lock settles at its longest");
     }
 
     #[test]

@@ -377,7 +377,9 @@ pub struct UsersConfig(pub OrderedMap<UserEntry>);
 
 impl UsersConfig {
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        Ok(yaml::parse(path, text)?.unwrap_or_default())
+        yaml::parse(path, text)
+            .map(Option::unwrap_or_default)
+            .map_err(redact_quoted)
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -406,6 +408,34 @@ impl UsersConfig {
             return String::new();
         }
         serde_yaml::to_string(self).expect("a map of plain fields always serializes")
+    }
+}
+
+/// The parser quotes the value it could not use, and in the users file that may be a
+/// password: every quoted stretch of the message is blanked, the line and key kept.
+fn redact_quoted(e: Error) -> Error {
+    match e {
+        Error::Invalid { path, at, message } => {
+            let mut out = String::with_capacity(message.len());
+            let mut inside = false;
+            for c in message.chars() {
+                if c == '"' || c == '`' {
+                    if inside {
+                        out.push('…');
+                    }
+                    inside = !inside;
+                    out.push(c);
+                } else if !inside {
+                    out.push(c);
+                }
+            }
+            Error::Invalid {
+                path,
+                at,
+                message: out,
+            }
+        }
+        other => other,
     }
 }
 
@@ -488,6 +518,17 @@ mod tests {
         assert!(!format!("{users:?}").contains("0000"));
         let again = UsersConfig::parse(Path::new("u.yaml"), &users.to_yaml()).unwrap();
         assert_eq!(again, users);
+    }
+
+    /// Regression (review): an admin's slip (`eve: hunter22-secret`) made every tool, even
+    /// `booking -ls` without a login, print the password in its error.
+    #[test]
+    fn a_broken_users_entry_is_reported_without_its_value() {
+        let e = UsersConfig::parse(Path::new("u.yaml"), "eve: hunter22-secret\n")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("hunter22"), "{e}");
+        assert!(e.starts_with("u.yaml"), "{e}");
     }
 
     #[test]

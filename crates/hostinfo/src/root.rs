@@ -469,7 +469,17 @@ impl Root {
         users: &UsersConfig,
         _lock: &ExclusiveLock,
     ) -> Result<()> {
-        atomic::replace(&config.users_path, users.to_yaml().as_bytes(), 0o600)
+        let text = users.to_yaml();
+        // Every tool refuses a users file past the cap: never write one.
+        if text.len() > crate::yaml::MAX_YAML_BYTES {
+            return Err(Error::invalid(
+                &config.users_path,
+                None,
+                None,
+                "would grow past 1 MiB; nothing was written (ask the admin to remove old users)",
+            ));
+        }
+        atomic::replace(&config.users_path, text.as_bytes(), 0o600)
     }
 }
 
