@@ -158,11 +158,11 @@ fn an_extra_command_over_4_kib_or_with_a_line_break_is_refused_wherever_it_enter
         ("x".repeat(4097), "is longer than 4096 bytes"),
         (
             "echo a\necho b".into(),
-            "may not hold a NUL or a line break",
+            "may not hold a NUL, a line break or another control character",
         ),
         (
             "echo a\recho b".into(),
-            "may not hold a NUL or a line break",
+            "may not hold a NUL, a line break or another control character",
         ),
     ] {
         let out = book(&command);
@@ -196,7 +196,7 @@ fn an_extra_command_over_4_kib_or_with_a_line_break_is_refused_wherever_it_enter
     let e = ops::book(&root_, &row).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "the extra command may not hold a NUL or a line break"
+        "the extra command may not hold a NUL, a line break or another control character"
     );
     for bad in ["a\0b".to_string(), "y".repeat(4097), "a\nb".into()] {
         let change = UserChange {
