@@ -412,14 +412,15 @@ impl UsersConfig {
 }
 
 /// The parser quotes the value it could not use, and in the users file that may be a
-/// password: every quoted stretch of the message is blanked, the line and key kept.
+/// password: every `"…"` stretch of the message (how serde quotes a value) is blanked;
+/// the line and the key are kept.
 fn redact_quoted(e: Error) -> Error {
     match e {
         Error::Invalid { path, at, message } => {
             let mut out = String::with_capacity(message.len());
             let mut inside = false;
             for c in message.chars() {
-                if c == '"' || c == '`' {
+                if c == '"' {
                     if inside {
                         out.push('…');
                     }
