@@ -241,7 +241,12 @@ pub fn clear(records: &mut Vec<FailureRecord>, id: &str) -> bool {
 
 /// Parses `jobs/auth-failures.csv`; `path` is only for messages.
 pub fn parse_failures(path: &Path, text: &str) -> Result<Vec<FailureRecord>> {
-    let rows = parse_csv(path, text, &FAILURES_HEADER)?;
+    // An emptied file clears everything, as a deleted one does (the admin's reset of all).
+    let rows = if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        crate::small_csv::rows(path, text, &FAILURES_HEADER)?
+    };
     let mut records: Vec<FailureRecord> = Vec::with_capacity(rows.len());
     for (line, fields) in rows {
         let fail = |k: usize, message: String| {
@@ -289,7 +294,7 @@ pub fn failures_to_bytes(records: &[FailureRecord]) -> Vec<u8> {
             r.locked_until.map(format_time).unwrap_or_default(),
         ]
     });
-    csv_bytes(&FAILURES_HEADER, rows)
+    crate::small_csv::to_bytes(&FAILURES_HEADER, rows)
 }
 
 /// One pending sign-up code: the SHA-256 of the code (never the code), and until when it
@@ -387,7 +392,12 @@ pub fn issue_code(
 
 /// Parses `jobs/signup-codes.csv`; `path` is only for messages.
 pub fn parse_codes(path: &Path, text: &str) -> Result<Vec<SignupCode>> {
-    let rows = parse_csv(path, text, &CODES_HEADER)?;
+    // An emptied file clears everything, as a deleted one does (the admin's reset of all).
+    let rows = if text.trim().is_empty() {
+        Vec::new()
+    } else {
+        crate::small_csv::rows(path, text, &CODES_HEADER)?
+    };
     let mut codes: Vec<SignupCode> = Vec::with_capacity(rows.len());
     for (line, fields) in rows {
         let fail = |k: usize, message: String| {
@@ -426,59 +436,7 @@ pub fn codes_to_bytes(codes: &[SignupCode]) -> Vec<u8> {
     let rows = codes
         .iter()
         .map(|c| vec![c.user_id.clone(), c.sha256.clone(), format_time(c.expires)]);
-    csv_bytes(&CODES_HEADER, rows)
-}
-
-/// The rows of a CSV file with exactly `header`, each with its line; the first bad line is
-/// an error naming it.
-fn parse_csv(path: &Path, text: &str, header: &[&str]) -> Result<Vec<(usize, Vec<String>)>> {
-    // An emptied file clears everything, as a deleted one does (the admin's reset of all).
-    if text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let csv_error = |e: csv::Error| {
-        let line = e.position().map(|p| p.line() as usize);
-        let message = match e.kind() {
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => format!("expected {expected_len} fields, found {len}"),
-            _ => e.to_string(),
-        };
-        Error::invalid(path, line, None, message)
-    };
-    let found = reader.headers().map_err(csv_error)?.clone();
-    if found.iter().ne(header.iter().copied()) {
-        return Err(Error::invalid(
-            path,
-            Some(1),
-            None,
-            format!("the header must be `{}`", header.join(",")),
-        ));
-    }
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        rows.push((line, record.iter().map(str::to_string).collect()));
-    }
-    Ok(rows)
-}
-
-fn csv_bytes(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let _ = writer.write_record(header);
-    for row in rows {
-        let _ = writer.write_record(&row);
-    }
-    // Writing into a Vec cannot fail.
-    writer.into_inner().unwrap_or_default()
+    crate::small_csv::to_bytes(&CODES_HEADER, rows)
 }
 
 /// Reads a file of this module; missing means empty.

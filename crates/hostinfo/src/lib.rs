@@ -20,6 +20,7 @@ pub mod machine;
 pub mod names;
 mod root;
 pub mod schedule;
+mod small_csv;
 pub mod start_failures;
 pub mod yaml;
 

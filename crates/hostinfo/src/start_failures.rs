@@ -83,33 +83,8 @@ fn one_line(text: &str) -> String {
 /// Parses the file's text; `path` is only for messages. The first bad line is an error
 /// naming it.
 pub fn parse(path: &Path, text: &str) -> Result<Vec<StartFailure>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(text.as_bytes());
-    let csv_error = |e: csv::Error| {
-        let line = e.position().map(|p| p.line() as usize);
-        let message = match e.kind() {
-            csv::ErrorKind::UnequalLengths {
-                expected_len, len, ..
-            } => format!("expected {expected_len} fields, found {len}"),
-            _ => e.to_string(),
-        };
-        Error::invalid(path, line, None, message)
-    };
-    let header = reader.headers().map_err(csv_error)?.clone();
-    if header.iter().ne(HEADER) {
-        return Err(Error::invalid(
-            path,
-            Some(1),
-            None,
-            format!("the header must be `{}`", HEADER_LINE.trim_end()),
-        ));
-    }
     let mut failures = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(csv_error)?;
-        let line = record.position().map_or(0, |p| p.line() as usize);
+    crate::small_csv::each(path, text, &HEADER, |line, record| {
         let fail = |k: usize, message: String| {
             Error::invalid(path, Some(line), Some(HEADER[k].into()), message)
         };
@@ -132,28 +107,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<StartFailure>> {
             attempts,
             reason: one_line(&record[4]),
         });
-    }
+        Ok(())
+    })?;
     Ok(failures)
 }
 
 /// The bytes of the file holding `failures`, header first.
 pub fn to_bytes(failures: &[StartFailure]) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    let _ = writer.write_record(HEADER);
-    for f in failures {
-        let _ = writer.write_record([
-            f.user_id.as_str(),
-            &format_time(f.start),
-            &format_time(f.since),
-            &f.attempts.to_string(),
-            &one_line(&f.reason),
-        ]);
-    }
-    // Writing into a Vec cannot fail.
-    writer.into_inner().unwrap_or_default()
+    crate::small_csv::to_bytes(
+        &HEADER,
+        failures.iter().map(|f| {
+            vec![
+                f.user_id.clone(),
+                format_time(f.start),
+                format_time(f.since),
+                f.attempts.to_string(),
+                one_line(&f.reason),
+            ]
+        }),
+    )
 }
 
 #[cfg(test)]
