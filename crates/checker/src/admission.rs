@@ -1,17 +1,23 @@
 //! One booking request against the schedule: every rule in order, the GPU ids
 //! it gets, or a typed refusal; for a capacity refusal, the earliest window of the same
-//! length and size that fits within the two-week horizon.
+//! length and size that fits within the two-week horizon (and the user's `max_days_ahead`).
+//!
+//! The order: the request itself (id, minimums, maximums, image, port, own overlap), the
+//! fairness policies, the host's capacity and GPU placement, then the user's group's total.
+//! So a group refusal means the host alone would have taken the booking.
 
 use chrono::NaiveDateTime;
 use hostinfo::clock;
 use hostinfo::schedule::{format_time, GpuSet, Row};
 use hostinfo::Config;
-use serde::Serialize;
 
-use crate::limits::user_max;
+pub use crate::capacity::{Resource, ScopeName};
+use crate::capacity::{self, Screen};
+use crate::limits::{user_max, user_policies};
 use crate::placement;
+use crate::policies::{self, Broken};
 use crate::rules::{self, PortProblem, PORT_RANGE};
-use crate::timeline::{minutes, peak_within, SlidingMax, Timeline};
+use crate::timeline::minutes;
 
 /// What a user asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,24 +42,6 @@ pub struct Context<'a> {
     pub rows: Vec<&'a Row>,
     /// The current slot: suggestions start no later than two weeks after it.
     pub now_slot: NaiveDateTime,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resource {
-    Cpus,
-    Memory,
-    Gpus,
-}
-
-impl std::fmt::Display for Resource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Resource::Cpus => "cpus",
-            Resource::Memory => "memory",
-            Resource::Gpus => "gpus",
-        })
-    }
 }
 
 /// A window that would fit.
@@ -118,15 +106,23 @@ pub enum Refusal {
         start: NaiveDateTime,
         end: NaiveDateTime,
     },
-    #[error("not enough {resource} at {}: {booked} of {capacity} booked, {asked} asked{}", short(*at), suggestion_text(suggestion))]
+    /// A scope (the host, or the user's group) would be over somewhere in the window.
+    #[error("{}{}", capacity_text(scope, *resource, *at, *until, *booked, *asked, *capacity), suggestion_text(suggestion))]
     Capacity {
+        scope: ScopeName,
         resource: Resource,
+        /// Where the stretch that would be over begins, and where it ends.
         at: NaiveDateTime,
+        until: NaiveDateTime,
+        /// The most already booked within that stretch.
         booked: f64,
         asked: f64,
         capacity: f64,
         suggestion: Option<Window>,
     },
+    /// A fairness policy (`policies:` in the capability config) refuses it.
+    #[error("{broken}")]
+    Policy { broken: Broken },
     #[error(
         "no {asked} GPU(s) free for the whole window (each GPU must be free from start to end){}",
         suggestion_text(suggestion)
@@ -137,7 +133,71 @@ pub enum Refusal {
     },
 }
 
+/// `not enough cpus at …` for the host; `group phd already holds 4 of its 4 GPUs from
+/// 10:00 to 12:00 on Tue 2026-11-24, and 1 more was asked` for a group.
+fn capacity_text(
+    scope: &ScopeName,
+    resource: Resource,
+    at: NaiveDateTime,
+    until: NaiveDateTime,
+    booked: f64,
+    asked: f64,
+    capacity: f64,
+) -> String {
+    match scope {
+        ScopeName::Host => format!(
+            "not enough {resource} at {}: {booked} of {capacity} booked, {asked} asked",
+            short(at)
+        ),
+        ScopeName::Group(g) => format!(
+            "group {g} already holds {booked} of its {} {}, and {asked} more was asked",
+            resource.amount(capacity),
+            span(at, until)
+        ),
+    }
+}
+
+/// `from 10:00 to 12:00 on Tue 2026-11-24`, or with both days when it spans two.
+pub(crate) fn span(from: NaiveDateTime, until: NaiveDateTime) -> String {
+    if from.date() == until.date() {
+        format!(
+            "from {} to {} on {}",
+            from.format("%H:%M"),
+            until.format("%H:%M"),
+            from.format("%a %Y-%m-%d")
+        )
+    } else {
+        format!(
+            "from {} to {}",
+            from.format("%a %Y-%m-%d %H:%M"),
+            until.format("%a %Y-%m-%d %H:%M")
+        )
+    }
+}
+
 impl Refusal {
+    /// The rule that refused, stable for scripts and the docs (docs/file-formats.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::BadUserId { .. } => "bad_user_id",
+            Refusal::NotAllowed { .. } => "not_allowed",
+            Refusal::BelowMinimum { .. } => "below_minimum",
+            Refusal::OverMaximum { .. } => "over_maximum",
+            Refusal::ImageNotAllowed { .. } => "image_not_allowed",
+            Refusal::PortOutOfRange { .. } => "port_out_of_range",
+            Refusal::PortConfiguredForOther { .. } => "port_configured_for_other",
+            Refusal::PortInUse { .. } => "port_in_use",
+            Refusal::OwnOverlap { .. } => "own_overlap",
+            Refusal::Capacity {
+                scope: ScopeName::Host,
+                ..
+            } => "host_capacity",
+            Refusal::Capacity { .. } => "group_total",
+            Refusal::NoGpuFree { .. } => "no_gpu_free",
+            Refusal::Policy { broken } => broken.code(),
+        }
+    }
+
     /// The window to offer instead, for capacity refusals.
     pub fn suggestion(&self) -> Option<Window> {
         match self {
@@ -163,7 +223,8 @@ pub fn admit(ctx: &Context, req: &Request) -> Result<GpuSet, Refusal> {
 /// the GPUs it has): each must be free over the whole new window.
 pub fn admit_fixed(ctx: &Context, req: &Request, gpus: &GpuSet) -> Result<(), Refusal> {
     check_request(ctx, req)?;
-    check_capacity(ctx, req, false)?;
+    check_policies(ctx, req)?;
+    check_capacity(ctx, req, Scopes::Host, false)?;
     let gaps = placement::free_gaps(
         ctx.rows.iter().copied(),
         ctx.config.capability.max.gpus,
@@ -174,65 +235,67 @@ pub fn admit_fixed(ctx: &Context, req: &Request, gpus: &GpuSet) -> Result<(), Re
         .ids()
         .iter()
         .all(|&id| gaps.get(id as usize).is_some_and(Option::is_some));
-    if all_free {
-        Ok(())
-    } else {
-        Err(Refusal::NoGpuFree {
+    if !all_free {
+        return Err(Refusal::NoGpuFree {
             asked: gpus.len() as u32,
             suggestion: None,
-        })
+        });
     }
+    check_capacity(ctx, req, Scopes::Group, false)
 }
 
 fn check(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Result<GpuSet, Refusal> {
     check_request(ctx, req)?;
-    check_capacity(ctx, req, suggest_on_refusal)?;
-    if req.gpus == 0 {
-        return Ok(GpuSet::default());
-    }
-    let cap = &ctx.config.capability.max;
-    let gaps = placement::free_gaps(ctx.rows.iter().copied(), cap.gpus, req.start, req.end);
-    placement::place(&gaps, req.gpus).ok_or_else(|| Refusal::NoGpuFree {
-        asked: req.gpus,
-        suggestion: if suggest_on_refusal {
-            suggest(ctx, req)
-        } else {
-            None
-        },
-    })
+    check_policies(ctx, req)?;
+    check_capacity(ctx, req, Scopes::Host, suggest_on_refusal)?;
+    let gpus = if req.gpus == 0 {
+        GpuSet::default()
+    } else {
+        let cap = &ctx.config.capability.max;
+        let gaps = placement::free_gaps(ctx.rows.iter().copied(), cap.gpus, req.start, req.end);
+        placement::place(&gaps, req.gpus).ok_or_else(|| Refusal::NoGpuFree {
+            asked: req.gpus,
+            suggestion: if suggest_on_refusal {
+                suggest(ctx, req)
+            } else {
+                None
+            },
+        })?
+    };
+    check_capacity(ctx, req, Scopes::Group, suggest_on_refusal)?;
+    Ok(gpus)
 }
 
-/// cpus, memory and the GPU count at every instant of the window.
-fn check_capacity(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Result<(), Refusal> {
-    let cap = &ctx.config.capability.max;
-    let peak = peak_within(ctx.rows.iter().copied(), req.start, req.end);
-    let over = [
-        (Resource::Cpus, peak.cpus.0, peak.cpus.1, req.cpus, cap.cpus),
-        (
-            Resource::Memory,
-            peak.memory.0 as f64,
-            peak.memory.1,
-            f64::from(req.memory),
-            cap.memory,
-        ),
-        (
-            Resource::Gpus,
-            f64::from(peak.gpus.0),
-            peak.gpus.1,
-            f64::from(req.gpus),
-            f64::from(cap.gpus),
-        ),
-    ]
-    .into_iter()
-    .find(|(_, booked, _, asked, capacity)| booked + asked > capacity + 1e-9);
-    match over {
+/// Which of the request's scopes a capacity check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scopes {
+    Host,
+    Group,
+}
+
+/// cpus, memory and the GPU count at every instant of the window, in each scope.
+fn check_capacity(
+    ctx: &Context,
+    req: &Request,
+    which: Scopes,
+    suggest_on_refusal: bool,
+) -> Result<(), Refusal> {
+    let cap = &ctx.config.capability;
+    let scopes: Vec<_> = capacity::scopes_of(cap, &req.user_id)
+        .into_iter()
+        .filter(|s| s.is_host() == (which == Scopes::Host))
+        .collect();
+    let asked = [req.cpus, f64::from(req.memory), f64::from(req.gpus)];
+    match capacity::first_over(cap, &scopes, &ctx.rows, asked, req.start, req.end) {
         None => Ok(()),
-        Some((resource, booked, at, asked, capacity)) => Err(Refusal::Capacity {
-            resource,
-            at,
-            booked,
-            asked,
-            capacity,
+        Some(over) => Err(Refusal::Capacity {
+            scope: over.scope,
+            resource: over.resource,
+            at: over.from,
+            until: over.until,
+            booked: over.booked,
+            asked: over.asked,
+            capacity: over.capacity,
             suggestion: if suggest_on_refusal {
                 suggest(ctx, req)
             } else {
@@ -240,6 +303,13 @@ fn check_capacity(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Res
             },
         }),
     }
+}
+
+/// The fairness policies in force for the user.
+fn check_policies(ctx: &Context, req: &Request) -> Result<(), Refusal> {
+    let cap = &ctx.config.capability;
+    let p = user_policies(cap, &req.user_id);
+    policies::check(cap, &p, &ctx.rows, req, ctx.now_slot).map_err(|broken| Refusal::Policy { broken })
 }
 
 /// The rules that do not depend on what others booked, and the user's own overlap.
@@ -352,14 +422,16 @@ impl Busy {
 }
 
 /// The earliest window of the request's length and size that passes every rule, starting
-/// at or after the requested start and no later than two weeks after the current slot.
-/// Candidates are the requested start and every moment something ends; each is screened
-/// in O(log n) (cpus and memory by a sliding maximum over the timeline, GPUs and the
-/// user's own bookings by binary search), and the first that passes is confirmed by
-/// [`admit`]'s full rules.
+/// at or after the requested start and no later than two weeks (or the user's
+/// `max_days_ahead`) after the current slot. Candidates are the requested start and every
+/// moment something ends; each is screened in O(log n) (each scope's cpus, memory and GPU
+/// count by a sliding maximum over its timeline, the host's GPU ids and the user's own
+/// bookings by binary search), and the first that passes is confirmed by [`admit`]'s full
+/// rules.
 pub fn suggest(ctx: &Context, req: &Request) -> Option<Window> {
+    let cap = &ctx.config.capability;
     let length = req.end - req.start;
-    let latest_start = ctx.now_slot + clock::horizon();
+    let latest_start = ctx.now_slot + policies::days_ahead(&user_policies(cap, &req.user_id));
     let mut candidates: Vec<NaiveDateTime> = ctx
         .rows
         .iter()
@@ -370,11 +442,10 @@ pub fn suggest(ctx: &Context, req: &Request) -> Option<Window> {
     candidates.sort_unstable();
     candidates.dedup();
 
-    let cap = &ctx.config.capability.max;
-    let timeline = Timeline::build(ctx.rows.iter().copied());
-    let mut cpus = SlidingMax::new(timeline.cpus.clone());
-    let mut memory = SlidingMax::new(timeline.memory.clone());
-    let mut per_gpu: Vec<Vec<(i64, i64)>> = vec![Vec::new(); cap.gpus as usize];
+    let asked = [req.cpus, f64::from(req.memory), f64::from(req.gpus)];
+    let scopes = capacity::scopes_of(cap, &req.user_id);
+    let mut screen = Screen::new(cap, &scopes, &ctx.rows, asked);
+    let mut per_gpu: Vec<Vec<(i64, i64)>> = vec![Vec::new(); cap.max.gpus as usize];
     let mut own = Vec::new();
     for r in &ctx.rows {
         let iv = (minutes(r.start), minutes(r.end));
@@ -392,12 +463,7 @@ pub fn suggest(ctx: &Context, req: &Request) -> Option<Window> {
 
     for start in candidates {
         let end = start + length;
-        let steps = timeline.steps_within(start, end);
-        let booked_cpus = cpus.max(steps.start, steps.end).unwrap_or(0.0);
-        let booked_memory = memory.max(steps.start, steps.end).unwrap_or(0) as f64;
-        if booked_cpus + req.cpus > cap.cpus + 1e-9
-            || booked_memory + f64::from(req.memory) > cap.memory + 1e-9
-        {
+        if !screen.fits(start, end) {
             continue;
         }
         let (s, e) = (minutes(start), minutes(end));

@@ -3,8 +3,10 @@
 
 pub mod admin;
 pub mod admission;
+pub mod capacity;
 pub mod limits;
 pub mod placement;
+pub mod policies;
 pub mod problems;
 pub mod report;
 pub mod rules;
@@ -12,7 +14,9 @@ pub mod snapshot;
 pub mod summary;
 pub mod timeline;
 
-pub use admission::{admit, admit_fixed, suggest, Context, Refusal, Request, Resource, Window};
+pub use admission::{
+    admit, admit_fixed, suggest, Context, Refusal, Request, Resource, ScopeName, Window,
+};
 pub use report::Report;
 pub use snapshot::Snapshot;
 

@@ -1,8 +1,10 @@
-//! Per-user maximums (`cfg/capability_config.yaml` in docs/file-formats.md): the custom entry, else the default, else the host's
-//! capacity; `max` means the host's capacity of that field.
+//! A user's effective limits (`cfg/capability_config.yaml` in docs/file-formats.md), each
+//! resolved key by key: the user's exception, else their group's tier, else the lab
+//! default, else the host's capacity (for the maximums) or no limit (for the policies).
+//! `max` means the host's capacity of that field.
 
-use hostinfo::config::{CapabilityConfig, Limit};
-use serde::Serialize;
+use hostinfo::config::{CapabilityConfig, Limit, Limits, Policies};
+use serde::{Deserialize, Serialize};
 
 /// The most one booking of a user may take.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -17,19 +19,179 @@ pub struct UserMax {
     pub work_space: f64,
 }
 
-/// Resolves a user's maximums: custom → default → host max.
+/// Where an effective limit came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The user's entry in `max_custom_capability`.
+    Exception,
+    /// The `max_capability` or `policies` of the user's group.
+    Group,
+    /// `max_default_capability` or the lab-wide `policies`.
+    Default,
+    /// Nothing set it: the host's capacity (a maximum) or no limit (a policy).
+    Host,
+}
+
+/// The five per-booking maximums, each as (value in the file, where it came from).
+fn max_sources(cap: &CapabilityConfig, user_id: &str) -> [(&'static str, Option<Limit>, Source); 5] {
+    let none = Limits::default();
+    let custom = cap.exception(user_id).map_or(&none, |e| &e.limits);
+    let group = cap.group_of(user_id).map_or(&none, |(_, g)| &g.max_capability);
+    let default = &cap.default_limits;
+    let pick = |f: fn(&Limits) -> Option<Limit>| {
+        f(custom)
+            .map(|l| (Some(l), Source::Exception))
+            .or_else(|| f(group).map(|l| (Some(l), Source::Group)))
+            .or_else(|| f(default).map(|l| (Some(l), Source::Default)))
+            .unwrap_or((None, Source::Host))
+    };
+    let at = |key, (l, s): (Option<Limit>, Source)| (key, l, s);
+    [
+        at("cpus", pick(|l| l.cpus)),
+        at("memory", pick(|l| l.memory)),
+        at("gpus", pick(|l| l.gpus)),
+        at("backup_space", pick(|l| l.backup_space)),
+        at("work_space", pick(|l| l.work_space)),
+    ]
+}
+
+/// Resolves a user's maximums: exception → group tier → default → host max.
 pub fn user_max(cap: &CapabilityConfig, user_id: &str) -> UserMax {
-    let custom = cap.custom_limits.get(user_id).copied().unwrap_or_default();
-    let default = cap.default_limits;
     let host = &cap.max;
-    let pick = |c: Option<Limit>, d: Option<Limit>, host_max: f64| {
-        c.or(d).map_or(host_max, |l| l.resolve(host_max))
+    let [cpus, memory, gpus, backup, work] = max_sources(cap, user_id);
+    let value = |(_, l, _): (&str, Option<Limit>, Source), host_max: f64| {
+        l.map_or(host_max, |l| l.resolve(host_max))
     };
     UserMax {
-        cpus: pick(custom.cpus, default.cpus, host.cpus),
-        memory: pick(custom.memory, default.memory, host.memory),
-        gpus: pick(custom.gpus, default.gpus, f64::from(host.gpus)) as u32,
-        backup_space: pick(custom.backup_space, default.backup_space, host.backup_space),
-        work_space: pick(custom.work_space, default.work_space, host.work_space),
+        cpus: value(cpus, host.cpus),
+        memory: value(memory, host.memory),
+        gpus: value(gpus, f64::from(host.gpus)) as u32,
+        backup_space: value(backup, host.backup_space),
+        work_space: value(work, host.work_space),
+    }
+}
+
+/// Resolves a user's policies: exception → group → lab; a key set nowhere is no limit.
+pub fn user_policies(cap: &CapabilityConfig, user_id: &str) -> Policies {
+    let own = cap.exception(user_id).map(|e| e.policies).unwrap_or_default();
+    let group = cap.group_of(user_id).map(|(_, g)| g.policies).unwrap_or_default();
+    own.or(group).or(cap.policies)
+}
+
+/// One effective limit, explained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explained {
+    /// The key as written in the file: `cpus` … `work_space`, or a policy's name.
+    pub key: String,
+    /// The number in force; `null` for a policy that is not set anywhere (no limit).
+    pub value: Option<f64>,
+    pub from: Source,
+}
+
+/// Everything that bounds one user's bookings, and where each limit came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub version: u32,
+    pub user_id: String,
+    pub allowed: bool,
+    pub group: Option<String>,
+    /// Why the user has an exception (`reason:` of their `max_custom_capability` entry).
+    pub reason: Option<String>,
+    /// The per-booking maximums, then the policies.
+    pub limits: Vec<Explained>,
+}
+
+/// Explains `user_id`'s limits.
+pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
+    let max = user_max(cap, user_id);
+    let values = [
+        max.cpus,
+        max.memory,
+        f64::from(max.gpus),
+        max.backup_space,
+        max.work_space,
+    ];
+    let mut limits: Vec<Explained> = max_sources(cap, user_id)
+        .into_iter()
+        .zip(values)
+        .map(|((key, _, from), value)| Explained {
+            key: key.into(),
+            value: Some(value),
+            from,
+        })
+        .collect();
+    let own = cap.exception(user_id).map(|e| e.policies).unwrap_or_default();
+    let group = cap.group_of(user_id).map(|(_, g)| g.policies).unwrap_or_default();
+    let resolved = user_policies(cap, user_id);
+    for key in hostinfo::groups::POLICY_KEYS {
+        let from = if own.has(key) {
+            Source::Exception
+        } else if group.has(key) {
+            Source::Group
+        } else if cap.policies.has(key) {
+            Source::Default
+        } else {
+            Source::Host
+        };
+        let value = match key {
+            "max_active_bookings" => resolved.max_active_bookings.map(f64::from),
+            "max_hours_per_booking" => resolved.max_hours_per_booking,
+            "max_gpu_hours_ahead" => resolved.max_gpu_hours_ahead,
+            _ => resolved.max_days_ahead.map(f64::from),
+        };
+        limits.push(Explained {
+            key: key.into(),
+            value,
+            from,
+        });
+    }
+    Explanation {
+        version: crate::report::VERSION,
+        user_id: user_id.to_string(),
+        allowed: cap.allow_user_ids.iter().any(|a| a == user_id),
+        group: cap.group_of(user_id).map(|(name, _)| name.to_string()),
+        reason: cap.exception(user_id).and_then(|e| e.reason.clone()),
+        limits,
+    }
+}
+
+impl Explanation {
+    /// The readable form, one limit a line: `gpus  4  exception: thesis runs`.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "{}{}{}\n",
+            self.user_id,
+            match &self.group {
+                Some(g) => format!(", group {g}"),
+                None => ", in no group".into(),
+            },
+            if self.allowed {
+                ""
+            } else {
+                " (not in allow_userIDs: may not book)"
+            }
+        );
+        for l in &self.limits {
+            let value = match l.value {
+                Some(v) => format!("{v}"),
+                None => "no limit".into(),
+            };
+            let from = match l.from {
+                Source::Exception => match &self.reason {
+                    Some(r) => format!("exception: {r}"),
+                    None => "exception (no reason given)".into(),
+                },
+                Source::Group => format!("group {}", self.group.as_deref().unwrap_or("?")),
+                Source::Default if hostinfo::groups::POLICY_KEYS.contains(&l.key.as_str()) => {
+                    "lab policies".into()
+                }
+                Source::Default => "lab default".into(),
+                Source::Host if l.value.is_some() => "host capacity".into(),
+                Source::Host => "not set".into(),
+            };
+            out.push_str(&format!("  {:<22} {:<10} {from}\n", l.key, value));
+        }
+        out
     }
 }

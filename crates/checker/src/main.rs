@@ -48,6 +48,15 @@ enum Command {
         #[arg(long, default_value_t = checker::admin::DEFAULT_VALID_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
         valid_days: u32,
     },
+    /// Print each limit in force for ID (per-booking maximums and fairness policies) and
+    /// where it comes from: the lab default, ID's group, or ID's exception and its reason.
+    Limits {
+        /// The user id.
+        id: String,
+        /// Print one JSON document instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Clear ID's lock-out and its count of wrong passwords.
     Unlock {
         /// The user id.
@@ -137,6 +146,22 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             let issued = checker::admin::reset_user(&root, id, *valid_days, now(&root)?)
                 .map_err(|e| e.to_string())?;
             return print_code(id, &issued, "sets a new password");
+        }
+        Some(Command::Limits { id, json }) => {
+            let config = root.load_config().map_err(|e| e.to_string())?;
+            let explained = checker::limits::explain(&config.capability, id);
+            let text = if *json || cli.json {
+                serde_json::to_string(&explained).map_err(|e| e.to_string())? + "\n"
+            } else {
+                explained.to_text()
+            };
+            let mut out = std::io::stdout().lock();
+            return match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("cannot write the limits: {e}"))
+                }
+                _ => Ok(ExitCode::SUCCESS),
+            };
         }
         Some(Command::Unlock { id }) => {
             let cleared =

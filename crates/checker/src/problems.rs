@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use crate::limits::user_max;
 use crate::rules::{self, PORT_RANGE};
 use crate::snapshot::{Snapshot, TableRow};
-use crate::timeline::Timeline;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,6 +71,7 @@ pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
     template_problems(&mut f);
     row_problems(&mut f);
     overcommit(&mut f);
+    policy_breaks(&mut f);
     gpu_double_booking(&mut f);
     user_overlaps(&mut f);
     shared_ports(&mut f);
@@ -171,7 +171,7 @@ fn config_problems(f: &mut Found) {
             );
         }
     }
-    for (id, _) in &cap.custom_limits.0 {
+    for (id, _) in &cap.custom.0 {
         if !cap.allow_user_ids.contains(id) {
             f.add(
                 Severity::Warning,
@@ -182,10 +182,37 @@ fn config_problems(f: &mut Found) {
             );
         }
     }
+    for (name, group) in &cap.groups.0 {
+        for id in group.members.iter().filter(|id| !cap.allow_user_ids.contains(id)) {
+            f.add(
+                Severity::Warning,
+                "config",
+                &cap_path,
+                None,
+                format!("group {name} lists `{id}`, who is not in allow_userIDs"),
+            );
+        }
+        let total = group.total;
+        for (field, value, host) in [
+            ("cpus", total.cpus, cap.max.cpus),
+            ("memory", total.memory, cap.max.memory),
+            ("gpus", total.gpus.map(f64::from), f64::from(cap.max.gpus)),
+        ] {
+            if let Some(value) = value.filter(|v| *v > host + 1e-9) {
+                f.add(
+                    Severity::Warning,
+                    "config",
+                    &cap_path,
+                    None,
+                    format!("group {name}'s total {field} is {value}, more than the host's {host}; the host's capacity binds first"),
+                );
+            }
+        }
+    }
     for id in cap
         .allow_user_ids
         .iter()
-        .chain(cap.custom_limits.0.iter().map(|(k, _)| k))
+        .chain(cap.custom.0.iter().map(|(k, _)| k))
     {
         let max = user_max(cap, id);
         for (field, value, host) in [
@@ -390,48 +417,105 @@ fn row_problems(f: &mut Found) {
     }
 }
 
+/// Where the host, or a group's total, is over as the schedule stands: an admin who
+/// lowered a capacity or a total leaves accepted bookings that no longer fit. The monitor
+/// still starts them; the report says so.
 fn overcommit(f: &mut Found) {
     let s = f.snapshot;
-    let cap = &s.config.capability.max;
-    let t = Timeline::build(s.rows.iter().map(|tr| &tr.row));
-    let series = [
-        ("cpus", t.cpus.clone(), cap.cpus),
-        (
-            "memory",
-            t.memory.iter().map(|m| *m as f64).collect(),
-            cap.memory,
-        ),
-        (
-            "gpus",
-            t.gpus.iter().map(|g| f64::from(*g)).collect(),
-            f64::from(cap.gpus),
-        ),
-    ];
+    let cap = &s.config.capability;
     let jobs = s.root.jobs_dir();
-    for (name, values, capacity) in series {
-        let used = |i: usize| values[i];
-        let mut i = 0;
-        while i < t.points.len() {
-            if used(i) <= capacity + 1e-9 {
-                i += 1;
-                continue;
+    for over in crate::capacity::all_over(cap, s.rows.iter().map(|tr| &tr.row)) {
+        let name = over.resource;
+        let (code, whose) = match &over.scope {
+            crate::capacity::ScopeName::Host => (format!("overcommit_{name}"), String::new()),
+            crate::capacity::ScopeName::Group(g) => {
+                (format!("group_overcommit_{name}"), format!("group {g}'s "))
             }
-            let from = t.points[i];
-            let mut peak = used(i);
-            while i < t.points.len() && used(i) > capacity + 1e-9 {
-                peak = peak.max(used(i));
-                i += 1;
+        };
+        f.add(
+            Severity::Error,
+            &code,
+            &jobs,
+            None,
+            format!(
+                "{whose}{name} over capacity from {} to {}: up to {} booked of {}",
+                short(over.from),
+                short(over.until),
+                over.booked,
+                over.capacity
+            ),
+        );
+    }
+}
+
+/// Bookings that break a policy as it is now written (it was tightened after they were
+/// accepted): warnings, since the monitor honours accepted bookings.
+fn policy_breaks(f: &mut Found) {
+    use crate::policies;
+    let s = f.snapshot;
+    let cap = &s.config.capability;
+    let now_slot = hostinfo::clock::floor_slot(s.now);
+    let mut users: Vec<&str> = s.rows.iter().map(|tr| tr.row.user_id.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    for user in users {
+        let p = crate::limits::user_policies(cap, user);
+        if p == hostinfo::config::Policies::default() {
+            continue;
+        }
+        let mine: Vec<&TableRow> = s.rows.iter().filter(|tr| tr.row.user_id == user).collect();
+        let from = |key| policies::source_text(cap, user, key);
+        for tr in &mine {
+            let r = &tr.row;
+            let length = policies::hours(r.start, r.end);
+            if let Some(max) = p.max_hours_per_booking.filter(|m| length > m + 1e-9) {
+                f.on_row(
+                    Severity::Warning,
+                    "breaks_max_hours_per_booking",
+                    tr,
+                    format!(
+                        "`{user}`'s booking is {length} hours long, more than {max} ({}: max_hours_per_booking)",
+                        from("max_hours_per_booking")
+                    ),
+                );
             }
-            let until = t.points.get(i).copied().unwrap_or(from);
-            f.add(
-                Severity::Error,
-                &format!("overcommit_{name}"),
-                &jobs,
-                None,
+            if let Some(days) = p.max_days_ahead {
+                let latest = now_slot + chrono::Duration::days(i64::from(days));
+                if r.start > latest {
+                    f.on_row(
+                        Severity::Warning,
+                        "breaks_max_days_ahead",
+                        tr,
+                        format!(
+                            "`{user}`'s booking starts {}, more than {days} days ahead ({}: max_days_ahead)",
+                            short(r.start),
+                            from("max_days_ahead")
+                        ),
+                    );
+                }
+            }
+        }
+        let (active, ahead) = policies::held_by(mine.iter().map(|tr| &tr.row), user, now_slot);
+        let last = mine.last().copied();
+        if let (Some(max), Some(tr)) = (p.max_active_bookings.filter(|m| active > *m), last) {
+            f.on_row(
+                Severity::Warning,
+                "breaks_max_active_bookings",
+                tr,
                 format!(
-                    "{name} over capacity from {} to {}: up to {peak} booked of {capacity}",
-                    short(from),
-                    short(until)
+                    "`{user}` holds {active} bookings that have not ended, more than {max} ({}: max_active_bookings)",
+                    from("max_active_bookings")
+                ),
+            );
+        }
+        if let (Some(max), Some(tr)) = (p.max_gpu_hours_ahead.filter(|m| ahead > m + 1e-9), last) {
+            f.on_row(
+                Severity::Warning,
+                "breaks_max_gpu_hours_ahead",
+                tr,
+                format!(
+                    "`{user}` holds {ahead} GPU-hours in bookings not yet started, more than {max} ({}: max_gpu_hours_ahead)",
+                    from("max_gpu_hours_ahead")
                 ),
             );
         }

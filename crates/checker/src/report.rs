@@ -7,7 +7,8 @@ use hostinfo::schedule::format_time;
 use hostinfo::Table;
 use serde::{Deserialize, Serialize};
 
-use crate::limits::{user_max, UserMax};
+use crate::limits::{user_max, user_policies, UserMax};
+use hostinfo::config::{Limit, Policies, Total};
 use crate::problems::{self, Problem};
 use crate::snapshot::{Snapshot, TableRow};
 use crate::timeline::Timeline;
@@ -28,6 +29,12 @@ pub struct Report {
     pub host: Host,
     pub gpus: Gpus,
     pub users: Vec<User>,
+    /// The lab-wide fairness policies as written (a key left out is no limit).
+    #[serde(default)]
+    pub policies: Policies,
+    /// The groups, in file order, with their members, limits and use over time.
+    #[serde(default)]
+    pub groups: Vec<GroupState>,
     pub rows: Vec<RowState>,
     pub timeline: Vec<TimelinePoint>,
     pub problems: Vec<Problem>,
@@ -67,6 +74,41 @@ pub struct User {
     pub forward_port: Option<u16>,
     pub image: Option<String>,
     pub max: Max,
+    /// The user's group, if any.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Why the user has an exception in `max_custom_capability`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The policies in force for the user, resolved (user → group → lab).
+    #[serde(default)]
+    pub policies: Policies,
+}
+
+/// A group: who is in it, each member's tier, what they may hold together, and what
+/// they hold over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupState {
+    pub name: String,
+    pub members: Vec<String>,
+    /// The tier, resolved: the group's `max_capability`, else the lab default, else the host.
+    pub max_capability: Max,
+    /// All members together, at any instant; a key left out is no group limit.
+    pub total: Total,
+    /// The group's own policies as written (members fall back to the lab's key by key).
+    pub policies: Policies,
+    /// What the members hold together, from `at` until the next point.
+    #[serde(rename = "use")]
+    pub usage: Vec<UsePoint>,
+}
+
+/// Use from `at` until the next point, as counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsePoint {
+    pub at: String,
+    pub cpus: f64,
+    pub memory: u64,
+    pub gpus: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -164,6 +206,9 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
                 forward_port: entry.map(|e| e.forward_port),
                 image: entry.and_then(|e| e.image.clone()),
                 max: user_max(cap, id).into(),
+                group: cap.group_of(id).map(|(g, _)| g.to_string()),
+                reason: cap.exception(id).and_then(|e| e.reason.clone()),
+                policies: user_policies(cap, id),
             }
         })
         .collect();
@@ -199,6 +244,8 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
         },
         gpus: gpus(inventory),
         users,
+        policies: cap.policies,
+        groups: groups(snapshot),
         rows,
         timeline: timeline(snapshot),
         problems,
@@ -287,6 +334,51 @@ fn timeline(snapshot: &Snapshot) -> Vec<TimelinePoint> {
         });
     }
     out
+}
+
+/// Each group with its use over time.
+fn groups(snapshot: &Snapshot) -> Vec<GroupState> {
+    let cap = &snapshot.config.capability;
+    cap.groups
+        .0
+        .iter()
+        .map(|(name, g)| {
+            let mine = snapshot.rows.iter().map(|tr| &tr.row).filter(|r| {
+                cap.group_of(&r.user_id)
+                    .is_some_and(|(other, _)| other == name)
+            });
+            let t = Timeline::build(mine);
+            let tier = |own: Option<Limit>, default: Option<Limit>, host: f64| {
+                own.or(default).map_or(host, |l| l.resolve(host))
+            };
+            let (own, default) = (&g.max_capability, &cap.default_limits);
+            GroupState {
+                name: name.clone(),
+                members: g.members.clone(),
+                max_capability: Max {
+                    cpus: tier(own.cpus, default.cpus, cap.max.cpus),
+                    memory: tier(own.memory, default.memory, cap.max.memory),
+                    gpus: tier(own.gpus, default.gpus, f64::from(cap.max.gpus)) as u32,
+                    backup_space: tier(
+                        own.backup_space,
+                        default.backup_space,
+                        cap.max.backup_space,
+                    ),
+                    work_space: tier(own.work_space, default.work_space, cap.max.work_space),
+                },
+                total: g.total,
+                policies: g.policies,
+                usage: (0..t.points.len())
+                    .map(|i| UsePoint {
+                        at: format_time(t.points[i]),
+                        cpus: t.cpus[i],
+                        memory: t.memory[i],
+                        gpus: t.gpus[i],
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// With NVML: a process on a GPU that no running booking holds.

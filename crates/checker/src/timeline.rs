@@ -25,7 +25,7 @@ impl Timeline {
     }
 
     /// The same, counting each row only inside `window`.
-    fn build_clipped<'a>(
+    pub(crate) fn build_clipped<'a>(
         rows: impl IntoIterator<Item = &'a Row>,
         window: Option<(NaiveDateTime, NaiveDateTime)>,
     ) -> Self {
@@ -75,40 +75,6 @@ impl Timeline {
         let hi = self.points.partition_point(|p| *p < end);
         lo..hi.max(lo)
     }
-}
-
-/// The largest use of cpus, memory and GPUs over `[start, end)` among `rows`, and when the
-/// largest of each first happens; a single sweep over the rows that overlap the window.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Peak {
-    pub cpus: (f64, NaiveDateTime),
-    pub memory: (u64, NaiveDateTime),
-    pub gpus: (u32, NaiveDateTime),
-}
-
-pub fn peak_within<'a>(
-    rows: impl IntoIterator<Item = &'a Row>,
-    start: NaiveDateTime,
-    end: NaiveDateTime,
-) -> Peak {
-    let t = Timeline::build_clipped(rows, Some((start, end)));
-    let mut peak = Peak {
-        cpus: (0.0, start),
-        memory: (0, start),
-        gpus: (0, start),
-    };
-    for i in 0..t.points.len() {
-        if t.cpus[i] > peak.cpus.0 {
-            peak.cpus = (t.cpus[i], t.points[i]);
-        }
-        if t.memory[i] > peak.memory.0 {
-            peak.memory = (t.memory[i], t.points[i]);
-        }
-        if t.gpus[i] > peak.gpus.0 {
-            peak.gpus = (t.gpus[i], t.points[i]);
-        }
-    }
-    peak
 }
 
 /// Sliding maximum over a sequence whose window only moves forward (a monotonic deque).
@@ -178,15 +144,20 @@ mod tests {
         }
     }
 
+    /// The largest cpus and GPU count over `[start, end)`.
+    fn peak(rows: &[Row], start: NaiveDateTime, end: NaiveDateTime) -> (f64, u32) {
+        let t = Timeline::build_clipped(rows, Some((start, end)));
+        let cpus = t.cpus.iter().copied().fold(0.0, f64::max);
+        (cpus, t.gpus.iter().copied().max().unwrap_or(0))
+    }
+
     #[test]
     fn touching_rows_do_not_add_up() {
         let rows = [
             row(t(10, 0), t(11, 0), 4.0, vec![0]),
             row(t(11, 0), t(12, 0), 4.0, vec![0]),
         ];
-        let p = peak_within(&rows, t(9, 0), t(13, 0));
-        assert_eq!(p.cpus.0, 4.0);
-        assert_eq!(p.gpus.0, 1);
+        assert_eq!(peak(&rows, t(9, 0), t(13, 0)), (4.0, 1));
     }
 
     #[test]
@@ -195,10 +166,11 @@ mod tests {
             row(t(10, 0), t(12, 0), 4.0, vec![]),
             row(t(11, 0), t(13, 0), 2.5, vec![]),
         ];
-        let p = peak_within(&rows, t(9, 0), t(14, 0));
-        assert_eq!(p.cpus, (6.5, t(11, 0)));
-        assert_eq!(peak_within(&rows, t(12, 0), t(14, 0)).cpus.0, 2.5);
-        assert_eq!(peak_within(&rows, t(13, 0), t(14, 0)).cpus.0, 0.0);
+        let all = Timeline::build(&rows);
+        assert_eq!(all.points, [t(10, 0), t(11, 0), t(12, 0), t(13, 0)]);
+        assert_eq!(all.cpus, [4.0, 6.5, 2.5, 0.0]);
+        assert_eq!(peak(&rows, t(12, 0), t(14, 0)).0, 2.5);
+        assert_eq!(peak(&rows, t(13, 0), t(14, 0)).0, 0.0);
     }
 
     #[test]

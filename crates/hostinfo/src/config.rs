@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gpu::MAX_GPUS;
+pub use crate::groups::{Exception, Group, Policies, Total};
+use crate::groups::{self, RawException, RawGroup};
 use crate::yaml::{self, line_of_key, OrderedMap, ScalarString};
+use std::collections::HashMap;
 
 /// `cfg/host_deploy.yaml`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -177,7 +180,14 @@ pub struct CapabilityConfig {
     /// Who may book; null entries of the original are dropped.
     pub allow_user_ids: Vec<String>,
     pub default_limits: Limits,
-    pub custom_limits: OrderedMap<Limits>,
+    /// `max_custom_capability`: per-user exceptions with their reasons.
+    pub custom: OrderedMap<Exception>,
+    /// `groups`, in file order; members files are read by `Root::load_config`.
+    pub groups: OrderedMap<Group>,
+    /// The lab-wide `policies`.
+    pub policies: Policies,
+    /// user id → index in `groups`.
+    member_of: HashMap<String, usize>,
 }
 
 #[derive(Deserialize)]
@@ -209,7 +219,11 @@ struct RawCapability {
     #[serde(default)]
     max_default_capability: Option<Limits>,
     #[serde(default)]
-    max_custom_capability: Option<OrderedMap<Option<Limits>>>,
+    max_custom_capability: Option<OrderedMap<Option<RawException>>>,
+    #[serde(default)]
+    groups: Option<OrderedMap<Option<RawGroup>>>,
+    #[serde(default)]
+    policies: Option<Policies>,
 }
 
 impl CapabilityConfig {
@@ -289,20 +303,42 @@ impl CapabilityConfig {
             .map(|s| s.0)
             .filter(|s| !s.trim().is_empty())
             .collect();
-        let custom_limits = OrderedMap(
-            raw.max_custom_capability
-                .unwrap_or_default()
-                .0
-                .into_iter()
-                .map(|(k, v)| (k, v.unwrap_or_default()))
-                .collect(),
-        );
+        let custom = groups::exceptions(path, text, raw.max_custom_capability)?;
+        let groups = groups::groups(path, text, raw.groups)?;
+        let policies = groups::lab_policies(path, text, raw.policies)?;
+        let member_of = groups::index_members(&groups).unwrap_or_default();
         Ok(CapabilityConfig {
             max,
             allow_user_ids,
             default_limits: raw.max_default_capability.unwrap_or_default(),
-            custom_limits,
+            custom,
+            groups,
+            policies,
+            member_of,
         })
+    }
+
+    /// Reads each group's `members_file` (a path as written, turned into one to open by
+    /// `resolve`) into its members; an id in two groups is an error naming file and line.
+    pub fn read_member_files(
+        &mut self,
+        path: &Path,
+        resolve: impl Fn(&Path) -> PathBuf,
+    ) -> Result<()> {
+        self.member_of = groups::read_member_files(path, &mut self.groups, resolve)?;
+        Ok(())
+    }
+
+    /// The group `id` belongs to, if any.
+    pub fn group_of(&self, id: &str) -> Option<(&str, &Group)> {
+        self.member_of
+            .get(id)
+            .map(|&i| (self.groups.0[i].0.as_str(), &self.groups.0[i].1))
+    }
+
+    /// `id`'s exception in `max_custom_capability`, if any.
+    pub fn exception(&self, id: &str) -> Option<&Exception> {
+        self.custom.get(id)
     }
 
     pub fn load(path: &Path) -> Result<Self> {
@@ -492,11 +528,11 @@ mod tests {
         assert_eq!(c.max.shm_rate, 0.75);
         assert_eq!(c.max.memory, 40.0);
         assert_eq!(c.allow_user_ids, ["alice", "1234"]);
-        let alice = c.custom_limits.get("alice").unwrap();
+        let alice = &c.custom.get("alice").unwrap().limits;
         assert_eq!(alice.cpus, Some(Limit::HostMax));
         assert_eq!(alice.memory, Some(Limit::Value(12.0)));
         assert_eq!(alice.gpus, None);
-        assert_eq!(c.custom_limits.get("bob"), Some(&Limits::default()));
+        assert_eq!(c.custom.get("bob"), Some(&Exception::default()));
     }
 
     #[test]
@@ -558,13 +594,13 @@ mod tests {
             .replace("  bob:\n", &format!("  bob:\n{custom}"));
         let c = CapabilityConfig::parse(Path::new("c.yaml"), &text).unwrap();
         assert_eq!(c.allow_user_ids[1..], written);
-        let keys: Vec<_> = c.custom_limits.0.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<_> = c.custom.0.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys[2..], written);
         assert_eq!(
-            c.custom_limits.get("0x1F").unwrap().cpus,
+            c.custom.get("0x1F").unwrap().limits.cpus,
             Some(Limit::Value(2.0))
         );
-        assert_eq!(c.custom_limits.get("31"), None);
+        assert_eq!(c.custom.get("31"), None);
 
         let users_text: String = written.iter().map(|id| user_entry(id)).collect();
         let users = UsersConfig::parse(Path::new("u.yaml"), &users_text).unwrap();

@@ -12,6 +12,7 @@ mod error;
 pub mod exec;
 pub mod expr;
 pub mod gpu;
+pub mod groups;
 mod installation;
 pub mod journal;
 pub mod lock;

@@ -109,9 +109,10 @@ fn the_example_installation_loads_through_its_own_relative_paths() {
     // A custom entry with only a comment falls back to the defaults.
     assert!(config
         .capability
-        .custom_limits
+        .custom
         .get(samples.commented)
         .unwrap()
+        .limits
         .gpus
         .is_none());
 }
