@@ -82,11 +82,13 @@ pub enum Refusal {
         asked: f64,
         min: f64,
     },
-    #[error("over the maximum: {field} {asked} asked, at most {max} for this user")]
+    #[error("over the maximum: {field} {asked} asked, at most {max} for this user ({from})")]
     OverMaximum {
         field: Resource,
         asked: f64,
         max: f64,
+        /// Where the maximum comes from, in words: `group phd's tier`.
+        from: String,
     },
     #[error("image `{image}` is not one of the images in host_deploy.yaml")]
     ImageNotAllowed { image: String },
@@ -349,6 +351,7 @@ fn check_request(ctx: &Context, req: &Request) -> Result<(), Refusal> {
                 field,
                 asked,
                 max: limit,
+                from: crate::limits::source_text(&config.capability, &req.user_id, &field.to_string()),
             });
         }
     }

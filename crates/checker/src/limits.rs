@@ -195,3 +195,27 @@ impl Explanation {
         out
     }
 }
+
+/// Where `user_id`'s value of `key` (a maximum or a policy) comes from, in words, for
+/// refusals: `group phd's policy`, `your exception, thesis runs`, `the lab default`.
+pub fn source_text(cap: &CapabilityConfig, user_id: &str, key: &str) -> String {
+    let e = explain(cap, user_id);
+    let from = e
+        .limits
+        .iter()
+        .find(|l| l.key == key)
+        .map_or(Source::Default, |l| l.from);
+    let policy = hostinfo::groups::POLICY_KEYS.contains(&key);
+    match from {
+        Source::Exception => match e.reason {
+            Some(r) => format!("your exception, {r}"),
+            None => "your exception".into(),
+        },
+        Source::Group if policy => format!("group {}'s policy", e.group.unwrap_or_default()),
+        Source::Group => format!("group {}'s tier", e.group.unwrap_or_default()),
+        Source::Default if policy => "the lab's policy".into(),
+        Source::Default => "the lab default".into(),
+        Source::Host => "the host's capacity".into(),
+    }
+}
+

@@ -10,7 +10,7 @@ use hostinfo::config::{CapabilityConfig, Policies};
 use hostinfo::schedule::Row;
 
 use crate::admission::Request;
-use crate::limits::{explain, Source};
+use crate::limits::source_text;
 
 /// A policy the request would break, with the numbers and where the limit came from.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -87,24 +87,6 @@ pub fn held_by<'r>(
         }
     }
     (active, ahead)
-}
-
-/// Where `user_id`'s value of policy `key` comes from, in words.
-pub fn source_text(cap: &CapabilityConfig, user_id: &str, key: &str) -> String {
-    let e = explain(cap, user_id);
-    let from = e
-        .limits
-        .iter()
-        .find(|l| l.key == key)
-        .map_or(Source::Default, |l| l.from);
-    match from {
-        Source::Exception => match e.reason {
-            Some(r) => format!("your exception, {r}"),
-            None => "your exception".into(),
-        },
-        Source::Group => format!("group {}'s policy", e.group.unwrap_or_default()),
-        Source::Default | Source::Host => "the lab's policy".into(),
-    }
 }
 
 /// Checks `req` against `p` (the user's resolved policies), given the other rows.

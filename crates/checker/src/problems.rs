@@ -464,7 +464,7 @@ fn policy_breaks(f: &mut Found) {
             continue;
         }
         let mine: Vec<&TableRow> = s.rows.iter().filter(|tr| tr.row.user_id == user).collect();
-        let from = |key| policies::source_text(cap, user, key);
+        let from = |key| crate::limits::source_text(cap, user, key);
         for tr in &mine {
             let r = &tr.row;
             let length = policies::hours(r.start, r.end);

@@ -57,6 +57,28 @@ pub fn write(report: &Report, out: &mut dyn WriteColor) -> io::Result<()> {
     let allowed = report.users.iter().filter(|u| u.allowed).count();
     let configured = report.users.iter().filter(|u| u.configured).count();
     writeln!(out, "Users: {allowed} may book, {configured} signed up")?;
+    for g in &report.groups {
+        // What the members hold at the report's time: the last point at or before it.
+        let now = g
+            .usage
+            .iter()
+            .take_while(|u| u.at <= report.now)
+            .last()
+            .map_or((0.0, 0, 0), |u| (u.cpus, u.memory, u.gpus));
+        let of = |held: String, total: Option<String>| match total {
+            Some(t) => format!("{held} of {t}"),
+            None => held,
+        };
+        writeln!(
+            out,
+            "Group {}: {} members; holds {} cpus, {} GB, {} GPUs now",
+            g.name,
+            g.members.len(),
+            of(now.0.to_string(), g.total.cpus.map(|v| v.to_string())),
+            of(now.1.to_string(), g.total.memory.map(|v| v.to_string())),
+            of(now.2.to_string(), g.total.gpus.map(|v| v.to_string())),
+        )?;
+    }
 
     let count = |s: State| report.rows.iter().filter(|r| r.state == s).count();
     writeln!(
