@@ -206,10 +206,10 @@ fn stretches(
 
 /// The first place where adding `asked` over `[start, end)` would put a scope of
 /// `scopes` over, trying each scope in order and cpus, memory, GPUs within each.
-pub fn first_over<'r>(
+pub fn first_over(
     cap: &CapabilityConfig,
     scopes: &[Scope],
-    rows: &[&'r Row],
+    rows: &[&Row],
     asked: Amounts,
     start: NaiveDateTime,
     end: NaiveDateTime,
@@ -277,8 +277,11 @@ pub fn all_over<'r>(
 /// be tried in order of start (the sliding maximum only moves forward).
 #[derive(Debug)]
 pub struct Screen {
-    scopes: Vec<(Timeline, Vec<(SlidingMax<f64>, f64, f64)>)>,
+    scopes: Vec<(Timeline, Vec<Limited>)>,
 }
+
+/// One limited resource of a scope: its use over the timeline, what is asked, the capacity.
+type Limited = (SlidingMax<f64>, f64, f64);
 
 impl Screen {
     pub fn new(cap: &CapabilityConfig, scopes: &[Scope], rows: &[&Row], asked: Amounts) -> Self {

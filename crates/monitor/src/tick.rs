@@ -102,197 +102,319 @@ pub fn crash_point(step: &str) {
 }
 
 /// Runs one tick over `root`. `dry_run` plans and reports, changing nothing.
+///
+/// One line per step; the crash points between them are where the crash tests kill a tick.
 pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error> {
-    let config = root.load_config()?;
-    let now = config.clock()?.now();
-    let mut log = Log {
-        root,
-        now,
-        dry_run,
-        lines: Vec::new(),
-    };
-    let mut report = Report::default();
-    let docker = Client::from_env();
-    let runner = RunContainer::locate(root.dir());
-    let mut crash = |step: &str| crash_point(step);
-    // A dry run creates nothing: without an id file this installation has labelled no
-    // container yet, and the empty id matches none.
-    let installation = if dry_run {
-        root.existing_installation_id()?.unwrap_or_default()
-    } else {
-        root.installation_id()?
-    };
+    let mut t = Tick::begin(root, dry_run)?;
+    t.plan()?;
+    crash_point("planned");
+    t.survey_docker()?;
+    t.close_ended()?;
+    crash_point("closed");
+    t.start_due()?;
+    crash_point("started");
+    t.warn_missed()?;
+    if dry_run {
+        return Ok(t.finish());
+    }
+    t.commit()?;
+    t.reconcile_docker()?;
+    crash_point("reconciled");
+    t.answer_requests()?;
+    crash_point("requests-done");
+    t.watch_gpus()?;
+    Ok(t.finish())
+}
 
-    // Plan, under the lock. Taking it exclusive completes an interrupted tick's journal;
-    // a dry run changes nothing, so it reads under the shared lock, which shows the schedule
-    // as that journal leaves it.
-    let (requests, close, start, missed, booking_now, using_now, failures_kept) = {
-        let lock: Box<dyn Held> = if dry_run {
-            let lock = root.lock_shared()?;
-            report.recovered = root.journal_pending(&lock)?;
-            Box::new(lock)
-        } else {
-            let lock = root.lock_exclusive_with("monitor", timeout_from_env(), &mut crash)?;
-            if lock.completed_journal() {
-                report.recovered = true;
-                log.info("completed the schedule moves of an interrupted tick".into())?;
-            }
-            Box::new(lock)
+/// One tick's state: what it runs with, then what each step read or did, for the steps after.
+#[derive(Debug)]
+struct Tick<'r> {
+    root: &'r Root,
+    config: Config,
+    now: NaiveDateTime,
+    dry_run: bool,
+    docker: Client,
+    runner: RunContainer,
+    /// This installation's id; empty in a dry run of an installation that has none yet.
+    installation: String,
+    log: Log<'r>,
+    report: Report,
+    /// `jobs/monitor_exec` as the plan read it.
+    requests: Vec<Request>,
+    /// `booking.csv` as the plan read it, then as the commit left it.
+    booking: Vec<Row>,
+    /// `using.csv` as the plan read it, then as the commit left it.
+    using: Vec<Row>,
+    /// The plan: the using rows that ended.
+    close: Vec<Row>,
+    /// The plan: the booking rows due now, earliest start first.
+    start: Vec<Row>,
+    /// The plan: the booking rows that ended without being started.
+    missed: Vec<Row>,
+    /// `jobs/start-failures.csv` held something, or could not be read: the commit rewrites it.
+    failures_kept: bool,
+    /// Docker as last surveyed.
+    seen: Seen,
+    /// The rows closed this tick, for the commit to move to used.csv.
+    closed: HashSet<Key>,
+    /// The rows started (or found running) this tick, for the commit to move to using.csv.
+    started: HashSet<Key>,
+    /// The starts that failed or wait on the quota, with the reason to record for each.
+    failed_starts: Vec<(Row, String)>,
+}
+
+impl<'r> Tick<'r> {
+    /// Loads the config and the clock, and finds Docker, run-container and the installation id.
+    fn begin(root: &'r Root, dry_run: bool) -> Result<Self, Error> {
+        let config = root.load_config()?;
+        let now = config.clock()?.now();
+        let log = Log {
+            root,
+            now,
+            dry_run,
+            lines: Vec::new(),
         };
-        let requests = root.read_requests(&lock)?;
-        let booking = root.read_schedule_strict(Table::Booking, &lock)?.rows;
-        let using = root.read_schedule_strict(Table::Using, &lock)?.rows;
-        let close: Vec<Row> = using.iter().filter(|r| r.end <= now).cloned().collect();
-        let missed: Vec<Row> = booking.iter().filter(|r| r.end <= now).cloned().collect();
-        let mut start: Vec<Row> = booking
+        let docker = Client::from_env();
+        let runner = RunContainer::locate(root.dir());
+        // A dry run creates nothing: without an id file this installation has labelled no
+        // container yet, and the empty id matches none.
+        let installation = if dry_run {
+            root.existing_installation_id()?.unwrap_or_default()
+        } else {
+            root.installation_id()?
+        };
+        Ok(Tick {
+            root,
+            config,
+            now,
+            dry_run,
+            docker,
+            runner,
+            installation,
+            log,
+            report: Report::default(),
+            requests: Vec::new(),
+            booking: Vec::new(),
+            using: Vec::new(),
+            close: Vec::new(),
+            start: Vec::new(),
+            missed: Vec::new(),
+            failures_kept: false,
+            seen: Seen::default(),
+            closed: HashSet::new(),
+            started: HashSet::new(),
+            failed_starts: Vec::new(),
+        })
+    }
+
+    /// Under the lock, completes an interrupted tick's journal and reads what this tick is to do.
+    fn plan(&mut self) -> Result<(), Error> {
+        let lock = self.lock_and_recover()?;
+        self.requests = self.root.read_requests(&lock)?;
+        self.report.requests = self.requests.len();
+        self.read_schedule(&lock)?;
+        // Anything but a readable, empty record means the commit has work on it.
+        self.failures_kept = !matches!(self.root.read_start_failures(&lock), Ok(f) if f.is_empty());
+        Ok(())
+    }
+
+    /// Takes the plan's lock, completing (in a dry run, only noting) an interrupted tick's journal.
+    fn lock_and_recover(&mut self) -> Result<Box<dyn Held>, Error> {
+        // Taking it exclusive completes an interrupted tick's journal; a dry run changes
+        // nothing, so it reads under the shared lock, which shows the schedule as that
+        // journal leaves it.
+        if self.dry_run {
+            let lock = self.root.lock_shared()?;
+            self.report.recovered = self.root.journal_pending(&lock)?;
+            return Ok(Box::new(lock));
+        }
+        let lock =
+            self.root
+                .lock_exclusive_with("monitor", timeout_from_env(), &mut crash_point)?;
+        if lock.completed_journal() {
+            self.report.recovered = true;
+            self.log
+                .info("completed the schedule moves of an interrupted tick".into())?;
+        }
+        Ok(Box::new(lock))
+    }
+
+    /// Reads both schedules and picks the rows to close, to start and to file as missed.
+    fn read_schedule(&mut self, lock: &impl Held) -> Result<(), Error> {
+        let now = self.now;
+        self.booking = self.root.read_schedule_strict(Table::Booking, lock)?.rows;
+        self.using = self.root.read_schedule_strict(Table::Using, lock)?.rows;
+        self.close = self
+            .using
+            .iter()
+            .filter(|r| r.end <= now)
+            .cloned()
+            .collect();
+        self.missed = self
+            .booking
+            .iter()
+            .filter(|r| r.end <= now)
+            .cloned()
+            .collect();
+        self.start = self
+            .booking
             .iter()
             .filter(|r| r.start <= now && now < r.end)
             .cloned()
             .collect();
-        start.sort_by_key(|r| r.start);
-        // Anything but a readable, empty record means the commit has work on it.
-        let failures_kept = !matches!(root.read_start_failures(&lock), Ok(f) if f.is_empty());
-        (
-            requests,
-            close,
-            start,
-            missed,
-            booking,
-            using,
-            failures_kept,
-        )
-    };
-    crash("planned");
-    report.requests = requests.len();
-    let seen = survey(&docker, &installation, &using_now)?;
-    let containers = &seen.ours;
+        self.start.sort_by_key(|r| r.start);
+        Ok(())
+    }
 
-    // Close what ended, then start what is due: a user's back-to-back bookings reuse the name.
-    let mut closed: HashSet<Key> = HashSet::new();
-    for row in &close {
-        if dry_run {
-            report.closed.push(row.user_id.clone());
-            if containers.iter().any(|c| c.name == row.user_id) {
-                report.would_run.push(runner.close_line(&row.user_id));
+    /// Lists the containers this tick may act on, and the names other installations hold.
+    fn survey_docker(&mut self) -> Result<(), Error> {
+        self.seen = survey(&self.docker, &self.installation, &self.using)?;
+        Ok(())
+    }
+
+    /// Closes the container of each booking that ended.
+    fn close_ended(&mut self) -> Result<(), Error> {
+        // Close what ended before starting what is due: a user's back-to-back bookings reuse
+        // the name.
+        let containers = &self.seen.ours;
+        for row in &self.close {
+            if self.dry_run {
+                self.report.closed.push(row.user_id.clone());
+                if containers.iter().any(|c| c.name == row.user_id) {
+                    self.report
+                        .would_run
+                        .push(self.runner.close_line(&row.user_id));
+                }
+                continue;
             }
-            continue;
-        }
-        if !containers.iter().any(|c| c.name == row.user_id) {
-            // Nothing of ours to close: whatever holds the name now is someone else's, and
-            // run-container would refuse it every tick, keeping the row forever.
-            closed.insert(key(row));
-            report.closed.push(row.user_id.clone());
-            let (id, end) = (&row.user_id, short(row.end));
-            if seen.foreign.contains(id) {
-                log.warning(
-                    Sign::ContainerWarning,
-                    format!("{id}'s booking ended at {end}; the container named {id} is another installation's and is left alone."),
-                )?;
-            } else {
-                log.info(format!(
-                    "{id}'s booking ended at {end}; its container was already gone."
-                ))?;
+            if !containers.iter().any(|c| c.name == row.user_id) {
+                // Nothing of ours to close: whatever holds the name now is someone else's, and
+                // run-container would refuse it every tick, keeping the row forever.
+                self.closed.insert(key(row));
+                self.report.closed.push(row.user_id.clone());
+                let (id, end) = (&row.user_id, short(row.end));
+                if self.seen.foreign.contains(id) {
+                    self.log.warning(
+                        Sign::ContainerWarning,
+                        format!("{id}'s booking ended at {end}; the container named {id} is another installation's and is left alone."),
+                    )?;
+                } else {
+                    self.log.info(format!(
+                        "{id}'s booking ended at {end}; its container was already gone."
+                    ))?;
+                }
+                continue;
             }
-            continue;
+            match self.runner.close(&row.user_id) {
+                Ok(()) => {
+                    self.closed.insert(key(row));
+                    self.report.closed.push(row.user_id.clone());
+                    self.log.info(format!(
+                        "{}'s booking ended at {}; the container is removed.",
+                        row.user_id,
+                        short(row.end)
+                    ))?;
+                }
+                Err(e) => {
+                    self.report.failed.push(row.user_id.clone());
+                    self.log.error(
+                        Sign::ContainerError,
+                        format!("{}'s container could not be closed: {e}", row.user_id),
+                    )?;
+                }
+            }
         }
-        match runner.close(&row.user_id) {
-            Ok(()) => {
-                closed.insert(key(row));
-                report.closed.push(row.user_id.clone());
-                log.info(format!(
-                    "{}'s booking ended at {}; the container is removed.",
+        Ok(())
+    }
+
+    /// Starts the container of each booking that is due, unless unsound or over the quota.
+    fn start_due(&mut self) -> Result<(), Error> {
+        let containers = &self.seen.ours;
+        for row in &self.start {
+            let id = &row.user_id;
+            if let Some(why) = unsound(row) {
+                self.log.warning(Sign::ContainerWarning, why)?;
+                continue;
+            }
+            if !self.dry_run && containers.iter().any(|c| c.serves(row) && c.running) {
+                self.started.insert(key(row));
+                self.report.started.push(id.clone());
+                self.log
+                    .info(format!("{id}'s container was already running."))?;
+                continue;
+            }
+            if let Some((why, reason)) = over_quota(&self.config, self.root, row) {
+                self.report.over_quota.push(id.clone());
+                self.log.warning(Sign::SpaceWarning, why)?;
+                // Recorded with the failed starts, so that `booking -ls` and `checker` say why
+                // the booking waits instead of showing it due until it expires.
+                self.failed_starts.push((row.clone(), reason));
+                continue;
+            }
+            if self.dry_run {
+                self.report.started.push(id.clone());
+                self.report
+                    .would_run
+                    .push(match self.runner.start_dry_run(row) {
+                        Ok(line) => line,
+                        Err(e) => format!("# {id}'s container would not start: {e}"),
+                    });
+                continue;
+            }
+            match self.runner.start(row) {
+                Ok(()) => {
+                    self.started.insert(key(row));
+                    self.report.started.push(id.clone());
+                    self.log
+                        .info(format!("{id} is successfully run the container."))?;
+                }
+                Err(e) => {
+                    self.report.failed.push(id.clone());
+                    self.log.error(
+                        Sign::ContainerError,
+                        format!("{id}'s container could not start, retried next tick: {e}"),
+                    )?;
+                    self.failed_starts.push((row.clone(), e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Warns of each booking that ended without being started (the commit files it in used.csv).
+    fn warn_missed(&mut self) -> Result<(), Error> {
+        for row in &self.missed {
+            self.report.missed.push(row.user_id.clone());
+            self.log.warning(
+                Sign::ContainerWarning,
+                format!(
+                    "{}'s booking from {} to {} was never started; filed in used.csv.",
                     row.user_id,
+                    short(row.start),
                     short(row.end)
-                ))?;
-            }
-            Err(e) => {
-                report.failed.push(row.user_id.clone());
-                log.error(
-                    Sign::ContainerError,
-                    format!("{}'s container could not be closed: {e}", row.user_id),
-                )?;
-            }
+                ),
+            )?;
         }
-    }
-    crash("closed");
-    let mut started: HashSet<Key> = HashSet::new();
-    let mut failed_starts: Vec<(Row, String)> = Vec::new();
-    for row in &start {
-        let id = &row.user_id;
-        if let Some(why) = unsound(row) {
-            log.warning(Sign::ContainerWarning, why)?;
-            continue;
-        }
-        if !dry_run && containers.iter().any(|c| c.serves(row) && c.running) {
-            started.insert(key(row));
-            report.started.push(id.clone());
-            log.info(format!("{id}'s container was already running."))?;
-            continue;
-        }
-        if let Some((why, reason)) = over_quota(&config, root, row) {
-            report.over_quota.push(id.clone());
-            log.warning(Sign::SpaceWarning, why)?;
-            // Recorded with the failed starts, so that `booking -ls` and `checker` say why
-            // the booking waits instead of showing it due until it expires.
-            failed_starts.push((row.clone(), reason));
-            continue;
-        }
-        if dry_run {
-            report.started.push(id.clone());
-            report.would_run.push(match runner.start_dry_run(row) {
-                Ok(line) => line,
-                Err(e) => format!("# {id}'s container would not start: {e}"),
-            });
-            continue;
-        }
-        match runner.start(row) {
-            Ok(()) => {
-                started.insert(key(row));
-                report.started.push(id.clone());
-                log.info(format!("{id} is successfully run the container."))?;
-            }
-            Err(e) => {
-                report.failed.push(id.clone());
-                log.error(
-                    Sign::ContainerError,
-                    format!("{id}'s container could not start, retried next tick: {e}"),
-                )?;
-                failed_starts.push((row.clone(), e));
-            }
-        }
-    }
-    crash("started");
-    for row in &missed {
-        report.missed.push(row.user_id.clone());
-        log.warning(
-            Sign::ContainerWarning,
-            format!(
-                "{}'s booking from {} to {} was never started; filed in used.csv.",
-                row.user_id,
-                short(row.start),
-                short(row.end)
-            ),
-        )?;
-    }
-    if dry_run {
-        return Ok((report, log.lines));
+        Ok(())
     }
 
-    // Commit, under the lock: move the current version of each row by (user, start), and
-    // record the starts that failed. A tick with nothing to move or record reads nothing
-    // again.
-    let missed_keys: HashSet<Key> = missed.iter().map(key).collect();
-    let moved = !closed.is_empty() || !started.is_empty() || !missed_keys.is_empty();
-    let record = failures_kept || !failed_starts.is_empty();
-    let (live_using, live_booking) = if !moved && !record {
-        (using_now, booking_now)
-    } else {
-        let lock = root.lock_exclusive("monitor")?;
-        let booking = root.read_schedule_strict(Table::Booking, &lock)?.rows;
-        let using = root.read_schedule_strict(Table::Using, &lock)?.rows;
+    /// Under the lock, moves the rows closed, started and missed, and records the failed starts.
+    fn commit(&mut self) -> Result<(), Error> {
+        // Move the current version of each row by (user, start), and record the starts that
+        // failed. A tick with nothing to move or record reads nothing again.
+        let now = self.now;
+        let missed_keys: HashSet<Key> = self.missed.iter().map(key).collect();
+        let moved = !self.closed.is_empty() || !self.started.is_empty() || !missed_keys.is_empty();
+        let record = self.failures_kept || !self.failed_starts.is_empty();
+        if !moved && !record {
+            return Ok(());
+        }
+        let lock = self.root.lock_exclusive("monitor")?;
+        let booking = self.root.read_schedule_strict(Table::Booking, &lock)?.rows;
+        let using = self.root.read_schedule_strict(Table::Using, &lock)?.rows;
         let (mut new_using, mut new_booking, mut to_used) = (Vec::new(), Vec::new(), Vec::new());
         for r in &using {
-            if closed.contains(&key(r)) && r.end <= now {
+            if self.closed.contains(&key(r)) && r.end <= now {
                 to_used.push(r.clone());
             } else {
                 new_using.push(r.clone());
@@ -300,7 +422,7 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
         }
         for r in &booking {
             let k = key(r);
-            if started.contains(&k) {
+            if self.started.contains(&k) {
                 new_using.push(r.clone());
             } else if missed_keys.contains(&k) && r.end <= now {
                 to_used.push(r.clone());
@@ -312,37 +434,50 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
             || new_using.len() != using.len()
             || new_booking.len() != booking.len()
         {
-            root.commit_moves(&new_booking, &new_using, &to_used, &lock, &mut crash)?;
+            self.root
+                .commit_moves(&new_booking, &new_using, &to_used, &lock, &mut crash_point)?;
         }
-        record_start_failures(root, &lock, &failed_starts, &new_booking, now, &mut log)?;
-        (new_using, new_booking)
-    };
+        record_start_failures(
+            self.root,
+            &lock,
+            &self.failed_starts,
+            &new_booking,
+            now,
+            &mut self.log,
+        )?;
+        self.using = new_using;
+        self.booking = new_booking;
+        Ok(())
+    }
 
-    // Docker changed only if this tick closed or started something.
-    let acted = !close.is_empty() || !start.is_empty();
-    let seen = if acted {
-        survey(&docker, &installation, &live_using)?
-    } else {
-        seen
-    };
-    reconcile(
-        &seen.ours,
-        &runner,
-        &live_using,
-        &live_booking,
-        now,
-        &mut log,
-        &mut report,
-    )?;
-    crash("reconciled");
+    /// Brings Docker in line with the schedule as committed (see [`reconcile`]).
+    fn reconcile_docker(&mut self) -> Result<(), Error> {
+        // Docker changed only if this tick closed or started something.
+        if !self.close.is_empty() || !self.start.is_empty() {
+            self.survey_docker()?;
+        }
+        reconcile(
+            &self.seen.ours,
+            &self.runner,
+            &self.using,
+            &self.booking,
+            self.now,
+            &mut self.log,
+            &mut self.report,
+        )
+    }
 
-    // Requests: a tick was the answer to `now`; restarts are done here, one per user however
-    // often they asked. Only then are they removed from the file, so one that arrived
-    // meanwhile stays for the next tick.
-    if !requests.is_empty() {
-        let containers = survey(&docker, &installation, &live_using)?.ours;
+    /// Answers the requests the plan read (restarts), then removes them from the file.
+    fn answer_requests(&mut self) -> Result<(), Error> {
+        // A tick was the answer to `now`; restarts are done here, one per user however often
+        // they asked. Only then are they removed from the file, so one that arrived meanwhile
+        // stays for the next tick.
+        if self.requests.is_empty() {
+            return Ok(());
+        }
+        let containers = survey(&self.docker, &self.installation, &self.using)?.ours;
         let mut asked: Vec<&str> = Vec::new();
-        for request in &requests {
+        for request in &self.requests {
             if let Request::Restart(id) = request {
                 if !asked.contains(&id.as_str()) {
                     asked.push(id);
@@ -350,22 +485,43 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
             }
         }
         for id in asked {
-            restart(&docker, &containers, id, &mut log, &mut report)?;
+            restart(
+                &self.docker,
+                &containers,
+                id,
+                &mut self.log,
+                &mut self.report,
+            )?;
         }
-        let lock = root.lock_exclusive("monitor")?;
-        root.drop_requests(requests.len(), &lock)?;
+        let lock = self.root.lock_exclusive("monitor")?;
+        self.root.drop_requests(self.requests.len(), &lock)?;
+        Ok(())
     }
-    crash("requests-done");
 
-    report.gpu_warnings = gpu_watch(&docker, &installation, &config, &live_using, now, &mut log)?;
-    Ok((report, log.lines))
+    /// Warns of GPU use outside the bookings (see [`gpu_watch`]).
+    fn watch_gpus(&mut self) -> Result<(), Error> {
+        self.report.gpu_warnings = gpu_watch(
+            &self.docker,
+            &self.installation,
+            &self.config,
+            &self.using,
+            self.now,
+            &mut self.log,
+        )?;
+        Ok(())
+    }
+
+    /// What the tick did, and the lines it logged.
+    fn finish(self) -> (Report, Vec<LogLine>) {
+        (self.report, self.log.lines)
+    }
 }
 
 /// What a tick sees of Docker: the containers it may act on (this installation's, and
 /// pre-label ones it adopts: the first version's, and the Python version's, which carry no
 /// label and are found by the name of a `using.csv` row), and the names held by every other
 /// container it saw.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Seen {
     ours: Vec<Container>,
     foreign: HashSet<String>,
