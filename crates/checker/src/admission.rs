@@ -64,7 +64,7 @@ fn short(t: NaiveDateTime) -> String {
 fn suggestion_text(s: &Option<Window>) -> String {
     match s {
         Some(w) => format!("; the earliest window that fits is {w}"),
-        None => "; no window of that length and size fits in the next two weeks".into(),
+        None => "; no window of that length and size fits as far ahead as you may book".into(),
     }
 }
 
@@ -152,7 +152,7 @@ fn capacity_text(
             short(at)
         ),
         ScopeName::Group(g) => format!(
-            "group {g} already holds {booked} of its {} {}, and {asked} more was asked",
+            "group {g} already holds {booked} of its {} {}, and {asked} more asked",
             resource.amount(capacity),
             span(at, until)
         ),

@@ -138,7 +138,12 @@ pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
             "max_active_bookings" => resolved.max_active_bookings.map(f64::from),
             "max_hours_per_booking" => resolved.max_hours_per_booking,
             "max_gpu_hours_ahead" => resolved.max_gpu_hours_ahead,
-            _ => resolved.max_days_ahead.map(f64::from),
+            // Unset, the horizon every tool keeps still applies.
+            _ => Some(f64::from(
+                resolved
+                    .max_days_ahead
+                    .unwrap_or(hostinfo::groups::MAX_DAYS_AHEAD),
+            )),
         };
         limits.push(Explained {
             key: key.into(),
@@ -187,6 +192,7 @@ impl Explanation {
                     "lab policies".into()
                 }
                 Source::Default => "lab default".into(),
+                Source::Host if l.key == "max_days_ahead" => "the two-week horizon".into(),
                 Source::Host if l.value.is_some() => "host capacity".into(),
                 Source::Host => "not set".into(),
             };

@@ -323,9 +323,10 @@ impl CapabilityConfig {
     pub fn read_member_files(
         &mut self,
         path: &Path,
+        text: &str,
         resolve: impl Fn(&Path) -> PathBuf,
     ) -> Result<()> {
-        self.member_of = groups::read_member_files(path, &mut self.groups, resolve)?;
+        self.member_of = groups::read_member_files(path, text, &mut self.groups, resolve)?;
         Ok(())
     }
 

@@ -308,14 +308,13 @@ pub(crate) fn groups(
         }
         let policies = g.policies.unwrap_or_default();
         check_policies(path, text, &["groups", &name, "policies"], &policies)?;
-        let members = g
-            .members
-            .unwrap_or_default()
-            .into_iter()
-            .flatten()
-            .map(|s| s.0.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
+        let mut members: Vec<String> = Vec::new();
+        for id in g.members.unwrap_or_default().into_iter().flatten() {
+            let id = id.0.trim().to_string();
+            if !id.is_empty() && !members.contains(&id) {
+                members.push(id);
+            }
+        }
         out.push((
             name,
             Group {
@@ -347,10 +346,14 @@ pub(crate) fn index_members(
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, (name, g)) in groups.0.iter().enumerate() {
         for id in &g.members {
-            if let Some(&j) = index.get(id) {
-                return Err((id.clone(), groups.0[j].0.clone(), name.clone()));
+            match index.get(id) {
+                // Listed twice in one group: still one member.
+                Some(&j) if j == i => {}
+                Some(&j) => return Err((id.clone(), groups.0[j].0.clone(), name.clone())),
+                None => {
+                    index.insert(id.clone(), i);
+                }
             }
-            index.insert(id.clone(), i);
         }
     }
     Ok(index)
@@ -361,10 +364,12 @@ pub(crate) fn index_members(
 /// A file that cannot be read, and an id found in two groups, name the file and line.
 pub(crate) fn read_member_files(
     capability_path: &Path,
+    capability_text: &str,
     groups: &mut OrderedMap<Group>,
     resolve: impl Fn(&Path) -> PathBuf,
 ) -> Result<HashMap<String, usize>> {
     let mut index: HashMap<String, usize> = index_members(groups).unwrap_or_default();
+    let names: Vec<String> = groups.0.iter().map(|(name, _)| name.clone()).collect();
     for (i, (name, g)) in groups.0.iter_mut().enumerate() {
         let Some(written) = g.members_file.clone() else {
             continue;
@@ -372,13 +377,15 @@ pub(crate) fn read_member_files(
         let file = resolve(&written);
         let text = yaml::read(&file).map_err(|e| {
             let why = match &e {
+                Error::Missing { .. } => "no such file".to_string(),
                 Error::Read { source, .. } => source.to_string(),
+                Error::Invalid { message, .. } => message.clone(),
                 other => other.to_string(),
             };
-            Error::invalid(
+            invalid(
                 capability_path,
-                None,
-                Some(format!("groups.{name}.members_file")),
+                capability_text,
+                &["groups", name, "members_file"],
                 format!("cannot read {}: {why}", file.display()),
             )
         })?;
@@ -397,12 +404,15 @@ pub(crate) fn read_member_files(
             }
             match index.get(id) {
                 Some(j) if *j == i => continue,
-                Some(_) => {
+                Some(&j) => {
                     return Err(Error::invalid(
                         &file,
                         Some(n + 1),
                         None,
-                        format!("`{id}` is already a member of another group; a user belongs to at most one group"),
+                        format!(
+                            "`{id}` is already a member of `{}`; a user belongs to at most one group",
+                            names[j]
+                        ),
                     ))
                 }
                 None => {

@@ -189,8 +189,11 @@ impl Root {
         let host_path = self.host_deploy_path();
         let host = HostDeploy::load(&host_path)?;
         let capability_path = self.resolve_path(&host.capability_config_yaml);
-        let mut capability = CapabilityConfig::load(&capability_path)?;
-        capability.read_member_files(&capability_path, |p| self.resolve_path(p))?;
+        let capability_text = crate::yaml::read(&capability_path)?;
+        let mut capability = CapabilityConfig::parse(&capability_path, &capability_text)?;
+        capability.read_member_files(&capability_path, &capability_text, |p| {
+            self.resolve_path(p)
+        })?;
         let users_path = self.resolve_path(&host.users_config_yaml);
         let users = UsersConfig::load(&users_path)?;
         let (zone, zone_source) = clock::resolve_zone(host.timezone.as_deref());
