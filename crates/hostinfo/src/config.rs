@@ -390,6 +390,10 @@ pub struct UserEntry {
     pub volume_work_dir: PathBuf,
     pub volume_dataset_dir: PathBuf,
     pub volume_backup_dir: PathBuf,
+    /// Where the user's notices are mailed, when the lab sends e-mail (optional; asked at
+    /// sign-up and under `-use-opt`). Not written when unset, so older files stay as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 impl UserEntry {
@@ -403,6 +407,7 @@ impl UserEntry {
             volume_work_dir: host.volume_work_dir.join(id),
             volume_dataset_dir: host.volume_dataset_dir.clone(),
             volume_backup_dir: host.volume_backup_dir.join(id),
+            email: None,
         }
     }
 }

@@ -19,10 +19,13 @@ pub mod lock;
 pub mod log;
 pub mod machine;
 pub mod names;
+pub mod notices;
+pub mod notify_config;
 mod root;
 pub mod schedule;
 mod small_csv;
 pub mod start_failures;
+pub mod waitlist;
 pub mod yaml;
 
 pub use error::{Error, Location, Result};

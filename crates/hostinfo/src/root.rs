@@ -129,6 +129,137 @@ impl Root {
     pub fn start_failures_path(&self) -> PathBuf {
         self.jobs_dir().join("start-failures.csv")
     }
+    pub fn notices_path(&self) -> PathBuf {
+        self.jobs_dir().join("notices.csv")
+    }
+    pub fn notices_delivered_path(&self) -> PathBuf {
+        self.jobs_dir().join("notices-delivered.csv")
+    }
+    pub fn waitlist_path(&self) -> PathBuf {
+        self.jobs_dir().join("waitlist.csv")
+    }
+    pub fn notify_config_path(&self) -> PathBuf {
+        self.cfg_dir().join("notify.yaml")
+    }
+
+    /// `cfg/notify.yaml`, or the default (notices reach containers only) without one.
+    pub fn load_notify_config(&self) -> Result<crate::notify_config::NotifyConfig> {
+        crate::notify_config::NotifyConfig::load(&self.notify_config_path())
+    }
+
+    /// The outbox; a missing file has no notices.
+    pub fn read_notices(&self) -> Result<Vec<crate::notices::Notice>> {
+        let path = self.notices_path();
+        match read_text(&path) {
+            Ok(text) => crate::notices::parse(&path, &text),
+            Err(Error::Missing { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Appends `notices` to the outbox with one write (no lock needed), leaving out each
+    /// one whose recipient, kind and key were posted within `rate_limit` before its time.
+    /// Returns the notices posted.
+    pub fn post_notices(
+        &self,
+        notices: &[crate::notices::Notice],
+        rate_limit: chrono::Duration,
+    ) -> Result<Vec<crate::notices::Notice>> {
+        if notices.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut seen = self.read_notices()?;
+        let mut posted = Vec::new();
+        for n in notices {
+            let recent = seen.iter().any(|o| {
+                o.recipient == n.recipient
+                    && o.kind == n.kind
+                    && o.key == n.key
+                    && o.time > n.time - rate_limit
+            });
+            if !recent {
+                posted.push(n.clone());
+                seen.push(n.clone());
+            }
+        }
+        if !posted.is_empty() {
+            let header = crate::notices::HEADER.join(",") + "\n";
+            atomic::append(
+                &self.notices_path(),
+                header.as_bytes(),
+                &crate::notices::to_bytes(&posted, false),
+            )?;
+        }
+        Ok(posted)
+    }
+
+    /// What the channels are done with; a missing file is nothing yet.
+    pub fn read_notices_delivered(&self) -> Result<Vec<crate::notices::Delivered>> {
+        let path = self.notices_delivered_path();
+        match read_text(&path) {
+            Ok(text) => crate::notices::parse_delivered(&path, &text),
+            Err(Error::Missing { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records that a channel is done with a notice: one line, one write, synced.
+    pub fn record_delivered(&self, record: &crate::notices::Delivered) -> Result<()> {
+        let header = crate::notices::DELIVERED_HEADER.join(",") + "\n";
+        atomic::append(
+            &self.notices_delivered_path(),
+            header.as_bytes(),
+            &crate::notices::delivered_to_bytes(std::slice::from_ref(record), false),
+        )
+    }
+
+    /// Rewrites the outbox and the delivery record to hold only `keep` and the records of
+    /// those notices (the delivery step drops notices every channel is done with).
+    pub fn compact_notices(
+        &self,
+        keep: &[crate::notices::Notice],
+        _lock: &ExclusiveLock,
+    ) -> Result<()> {
+        let ids: std::collections::HashSet<&str> = keep.iter().map(|n| n.id.as_str()).collect();
+        let records: Vec<_> = self
+            .read_notices_delivered()?
+            .into_iter()
+            .filter(|d| ids.contains(d.id.as_str()))
+            .collect();
+        atomic::replace(
+            &self.notices_path(),
+            &crate::notices::to_bytes(keep, true),
+            0o644,
+        )?;
+        atomic::replace(
+            &self.notices_delivered_path(),
+            &crate::notices::delivered_to_bytes(&records, true),
+            0o644,
+        )
+    }
+
+    /// The waitlist in join order; a missing file is an empty list.
+    pub fn read_waitlist(&self, _lock: &impl Held) -> Result<Vec<crate::waitlist::Entry>> {
+        let path = self.waitlist_path();
+        match read_text(&path) {
+            Ok(text) => crate::waitlist::parse(&path, &text),
+            Err(Error::Missing { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Rewrites the waitlist atomically.
+    pub fn write_waitlist(
+        &self,
+        entries: &[crate::waitlist::Entry],
+        _lock: &ExclusiveLock,
+    ) -> Result<()> {
+        atomic::replace(
+            &self.waitlist_path(),
+            &crate::waitlist::to_bytes(entries),
+            0o644,
+        )
+    }
 
     /// This installation's id, which labels every container it starts so that it acts only
     /// on its own. Created (16 random hex digits) on first use when setup has not made it.
