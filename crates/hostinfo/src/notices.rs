@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(n.text, "docker said \"no\", then [31m red");
         let bytes = to_bytes(std::slice::from_ref(&n), true);
         let back = parse(Path::new("n.csv"), std::str::from_utf8(&bytes).unwrap()).unwrap();
-        assert_eq!(back, [n.clone()]);
+        assert_eq!(back, std::slice::from_ref(&n));
         let mut two = bytes.clone();
         two.extend(to_bytes(std::slice::from_ref(&n), false));
         assert_eq!(

@@ -96,7 +96,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>> {
                 "is before earliest_start".to_string(),
             ));
         }
-        if entry.minutes == 0 || entry.minutes % 30 != 0 {
+        if entry.minutes == 0 || !entry.minutes.is_multiple_of(30) {
             return Err(bad(
                 "minutes",
                 format!("{} is not a positive multiple of 30", entry.minutes),
@@ -156,7 +156,7 @@ mod tests {
         };
         let bytes = to_bytes(std::slice::from_ref(&e));
         let text = String::from_utf8(bytes).unwrap();
-        assert_eq!(parse(Path::new("w.csv"), &text).unwrap(), [e.clone()]);
+        assert_eq!(parse(Path::new("w.csv"), &text).unwrap(), std::slice::from_ref(&e));
         assert_eq!(Entry::next_id(&[e]), 4);
         let bad = text.replace(",120,", ",45,");
         assert_eq!(
