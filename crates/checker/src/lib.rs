@@ -13,6 +13,7 @@ pub mod rules;
 pub mod snapshot;
 pub mod summary;
 pub mod timeline;
+pub mod waitlist;
 
 pub use admission::{
     admit, admit_fixed, suggest, Context, Refusal, Request, Resource, ScopeName, Window,

@@ -138,6 +138,7 @@ pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
             "max_active_bookings" => resolved.max_active_bookings.map(f64::from),
             "max_hours_per_booking" => resolved.max_hours_per_booking,
             "max_gpu_hours_ahead" => resolved.max_gpu_hours_ahead,
+            "max_waitlist_entries" => resolved.max_waitlist_entries.map(f64::from),
             // Unset, the horizon every tool keeps still applies.
             _ => Some(f64::from(
                 resolved

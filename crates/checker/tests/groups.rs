@@ -621,6 +621,7 @@ fn each_maximum_resolves_key_by_key_exception_group_lab_host() {
             limit("max_hours_per_booking", Some(120.0), Exception),
             limit("max_gpu_hours_ahead", None, Host),
             limit("max_days_ahead", Some(10.0), Default),
+            limit("max_waitlist_entries", None, Host),
         ]
     );
     let m = user_max(cap, "alice");
@@ -646,6 +647,7 @@ fn each_maximum_resolves_key_by_key_exception_group_lab_host() {
             ("max_hours_per_booking", Some(24.0), Group),
             ("max_gpu_hours_ahead", None, Host),
             ("max_days_ahead", Some(10.0), Default),
+            ("max_waitlist_entries", None, Host),
         ]
     );
 
@@ -664,6 +666,7 @@ fn each_maximum_resolves_key_by_key_exception_group_lab_host() {
             (Some(72.0), Default),
             (None, Host),
             (Some(10.0), Default),
+            (None, Host),
         ]
     );
     // `max` in a group's tier is the host's capacity, and still counts as the group's.
@@ -929,6 +932,7 @@ alice, group phd
   max_hours_per_booking  120        exception: thesis runs, approved by the PI
   max_gpu_hours_ahead    no limit   not set
   max_days_ahead         10         lab policies
+  max_waitlist_entries   no limit   not set
 "
     );
     let out = limits_cli(lab.dir.path(), &["limits", "mallory"]);

@@ -32,14 +32,18 @@ pub struct Policies {
     /// How many days after the current slot a booking may start (at most 14).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_days_ahead: Option<u32>,
+    /// Waitlist entries one user may have at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_waitlist_entries: Option<u32>,
 }
 
 /// The policy keys, as written in the file.
-pub const POLICY_KEYS: [&str; 4] = [
+pub const POLICY_KEYS: [&str; 5] = [
     "max_active_bookings",
     "max_hours_per_booking",
     "max_gpu_hours_ahead",
     "max_days_ahead",
+    "max_waitlist_entries",
 ];
 
 impl Policies {
@@ -52,6 +56,7 @@ impl Policies {
                 .or(fallback.max_hours_per_booking),
             max_gpu_hours_ahead: self.max_gpu_hours_ahead.or(fallback.max_gpu_hours_ahead),
             max_days_ahead: self.max_days_ahead.or(fallback.max_days_ahead),
+            max_waitlist_entries: self.max_waitlist_entries.or(fallback.max_waitlist_entries),
         }
     }
 
@@ -62,6 +67,7 @@ impl Policies {
             "max_hours_per_booking" => self.max_hours_per_booking.is_some(),
             "max_gpu_hours_ahead" => self.max_gpu_hours_ahead.is_some(),
             "max_days_ahead" => self.max_days_ahead.is_some(),
+            "max_waitlist_entries" => self.max_waitlist_entries.is_some(),
             _ => false,
         }
     }
