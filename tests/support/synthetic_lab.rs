@@ -67,6 +67,38 @@ pub fn write_root(dir: &Path, rows: &[Row]) {
     std::fs::write(dir.join("jobs/monitor_exec"), "").unwrap();
 }
 
+/// How many groups [`write_root_with_groups`] makes; the users are spread over them in
+/// order, `USERS / GROUPS` each.
+pub const GROUPS: usize = 10;
+
+/// [`write_root`], with [`GROUPS`] groups and every policy on: `u000`..`u004` and `bench`
+/// in `g00`, `u005`..`u009` in `g01`, and so on. Each group has a tier, a total of all three
+/// resources (which the rows never reach: each user holds one row at a time, at most 4
+/// cpus, 4 GB and 1 GPU, so a group at most 20, 20 and 5; `bench`'s 4 cpus, 16 GB and 1 GPU
+/// still fit) and policies of its own; the lab's four policies are loose enough for the
+/// rows and for `bench`'s booking (24 hours, 1 GPU, 3 days ahead).
+pub fn write_root_with_groups(dir: &Path, rows: &[Row]) {
+    write_root(dir, rows);
+    let ids: Vec<String> = (0..USERS).map(|u| format!("u{u:03}")).collect();
+    let per_group = USERS / GROUPS;
+    let mut groups = String::from("groups:\n");
+    for (g, members) in ids.chunks(per_group).enumerate() {
+        let bench = if g == 0 { "bench, " } else { "" };
+        groups.push_str(&format!(
+            "  g{g:02}:\n    members: [{bench}{}]\n    max_capability: {{cpus: 8, memory: 32, gpus: 1}}\n    total: {{cpus: 32, memory: 64, gpus: 6}}\n    policies: {{max_active_bookings: 500, max_hours_per_booking: 168}}\n",
+            members.join(", ")
+        ));
+    }
+    std::fs::write(
+        dir.join("cfg/capability_config.yaml"),
+        format!(
+            "max:\n  cpus: 100000\n  ram: 400000\n  swap_size: 0\n  gpus: {GPUS}\n  backup_space: 1\n  work_space: 1\nallow_userIDs: [bench, {}]\nmax_default_capability:\n  cpus: 8\n  memory: 32\n  gpus: 1\n{groups}policies:\n  max_active_bookings: 1000\n  max_hours_per_booking: 336\n  max_gpu_hours_ahead: 1000\n  max_days_ahead: 14\n",
+            ids.join(", ")
+        ),
+    )
+    .unwrap();
+}
+
 /// The current slot in UTC, as the generated root's clock sees it.
 pub fn now_slot() -> NaiveDateTime {
     hostinfo::clock::floor_slot(chrono::Utc::now().naive_utc())

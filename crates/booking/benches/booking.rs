@@ -1,7 +1,10 @@
 //! A non-interactive booking and `booking -ls` (the listing, into a file) as whole processes
-//! at 100, 1,000 and 10,000 existing rows, and `booking --help`: medians, next to
-//! `booking --version` (process start) from the same run.
-//! Run: `cargo bench -p booking --bench booking` (GNU time gives the peak memory).
+//! at 100, 1,000 and 10,000 existing rows, each on the plain synthetic lab and on the same
+//! lab with 10 groups and every policy on (`synthetic_lab::write_root_with_groups`), and
+//! `booking --help`: medians, next to `booking --version` (process start) from the same run.
+//! The two labs' samples are taken in turn, so drift on the machine touches both alike.
+//! Run: `cargo bench -p booking --bench booking` (GNU time gives the peak memory);
+//! `AIVC_BENCH_ROWS=10000` for one size.
 #![allow(clippy::print_stdout)]
 
 #[path = "../../../tests/support/synthetic_lab.rs"]
@@ -51,56 +54,85 @@ fn main() {
         help.as_secs_f64() / version.as_secs_f64()
     );
     println!(
-        "| rows | booking --yes (median) | baseline: booking --version | ratio | peak memory |"
+        "| rows | booking --yes (median) | with 10 groups, all policies (median) | baseline: booking --version | ratio | ratio with groups | peak memory (plain / groups) |"
     );
-    println!("|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     let mut points = Vec::new();
+    let mut grouped_points = Vec::new();
     for n in synthetic_lab::sizes() {
-        let dir = tempfile::tempdir().unwrap();
         let rows = synthetic_lab::rows(n, synthetic_lab::now_slot());
-        synthetic_lab::write_root(dir.path(), &rows);
-        let pristine = std::fs::read(dir.path().join("jobs/booking.csv")).unwrap();
-        let args: Vec<&OsStr> = [
-            "--root",
-            dir.path().to_str().unwrap(),
-            "--yes",
-            "--password-stdin",
-            "--user-id",
-            "bench",
-            "--cpus",
-            "4",
-            "--memory",
-            "16",
-            "--gpus",
-            "1",
-            "--start",
-            "3-day",
-            "--end",
-            "1-day",
-        ]
-        .into_iter()
-        .map(OsStr::new)
-        .collect();
-        let mut samples = Vec::new();
+        let plain = tempfile::tempdir().unwrap();
+        synthetic_lab::write_root(plain.path(), &rows);
+        let grouped = tempfile::tempdir().unwrap();
+        synthetic_lab::write_root_with_groups(grouped.path(), &rows);
+        let pristine = std::fs::read(plain.path().join("jobs/booking.csv")).unwrap();
+        let args = |dir: &Path| -> Vec<std::ffi::OsString> {
+            let mut args: Vec<std::ffi::OsString> = vec!["--root".into(), dir.into()];
+            args.extend(
+                [
+                    "--yes",
+                    "--password-stdin",
+                    "--user-id",
+                    "bench",
+                    "--cpus",
+                    "4",
+                    "--memory",
+                    "16",
+                    "--gpus",
+                    "1",
+                    "--start",
+                    "3-day",
+                    "--end",
+                    "1-day",
+                ]
+                .map(Into::into),
+            );
+            args
+        };
+        let labs = [plain.path(), grouped.path()].map(|dir| (dir, args(dir)));
+        let mut samples = [Vec::new(), Vec::new()];
         for _ in 0..31 {
-            std::fs::write(dir.path().join("jobs/booking.csv"), &pristine).unwrap();
-            let (t, code) = run(bin, &args, b"bench-pw\n");
-            assert_eq!(code, 0, "the benchmark booking must succeed at {n} rows");
-            samples.push(t);
+            for (i, (dir, args)) in labs.iter().enumerate() {
+                std::fs::write(dir.join("jobs/booking.csv"), &pristine).unwrap();
+                let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+                let (t, code) = run(bin, &args, b"bench-pw\n");
+                assert_eq!(
+                    code,
+                    0,
+                    "the benchmark booking must succeed at {n} rows ({})",
+                    ["plain", "with groups"][i]
+                );
+                samples[i].push(t);
+            }
         }
-        std::fs::write(dir.path().join("jobs/booking.csv"), &pristine).unwrap();
-        let peak = synthetic_lab::peak_mb(bin, &args, b"bench-pw\n")
-            .map_or("n/a".into(), |mb| format!("{mb:.1} MB"));
-        let t = median(samples);
+        let peaks: Vec<String> = labs
+            .iter()
+            .map(|(dir, args)| {
+                std::fs::write(dir.join("jobs/booking.csv"), &pristine).unwrap();
+                let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+                synthetic_lab::peak_mb(bin, &args, b"bench-pw\n")
+                    .map_or("n/a".into(), |mb| format!("{mb:.1} MB"))
+            })
+            .collect();
+        let [t, g] = samples.map(median);
         points.push((n, t.as_secs_f64()));
+        grouped_points.push((n, g.as_secs_f64()));
         println!(
-            "| {n} | {} | {} | {:.1}× | {peak} |",
+            "| {n} | {} | {} | {} | {:.1}× | {:.1}× | {} / {} |",
             ms(t),
+            ms(g),
             ms(version),
-            t.as_secs_f64() / version.as_secs_f64()
+            t.as_secs_f64() / version.as_secs_f64(),
+            g.as_secs_f64() / version.as_secs_f64(),
+            peaks[0],
+            peaks[1]
         );
     }
     println!("\n{}", synthetic_lab::growth("booking --yes", &points));
+    println!(
+        "{}",
+        synthetic_lab::growth("booking --yes with groups", &grouped_points)
+    );
     list_schedule(bin, version);
 }
 
@@ -117,32 +149,42 @@ fn run_to_file(bin: &Path, args: &[&OsStr], out: &Path) -> (Duration, i32) {
     (started.elapsed(), status.code().unwrap_or(-1))
 }
 
+/// `booking -ls` on the plain lab, and on the lab with groups: without a user (the group
+/// table) and with `--user-id bench` (the group line and the limits).
 fn list_schedule(bin: &Path, version: Duration) {
     println!();
-    println!("| rows | booking -ls into a file (median) | baseline: booking --version | ratio |");
-    println!("|---:|---:|---:|---:|");
+    println!("| rows | booking -ls into a file (median) | with 10 groups | with 10 groups and --user-id | baseline: booking --version | ratio |");
+    println!("|---:|---:|---:|---:|---:|---:|");
     let mut points = Vec::new();
     for n in synthetic_lab::sizes() {
-        let dir = tempfile::tempdir().unwrap();
         let rows = synthetic_lab::rows(n, synthetic_lab::now_slot());
-        synthetic_lab::write_root(dir.path(), &rows);
-        let args: Vec<&OsStr> = ["--root", dir.path().to_str().unwrap(), "-ls"]
-            .into_iter()
-            .map(OsStr::new)
-            .collect();
-        let out = dir.path().join("listing.txt");
-        let samples: Vec<Duration> = (0..31)
-            .map(|_| {
+        let plain = tempfile::tempdir().unwrap();
+        synthetic_lab::write_root(plain.path(), &rows);
+        let grouped = tempfile::tempdir().unwrap();
+        synthetic_lab::write_root_with_groups(grouped.path(), &rows);
+        let runs: [(&Path, &[&str]); 3] = [
+            (plain.path(), &["-ls"]),
+            (grouped.path(), &["-ls"]),
+            (grouped.path(), &["-ls", "--user-id", "bench"]),
+        ];
+        let out = plain.path().join("listing.txt");
+        let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+        for _ in 0..31 {
+            for (i, (dir, extra)) in runs.iter().enumerate() {
+                let mut args: Vec<&OsStr> = vec![OsStr::new("--root"), dir.as_os_str()];
+                args.extend(extra.iter().map(OsStr::new));
                 let (t, code) = run_to_file(bin, &args, &out);
-                assert_eq!(code, 0, "the listing must succeed at {n} rows");
-                t
-            })
-            .collect();
-        let t = median(samples);
+                assert_eq!(code, 0, "the listing must succeed at {n} rows ({extra:?})");
+                samples[i].push(t);
+            }
+        }
+        let [t, g, u] = samples.map(median);
         points.push((n, t.as_secs_f64()));
         println!(
-            "| {n} | {} | {} | {:.1}× |",
+            "| {n} | {} | {} | {} | {} | {:.1}× |",
             ms(t),
+            ms(g),
+            ms(u),
             ms(version),
             t.as_secs_f64() / version.as_secs_f64()
         );

@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 
-use checker::limits::UserMax;
+use checker::limits::{explain, source_text, Source, UserMax};
 use hostinfo::auth::PASSWORD_MAX_BYTES;
+use hostinfo::config::CapabilityConfig;
 use hostinfo::config::Secret;
 use hostinfo::names::PORT_RANGE;
 
@@ -29,6 +30,56 @@ pub fn max_line(max: &UserMax) -> String {
         "Your Maximum Capability Information: cpus={} memory={} gpus={}",
         max.cpus, max.memory, max.gpus
     )
+}
+
+/// Said under [`max_line`]: where the maximums come from when a group or an exception sets
+/// any of them (`group phd's tier`, `your exception, thesis runs`), and what the group's
+/// members may hold together. Empty for a user in no group and without an exception, who
+/// sees the original's screen.
+pub fn max_origin(cap: &CapabilityConfig, id: &str) -> Vec<String> {
+    let group = cap.group_of(id);
+    let exception = cap.exception(id);
+    if group.is_none() && exception.is_none() {
+        return Vec::new();
+    }
+    let mut sources: Vec<(String, Vec<&str>)> = Vec::new();
+    for key in ["cpus", "memory", "gpus"] {
+        let from = source_text(cap, id, key);
+        match sources.iter_mut().find(|(f, _)| *f == from) {
+            Some((_, keys)) => keys.push(key),
+            None => sources.push((from, vec![key])),
+        }
+    }
+    let said: Vec<String> = sources
+        .iter()
+        .map(|(from, keys)| format!("{}: {from}", keys.join(", ")))
+        .collect();
+    let mut out = vec![format!("  ({})", said.join("; "))];
+    // An exception that sets only policies still has its reason said.
+    let explained = explain(cap, id);
+    let mentioned = sources
+        .iter()
+        .any(|(from, _)| from.starts_with("your exception"));
+    if let (false, Some(reason)) = (mentioned, &explained.reason) {
+        let keys: Vec<&str> = explained
+            .limits
+            .iter()
+            .filter(|l| l.from == Source::Exception)
+            .map(|l| l.key.as_str())
+            .collect();
+        if !keys.is_empty() {
+            out.push(format!("  Your exception ({}): {reason}", keys.join(", ")));
+        }
+    }
+    if let Some((name, g)) = group {
+        out.push(match crate::list::total_text(&g.total) {
+            Some(total) => {
+                format!("  Group {name}: its members together hold at most {total} at any time.")
+            }
+            None => format!("  Group {name}: no limit on what its members hold together."),
+        });
+    }
+    out
 }
 
 /// Parses `cpus memory gpus` (gpus may be left out: 0). cpus may be a decimal.
@@ -215,6 +266,46 @@ mod tests {
             backup_space: 1.0,
             work_space: 1.0,
         }
+    }
+
+    fn capability(extra: &str) -> CapabilityConfig {
+        let text = format!(
+            "max:\n  cpus: 16\n  ram: 64\n  swap_size: 16\n  gpus: 2\n  backup_space: 100\n  work_space: 400\nallow_userIDs: [alice, bob, carol, dave]\nmax_default_capability:\n  cpus: 8\n  memory: 32\n  gpus: 1\n{extra}"
+        );
+        CapabilityConfig::parse(std::path::Path::new("c.yaml"), &text).unwrap()
+    }
+
+    #[test]
+    fn the_maximums_say_the_group_and_the_exceptions_reason() {
+        let cap = capability(
+            "max_custom_capability:\n  alice:\n    gpus: max\n    reason: thesis runs, approved by the PI\n  carol:\n    reason: night jobs\n    policies: {max_hours_per_booking: 120}\ngroups:\n  phd:\n    members: [alice, bob]\n    max_capability: {cpus: 12, memory: 48}\n    total: {cpus: 12, memory: 48, gpus: 2}\n  staff:\n    members: [carol]\n",
+        );
+        assert_eq!(
+            max_origin(&cap, "alice"),
+            [
+                "  (cpus, memory: group phd's tier; gpus: your exception, thesis runs, approved by the PI)",
+                "  Group phd: its members together hold at most 2 GPUs, 12 cpus, 48 GB at any time.",
+            ]
+        );
+        assert_eq!(
+            max_origin(&cap, "bob"),
+            [
+                "  (cpus, memory: group phd's tier; gpus: the lab default)",
+                "  Group phd: its members together hold at most 2 GPUs, 12 cpus, 48 GB at any time.",
+            ]
+        );
+        assert_eq!(
+            max_origin(&cap, "carol"),
+            [
+                "  (cpus, memory, gpus: the lab default)",
+                "  Your exception (max_hours_per_booking): night jobs",
+                "  Group staff: no limit on what its members hold together.",
+            ]
+        );
+        assert!(
+            max_origin(&cap, "dave").is_empty(),
+            "no group, no exception: the original's screen"
+        );
     }
 
     #[test]

@@ -229,6 +229,9 @@ fn ask_and_book(
         let clock = config.clock()?;
         let max = user_max(&config.capability, &id);
         say.line(&ask::max_line(&max));
+        for line in ask::max_origin(&config.capability, &id) {
+            say.line(&line);
+        }
         let (cpus, memory, gpus) = loop {
             let answer = text("Please input the cpus memory gpus you need (like: 4 16 1):")?;
             match ask::parse_capability(&answer, &max) {

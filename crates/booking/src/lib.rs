@@ -21,6 +21,13 @@ pub enum Error {
     Time(#[from] hostinfo::clock::TimeError),
     #[error("{0}")]
     Refused(#[from] checker::Refusal),
+    /// `--end-at` later than the booking ends, refused by a rule. No other window is
+    /// looked for: the booking keeps its start and its GPUs.
+    #[error("cannot move the end to {end}: {}", extension_text(refusal))]
+    NotExtended {
+        end: String,
+        refusal: Box<checker::Refusal>,
+    },
     #[error("incorrect password for `{id}`{}", locked_note(locked_until.as_deref()))]
     WrongPassword {
         id: String,
@@ -62,6 +69,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Refused(_)
+            | Error::NotExtended { .. }
             | Error::WrongPassword { .. }
             | Error::WrongCode { .. }
             | Error::LockedOut { .. }
@@ -70,6 +78,16 @@ impl Error {
             Error::Interrupted | Error::InterruptedAfter(_) => 130,
             _ => 2,
         }
+    }
+}
+
+/// A refusal of an extension without the clause about other windows: none was looked for,
+/// so "no window of that length and size fits" would not be true.
+fn extension_text(refusal: &checker::Refusal) -> String {
+    let text = refusal.to_string();
+    match text.split_once("; no window of that length and size fits") {
+        Some((rule, _)) => rule.to_string(),
+        None => text,
     }
 }
 

@@ -46,13 +46,15 @@ struct Cli {
     /// Print completions for SHELL and exit; setup.sh installs them.
     #[arg(long, hide = true, value_name = "SHELL")]
     generate_completions: Option<clap_complete::Shell>,
-    /// Your user id (asked when not given).
+    /// Your user id (asked when not given); with --list-schedule, your group and limits are
+    /// shown too.
     #[arg(long = "user-id", value_name = "ID")]
     user_id: Option<String>,
     /// Also ask for port, image, extra command and a password change.
     #[arg(long = "use-options")]
     use_options: bool,
-    /// Show the booked and running schedule and who holds which GPU; no login.
+    /// Show the booked and running schedule, who holds which GPU and what each group holds;
+    /// no login.
     #[arg(long = "list-schedule")]
     list_schedule: bool,
     /// With --list-schedule: one JSON document instead of the table.
@@ -211,7 +213,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         ));
     };
     match secrets {
-        Some(s) => match ops::login_state(&root, &id)? {
+        Some(s) => match ops::login_state_in(&root, &config, &id)? {
             LoginState::Known => ops::authenticate(&root, &id, &s.password)?,
             // One line is an old password, which the reset made void.
             LoginState::ResetPending if s.code.is_none() => {
@@ -322,7 +324,7 @@ fn book_with_flags(
 }
 
 fn print_listing(root: &Root, cli: &Cli) -> Result<(), Error> {
-    let listing = list::load(root)?;
+    let listing = list::load(root, cli.user_id.as_deref())?;
     // Built in memory and written with one call: a line at a time cost two write calls a
     // row (20,124 for 10,000 rows).
     let capacity = 128 * (listing.rows.len() + 16);

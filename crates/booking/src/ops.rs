@@ -119,7 +119,13 @@ pub enum LoginState {
 
 /// Where `id` stands: its users file entry and whether a code is pending for it.
 pub fn login_state(root: &Root, id: &str) -> Result<LoginState, Error> {
-    let config = root.load_config()?;
+    login_state_in(root, &root.load_config()?, id)
+}
+
+/// [`login_state`] with the configuration the caller has just loaded: it only picks the
+/// path to take (every path checks again under the exclusive lock), and a booking's whole
+/// process otherwise parses the users and capability files four times.
+pub fn login_state_in(root: &Root, config: &Config, id: &str) -> Result<LoginState, Error> {
     let lock = root.lock_shared()?;
     let pending = auth::pending_code(&root.read_signup_codes(&lock)?, id).is_some();
     Ok(match (config.users.get(id).is_some(), pending) {
@@ -570,7 +576,10 @@ pub fn end_at(root: &Root, id: &str, pick: Option<&str>, when: &str) -> Result<(
             forward_port: old.forward_port,
             image: old.image.clone(),
         };
-        admit_fixed(&ctx, &request, &old.gpus)?;
+        admit_fixed(&ctx, &request, &old.gpus).map_err(|refusal| Error::NotExtended {
+            end: short_time(new_end),
+            refusal: Box::new(refusal),
+        })?;
     }
     let new = Row {
         end: new_end,

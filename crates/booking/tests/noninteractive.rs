@@ -366,6 +366,14 @@ fn end_at_shortens_always_and_extends_only_when_the_rules_allow() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("GPU"), "{}", stderr(&out));
+    // Regression: an extension is not a search for another window, yet its refusal ended
+    // "no window of that length and size fits in the next two weeks".
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("booking: cannot move the end to 2026-11-22 10:00: "),
+        "{err}"
+    );
+    assert!(!err.contains("no window of that length"), "{err}");
     let out = run(
         &["--user-id", "alice", "--end-at", "2026-11-21 20:00"],
         "alice-secret-pw\n",

@@ -273,3 +273,42 @@ fn an_upper_case_allowed_id_typed_in_any_case_signs_up_under_the_admins_spelling
     assert_eq!(exit_code(&mut p), 130);
     assert!(common::file(root.path(), "cfg/users_config.yaml").contains("\nM11007S05:\n"));
 }
+
+/// With groups (tests/common: `GROUPS_CAPABILITY`): the maximums shown say where they come
+/// from (alice's group tier, and her exception with its reason) and what the group may hold
+/// together; the group's total refuses at the prompt as it does with flags, and asks again.
+#[test]
+fn the_maximums_name_the_group_and_the_exceptions_reason_and_the_groups_total_refuses() {
+    let root = common::groups_root();
+    let mut p = spawn(root.path(), &["--user-id", "alice"]);
+    answer(&mut p, "Please input your password:", "alice-secret-pw");
+    p.exp_string("Your Maximum Capability Information: cpus=12 memory=48 gpus=2")
+        .unwrap();
+    p.exp_string(
+        "(cpus, memory: group phd's tier; gpus: your exception, thesis runs, approved by the PI)",
+    )
+    .unwrap();
+    p.exp_string(
+        "Group phd: its members together hold at most 2 GPUs, 12 cpus, 48 GB at any time.",
+    )
+    .unwrap();
+    // bob holds 4 of phd's 12 cpus from 09:00 to 12:00; the host has 16, so only the group
+    // refuses.
+    answer(&mut p, "cpus memory gpus", "12 8 0");
+    answer(&mut p, "Start time", "2026 11 22 09 00");
+    answer(&mut p, "End time", "2026 11 22 10 00");
+    let said = p.exp_string("Your Maximum Capability Information").unwrap();
+    assert!(
+        said.contains(
+            "group phd already holds 4 of its 12 cpus from 09:00 to 10:00 on Sun 2026-11-22"
+        ) && said.contains("the earliest window that fits is 2026-11-22 12:00 to 2026-11-22 13:00"),
+        "{said}"
+    );
+    answer(&mut p, "cpus memory gpus", "4 8 0");
+    answer(&mut p, "Start time", "2026 11 22 09 00");
+    answer(&mut p, "End time", "2026 11 22 10 00");
+    p.exp_string("Booking successful!").unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    assert!(common::file(root.path(), "jobs/booking.csv")
+        .contains("2026-11-22 09:00:00,2026-11-22 10:00:00,alice,4.0,8,[],"));
+}

@@ -55,3 +55,59 @@ pub fn stdout(o: &Output) -> String {
 pub fn file(root: &Path, rel: &str) -> String {
     std::fs::read_to_string(root.join(rel)).unwrap_or_default()
 }
+
+/// The lab's capability config with groups and policies: alice (an exception with a reason)
+/// and bob in `phd`, which shares 12 cpus, 48 GB and 2 GPUs and books at most 6 hours at a
+/// time; carol in `staff`, which shares 1 GPU; dave in no group. Lab-wide, all four policies.
+pub const GROUPS_CAPABILITY: &str = "\
+max:
+  cpus: 16
+  ram: 64
+  swap_size: 16
+  gpus: 2
+  shm_rate: ram / (ram + swap_size)
+  memory: ram + swap_size
+  backup_space: 100
+  work_space: 400
+allow_userIDs:
+  - alice
+  - bob
+  - carol
+  - dave
+max_default_capability:
+  cpus: 8
+  memory: 32
+  gpus: 1
+  backup_space: 20
+  work_space: 100
+max_custom_capability:
+  alice:
+    gpus: max
+    reason: thesis runs, approved by the PI
+    policies: {max_hours_per_booking: 48}
+groups:
+  phd:
+    members: [alice, bob]
+    max_capability: {cpus: 12, memory: 48}
+    total: {cpus: 12, memory: 48, gpus: 2}
+    policies: {max_hours_per_booking: 6}
+  staff:
+    members: [carol]
+    total: {gpus: 1}
+policies:
+  max_active_bookings: 3
+  max_hours_per_booking: 24
+  max_gpu_hours_ahead: 96
+  max_days_ahead: 14
+";
+
+/// A temp copy of the lab fixture with [`GROUPS_CAPABILITY`] as its capability config.
+pub fn groups_root() -> tempfile::TempDir {
+    let root = root_from("lab");
+    std::fs::write(
+        root.path().join("cfg/capability_config.yaml"),
+        GROUPS_CAPABILITY,
+    )
+    .unwrap();
+    root
+}
