@@ -187,24 +187,31 @@ for b in booking checker monitor run-container; do
 done
 cp "$repo"/docs/*.md "$prefix/share/doc/aivc/"
 say "installed booking, checker, monitor, run-container in $prefix/bin (man pages, bash completions)"
+# The login script that shows a student their notices; run-container mounts it read-only
+# at /etc/profile.d/aivc-notices.sh in each container it starts (docs/operations.md).
+mkdir -p "$root/cfg/container"
+install -m 0644 "$repo/scripts/container/aivc-notices.sh" "$root/cfg/container/aivc-notices.sh"
 
 "$prefix/bin/checker" --root "$root" validate
 
-# 4. The monitor's systemd units, with this root and binary folder written in.
-units="aivc-monitor.service aivc-monitor.timer aivc-monitor.path"
+# 4. The monitor's systemd units (and the notices' delivery), with this root and binary
+# folder written in.
+units="aivc-monitor.service aivc-monitor.timer aivc-monitor.path aivc-monitor-failed.service aivc-notices.service aivc-notices.timer aivc-notices.path"
+enable="aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path"
 if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then
   for u in $units; do
     sed -e "s|/usr/local/bin|$prefix/bin|g" -e "s|/usr/local/share/doc|$prefix/share/doc|g" \
         -e "s|/srv/aivc|$root|g" "$repo/systemd/$u" > "/etc/systemd/system/$u"
   done
   systemctl daemon-reload
-  systemctl enable --now aivc-monitor.timer aivc-monitor.path
-  say "systemd: aivc-monitor.timer and aivc-monitor.path enabled"
+  # shellcheck disable=SC2086
+  systemctl enable --now $enable
+  say "systemd: $enable enabled"
 else
   say "systemd is not running here (or --no-systemd): to install the units on the host, copy"
   say "  $repo/systemd/{$(echo $units | tr ' ' ,)} to /etc/systemd/system/, replacing"
   say "  /usr/local/bin with $prefix/bin and /srv/aivc with $root, then run"
-  say "  systemctl daemon-reload && systemctl enable --now aivc-monitor.timer aivc-monitor.path"
+  say "  systemctl daemon-reload && systemctl enable --now $enable"
 fi
 
 # 5. The booking container students SSH into.

@@ -1,6 +1,7 @@
 //! The interactive flow (docs/user-guide.md), with the original's questions and messages: user id,
 //! password (or sign-up), options, capability, times, then the booking or the refusal with
-//! a suggested window and back to the capability question.
+//! a suggested window — for a full schedule, the offer to join the waitlist — and back to
+//! the capability question.
 
 use std::io::Write;
 
@@ -285,12 +286,87 @@ fn ask_and_book(
                 }
                 // The refusal names the earliest window that fits, once.
                 say.red(&r.to_string());
+                if r.is_capacity() && offer_waitlist(root, &booking, &r, say)? {
+                    return Ok(());
+                }
             }
             Err(Error::Time(e)) => say.red(&format!("{WRONG_INPUT} {e}")),
             Err(e) => return Err(e),
         }
     }
 }
+
+/// After a capacity refusal, when the request could wait: asks whether to join the
+/// waitlist and the latest start that would do, then joins (or books, when a start in that
+/// window fits by now). `true` when it booked or joined; `false` goes back to the questions.
+fn offer_waitlist(
+    root: &Root,
+    booking: &Booking,
+    refusal: &checker::Refusal,
+    say: &Say,
+) -> Result<bool, Error> {
+    let config = root.load_config()?;
+    let clock = config.clock()?;
+    let request = checker::Request {
+        user_id: booking.user_id.clone(),
+        cpus: booking.cpus,
+        memory: booking.memory,
+        gpus: booking.gpus,
+        start: booking.start.at,
+        end: booking.end,
+        forward_port: booking.forward_port.unwrap_or_default(),
+        image: booking.image.clone(),
+    };
+    if !crate::waitlist::could_wait(&config, &request, refusal) {
+        return Ok(false);
+    }
+    if !confirm(JOIN_WAITLIST)? {
+        return Ok(false);
+    }
+    let start = booking.start.at;
+    let first = start.format("%Y-%m-%d %H:%M").to_string();
+    let latest = loop {
+        let answer = Text::new(LATEST_START)
+            .with_default(&first)
+            .prompt()
+            .map_err(prompt_error)?;
+        let checked = parse_when(&answer, Role::Start, &clock)
+            .map_err(Error::from)
+            .and_then(|w| {
+                crate::waitlist::check_latest(&config, &clock, &booking.user_id, start, w.at)
+                    .map(|()| w.at)
+            });
+        match checked {
+            Ok(at) => break at,
+            Err(e) => say.red(&format!("{WRONG_INPUT} {e}")),
+        }
+    };
+    match ops::book_or_wait(root, booking, Some(latest)) {
+        Ok(ops::Booked::Row(row)) => {
+            say.green(SUCCESS);
+            say.line(&crate::describe(&row));
+            Ok(true)
+        }
+        Ok(ops::Booked::Waiting(entry)) => {
+            say.line(&crate::waitlist::joined_text(&entry));
+            Ok(true)
+        }
+        Err(Error::Refused(r)) => {
+            say.red(&r.to_string());
+            Ok(false)
+        }
+        Err(Error::Time(e)) => {
+            say.red(&format!("{WRONG_INPUT} {e}"));
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The question after a capacity refusal.
+pub const JOIN_WAITLIST: &str = "Join the waitlist? You are booked as soon as it fits.";
+/// The latest start of the window a waitlist entry accepts.
+pub const LATEST_START: &str = "Latest start you would take (Enter: only the start you asked):";
 
 /// Why a start typed at the prompt cannot be one, checked before the end is asked: in the
 /// past (or the current slot typed out rather than `now`), or more than two weeks ahead.

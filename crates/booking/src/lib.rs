@@ -2,10 +2,12 @@
 //! booking, the schedule listing, cancel, end-at and restart — over the checker's rules.
 
 pub mod ask;
+pub mod events;
 pub mod interactive;
 pub mod legacy;
 pub mod list;
 pub mod ops;
+pub mod waitlist;
 
 use hostinfo::schedule::{format_time, Row};
 

@@ -25,9 +25,10 @@ The original spellings -id, -use-opt, -ls and -rst work too.
 Passwords: 4 to 128 bytes of printable characters. Five wrong passwords or codes in a row
 lock the id out for 15 minutes (each later lock-out twice as long, up to a day).
 
-Exit codes: 0 done; 1 refused (a rule, a wrong password or code, locked out, nothing to change);
-2 error (bad input, files, usage); 130 interrupted (Ctrl-C or Esc): nothing booked (a sign-up,
-new password or new defaults saved before it are kept, and the message says so).
+Exit codes: 0 done (booked, or on the waitlist with --wait); 1 refused (a rule, a wrong
+password or code, locked out, nothing to change); 2 error (bad input, files, usage);
+130 interrupted (Ctrl-C or Esc): nothing booked (a sign-up, new password or new defaults
+saved before it are kept, and the message says so).
 
 User ids match allow_userIDs without regard to case, at the prompt and with --user-id alike;
 the id is then used as the admin wrote it there.";
@@ -72,6 +73,20 @@ struct Cli {
     /// With --end-at: which booking, by its start, when you have several.
     #[arg(long, value_name = "START", requires = "end_at")]
     which: Option<String>,
+    /// With flags and --yes: when the host (or your group) is full, join the waitlist
+    /// instead of being refused; you are booked as soon as it fits.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: any start from --start up to WHEN will do; the earliest that fits is
+    /// booked.
+    #[arg(long = "latest-start", value_name = "WHEN", requires = "wait")]
+    latest_start: Option<String>,
+    /// List your waitlist entries.
+    #[arg(long)]
+    waitlist: bool,
+    /// With --waitlist: take your entry N off the waitlist.
+    #[arg(long = "cancel-entry", value_name = "N", requires = "waitlist")]
+    cancel_entry: Option<u32>,
     /// CPUs to book (decimals allowed).
     #[arg(long)]
     cpus: Option<f64>,
@@ -174,7 +189,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     if !cli.yes && !tty {
         return Err(Error::Usage(NEEDS_TTY.into()));
     }
-    let action = cli.restart || cli.cancel.is_some() || cli.end_at.is_some();
+    let action = cli.restart || cli.cancel.is_some() || cli.end_at.is_some() || cli.waitlist;
     let flags = cli.cpus.is_some()
         || cli.memory.is_some()
         || cli.gpus.is_some()
@@ -252,6 +267,8 @@ fn run(cli: Cli) -> Result<(), Error> {
     } else if cli.restart {
         ops::restart(&root, &id)?;
         say.line("Your container will restart within seconds.");
+    } else if cli.waitlist {
+        show_or_leave_waitlist(&root, &id, cli.cancel_entry, &say)?;
     } else {
         book_with_flags(&root, &config, &cli, id, &say)?;
     }
@@ -292,6 +309,11 @@ fn book_with_flags(
         &clock,
     )?
     .at;
+    let latest = match (&cli.latest_start, cli.wait) {
+        (Some(when), _) => Some(parse_when(when, Role::Start, &clock)?.at),
+        (None, true) => Some(start.at),
+        (None, false) => None,
+    };
     let request = ops::Booking {
         user_id: id,
         cpus: cli.cpus.unwrap_or_default(),
@@ -303,8 +325,12 @@ fn book_with_flags(
         image: cli.image.clone(),
         extra_command: cli.extra_command.clone(),
     };
-    match ops::book(root, &request) {
-        Ok(row) => {
+    match ops::book_or_wait(root, &request, latest) {
+        Ok(ops::Booked::Waiting(entry)) => {
+            say.line(&booking::waitlist::joined_text(&entry));
+            Ok(())
+        }
+        Ok(ops::Booked::Row(row)) => {
             say.green(booking::ask::SUCCESS);
             say.line(&booking::describe(&row));
             let mut line = Vec::new();
@@ -320,6 +346,38 @@ fn book_with_flags(
             Err(Error::Refused(r))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// `--waitlist`: the user's entries on stdout, or with `--cancel-entry N` that entry left.
+fn show_or_leave_waitlist(
+    root: &Root,
+    id: &str,
+    leave: Option<u32>,
+    say: &Say,
+) -> Result<(), Error> {
+    if let Some(number) = leave {
+        let entry = booking::waitlist::leave(root, id, number)?;
+        say.line(&format!(
+            "Left the waitlist: #{}: {}.",
+            entry.id,
+            checker::waitlist::describe(&entry)
+        ));
+        return Ok(());
+    }
+    let entries = booking::waitlist::entries_of(root, id)?;
+    if entries.is_empty() {
+        say.line("You have no waitlist entries.");
+        return Ok(());
+    }
+    let written = std::io::stdout()
+        .lock()
+        .write_all(booking::waitlist::table(&entries).as_bytes());
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Usage(format!("cannot write the waitlist: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 

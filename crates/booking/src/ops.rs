@@ -233,6 +233,29 @@ pub fn verify_code(root: &Root, id: &str, code: &Secret) -> Result<(), Error> {
 /// Books `b`: checks every rule, picks the GPUs, writes `booking.csv`, and asks the monitor
 /// for a tick when the booking starts in the current slot.
 pub fn book(root: &Root, b: &Booking) -> Result<Row, Error> {
+    match book_or_wait(root, b, None)? {
+        Booked::Row(row) => Ok(row),
+        Booked::Waiting(_) => unreachable!("only a request that may wait joins the waitlist"),
+    }
+}
+
+/// What [`book_or_wait`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Booked {
+    /// The row written to `booking.csv`.
+    Row(Row),
+    /// Refused for capacity: on the waitlist (docs/user-guide.md, The waitlist).
+    Waiting(hostinfo::waitlist::Entry),
+}
+
+/// [`book`], and with `latest` (the student asked to wait) a capacity refusal joins the
+/// waitlist in the same lock, for any start from `b`'s to `latest`; a later start in that
+/// window that fits already is booked at once.
+pub fn book_or_wait(
+    root: &Root,
+    b: &Booking,
+    latest: Option<NaiveDateTime>,
+) -> Result<Booked, Error> {
     if let Some(why) = b
         .extra_command
         .as_deref()
@@ -249,6 +272,9 @@ pub fn book(root: &Root, b: &Booking) -> Result<Row, Error> {
         .get(&b.user_id)
         .ok_or_else(|| Error::Usage(format!("`{}` has not signed up yet", b.user_id)))?;
     check_window(b.start, b.end, &clock)?;
+    if let Some(latest) = latest {
+        crate::waitlist::check_latest(&config, &clock, &b.user_id, b.start.at, latest)?;
+    }
     let booking = root.read_schedule_strict(Table::Booking, &lock)?;
     let using = root.read_schedule_strict(Table::Using, &lock)?;
     let request = Request {
@@ -266,7 +292,31 @@ pub fn book(root: &Root, b: &Booking) -> Result<Row, Error> {
         rows: using.rows.iter().chain(&booking.rows).collect(),
         now_slot: clock.current_slot(),
     };
-    let gpus = admit(&ctx, &request)?;
+    let gpus = match (admit(&ctx, &request), latest) {
+        (Ok(gpus), _) => gpus,
+        (Err(refusal), Some(latest)) if refusal.is_capacity() => {
+            let rows: Vec<Row> = ctx.rows.iter().map(|r| (*r).clone()).collect();
+            let joined = crate::waitlist::join(
+                root,
+                &lock,
+                &config,
+                &clock,
+                &rows,
+                &request,
+                b.extra_command.clone(),
+                latest,
+                refusal,
+            )?;
+            return Ok(match joined {
+                crate::waitlist::Joined::Booked(row) => {
+                    root.notify(&[crate::events::booked(&row, clock.now())]);
+                    Booked::Row(row)
+                }
+                crate::waitlist::Joined::Waiting(entry) => Booked::Waiting(entry),
+            });
+        }
+        (Err(refusal), _) => return Err(refusal.into()),
+    };
     let row = Row {
         start: request.start,
         end: request.end,
@@ -282,7 +332,8 @@ pub fn book(root: &Root, b: &Booking) -> Result<Row, Error> {
     if row.start <= clock.now() {
         root.push_request(&MonitorRequest::Now, &lock)?;
     }
-    Ok(row)
+    root.notify(&[crate::events::booked(&row, clock.now())]);
+    Ok(Booked::Row(row))
 }
 
 /// What [`sign_up`] did.
@@ -439,6 +490,8 @@ pub fn cancel(root: &Root, id: &str, start: &str) -> Result<Row, Error> {
     let clock = config.clock()?;
     let at = parse_when(start, Role::Start, &clock)?.at;
     let mut booking = root.read_schedule_strict(Table::Booking, &lock)?.rows;
+    // Read before anything is written: a waitlist that cannot be read changes nothing.
+    root.read_waitlist(&lock)?;
     let Some(i) = booking
         .iter()
         .position(|r| r.user_id == id && r.start == at)
@@ -456,6 +509,9 @@ pub fn cancel(root: &Root, id: &str, start: &str) -> Result<Row, Error> {
     }
     let row = booking.remove(i);
     root.write_schedule(LiveTable::Booking, &booking, &lock)?;
+    root.notify(&[crate::events::cancelled(&row, clock.now())]);
+    // The capacity it frees goes to the waitlist in the same lock.
+    crate::waitlist::serve_after_change(root, &lock, &config, clock.now());
     Ok(row)
 }
 
@@ -581,12 +637,21 @@ pub fn end_at(root: &Root, id: &str, pick: Option<&str>, when: &str) -> Result<(
             refusal: Box::new(refusal),
         })?;
     }
+    if new_end < old.end {
+        // Read before anything is written: a waitlist that cannot be read changes nothing.
+        root.read_waitlist(&lock)?;
+    }
     let new = Row {
         end: new_end,
         ..old.clone()
     };
     tables[t].1[i] = new.clone();
     root.write_schedule(tables[t].0, &tables[t].1, &lock)?;
+    root.notify(&[crate::events::changed(&old, &new, now)]);
+    if new.end < old.end {
+        // The capacity a shortening frees goes to the waitlist in the same lock.
+        crate::waitlist::serve_after_change(root, &lock, &config, now);
+    }
     Ok((old, new))
 }
 

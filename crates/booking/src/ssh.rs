@@ -20,7 +20,14 @@ pub const FLAG: &str = "--ssh-command";
 
 /// Options whose value is a time, which may be several words (`2026 12 06 10 00`,
 /// `1-week 2-day`).
-const TIME_OPTIONS: [&str; 5] = ["--start", "--end", "--cancel", "--end-at", "--which"];
+const TIME_OPTIONS: [&str; 6] = [
+    "--start",
+    "--end",
+    "--cancel",
+    "--end-at",
+    "--which",
+    "--latest-start",
+];
 
 /// The arguments to parse: `args` as they are unless they hold [`FLAG`]; then exactly
 /// `booking --root DIR --ssh-command LINE` is accepted and becomes `booking --root DIR`

@@ -170,8 +170,12 @@ fn a_refused_request_gets_the_suggested_window_and_asks_again() {
     answer(&mut p, "End time", "2026 11 22 12 00");
     p.exp_string("There is not enough computing power for the time you need, book again.")
         .unwrap();
-    // Back to the capability question; a wrong answer gets the original's message.
-    let refusal = p.exp_string("Your Maximum Capability Information").unwrap();
+    // The offer to wait, declined: back to the capability question; a wrong answer gets
+    // the original's message.
+    let refusal = p.exp_string("Join the waitlist?").unwrap();
+    p.send("n\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("Your Maximum Capability Information").unwrap();
     // Regression: the window was said twice ("Suggested window: …" after the refusal).
     assert!(
         refusal.contains("the earliest window that fits is 2026-11-22 11:00 to 2026-11-22 13:00"),
@@ -297,7 +301,10 @@ fn the_maximums_name_the_group_and_the_exceptions_reason_and_the_groups_total_re
     answer(&mut p, "cpus memory gpus", "12 8 0");
     answer(&mut p, "Start time", "2026 11 22 09 00");
     answer(&mut p, "End time", "2026 11 22 10 00");
-    let said = p.exp_string("Your Maximum Capability Information").unwrap();
+    let said = p.exp_string("Join the waitlist?").unwrap();
+    p.send("n\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("Your Maximum Capability Information").unwrap();
     assert!(
         said.contains(
             "group phd already holds 4 of its 12 cpus from 09:00 to 10:00 on Sun 2026-11-22"

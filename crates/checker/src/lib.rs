@@ -57,12 +57,14 @@ pub fn validate(root: &hostinfo::Root) -> Result<ValidationSummary, Error> {
     }
     let requests = root.read_requests(&lock)?.len();
     root.read_start_failures(&lock)?;
+    let waitlist = root.read_waitlist(&lock)?.len();
     Ok(ValidationSummary {
         users: config.users.iter().count(),
         booking: rows[0],
         using: rows[1],
         used: rows[2],
         requests,
+        waitlist,
     })
 }
 
@@ -74,4 +76,6 @@ pub struct ValidationSummary {
     pub using: usize,
     pub used: usize,
     pub requests: usize,
+    /// Entries in `jobs/waitlist.csv`.
+    pub waitlist: usize,
 }

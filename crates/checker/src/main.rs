@@ -132,8 +132,8 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         Some(Command::Validate) => {
             let s = checker::validate(&root).map_err(|e| e.to_string())?;
             eprintln!(
-                "checker: ok: {} users, {} waiting, {} running, {} in history, {} pending requests",
-                s.users, s.booking, s.using, s.used, s.requests
+                "checker: ok: {} users, {} waiting, {} running, {} in history, {} pending requests, {} on the waitlist",
+                s.users, s.booking, s.using, s.used, s.requests, s.waitlist
             );
             return Ok(ExitCode::SUCCESS);
         }

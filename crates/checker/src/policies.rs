@@ -34,6 +34,15 @@ pub enum Broken {
         days: u32,
         from: String,
     },
+    #[error("{}", waiting_text(*waiting, *max, from))]
+    TooManyWaiting { waiting: u32, max: u32, from: String },
+}
+
+fn waiting_text(waiting: u32, max: u32, from: &str) -> String {
+    match max {
+        0 => format!("you may not join the waitlist ({from}: max_waitlist_entries is 0)"),
+        _ => format!("you already have {waiting} entries on the waitlist; {max} at a time is the most ({from}: max_waitlist_entries)"),
+    }
 }
 
 impl Broken {
@@ -44,6 +53,7 @@ impl Broken {
             Broken::TooLong { .. } => "max_hours_per_booking",
             Broken::GpuHoursAhead { .. } => "max_gpu_hours_ahead",
             Broken::TooFarAhead { .. } => "max_days_ahead",
+            Broken::TooManyWaiting { .. } => "max_waitlist_entries",
         }
     }
 }

@@ -76,6 +76,7 @@ pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
     user_overlaps(&mut f);
     shared_ports(&mut f);
     failing_starts(&mut f);
+    waitlist_problems(&mut f);
     read_unlocked(&mut f);
     let mut problems = f.problems;
     problems.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
@@ -709,6 +710,50 @@ fn failing_starts(f: &mut Found) {
                 failure.reason
             ),
         );
+    }
+}
+
+/// A waitlist that cannot be read (every booking that would join it or serve it stops with
+/// that error), and entries whose user may not book any more: they wait until they expire.
+fn waitlist_problems(f: &mut Found) {
+    let s = f.snapshot;
+    let entries = match &s.waitlist {
+        Ok(entries) => entries,
+        Err(e) => {
+            let line = e.location().and_then(|at| at.line).map(|l| l as u64);
+            let why = match e {
+                hostinfo::Error::Invalid { at, message, .. } => match &at.field {
+                    Some(field) => format!("{field}: {message}"),
+                    None => message.clone(),
+                },
+                other => other.to_string(),
+            };
+            f.add(
+                Severity::Error,
+                "waitlist_unreadable",
+                e.path(),
+                line,
+                format!("the waitlist cannot be read: {why}"),
+            );
+            return;
+        }
+    };
+    let path = s.root.waitlist_path();
+    for e in entries {
+        if !s.config.capability.allow_user_ids.contains(&e.user_id) {
+            f.add(
+                Severity::Warning,
+                "waitlist_user_not_allowed",
+                &path,
+                None,
+                format!(
+                    "waitlist entry #{} is `{}`'s, who is not in allow_userIDs: it is never booked and expires after {}",
+                    e.id,
+                    e.user_id,
+                    short(e.latest_start)
+                ),
+            );
+        }
     }
 }
 

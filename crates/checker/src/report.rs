@@ -38,6 +38,59 @@ pub struct Report {
     pub rows: Vec<RowState>,
     pub timeline: Vec<TimelinePoint>,
     pub problems: Vec<Problem>,
+    /// `jobs/waitlist.csv` in join order (empty when it cannot be read: see `problems`).
+    #[serde(default)]
+    pub waitlist: Vec<WaitlistEntry>,
+}
+
+/// One waitlist entry, and whether it still waits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitlistEntry {
+    pub id: u32,
+    pub joined: String,
+    pub user_id: String,
+    pub cpus: f64,
+    pub memory: u32,
+    /// How many GPUs (which ones is decided when it is booked).
+    pub gpus: u32,
+    /// The booking's length.
+    pub minutes: u32,
+    pub earliest_start: String,
+    pub latest_start: String,
+    pub forward_port: u16,
+    pub image: Option<String>,
+    pub extra_command: Option<String>,
+    /// `waiting`, or `expiring`: its latest start is before the current slot, and the next
+    /// tick removes it with a notice.
+    pub state: String,
+}
+
+fn waitlist(snapshot: &Snapshot) -> Vec<WaitlistEntry> {
+    let now_slot = hostinfo::clock::floor_slot(snapshot.now);
+    let entries = snapshot.waitlist.as_deref().unwrap_or_default();
+    entries
+        .iter()
+        .map(|e| WaitlistEntry {
+            id: e.id,
+            joined: format_time(e.joined),
+            user_id: e.user_id.clone(),
+            cpus: e.cpus,
+            memory: e.memory,
+            gpus: e.gpus,
+            minutes: e.minutes,
+            earliest_start: format_time(e.earliest_start),
+            latest_start: format_time(e.latest_start),
+            forward_port: e.forward_port,
+            image: e.image.clone(),
+            extra_command: e.extra_command.clone(),
+            state: if e.latest_start < now_slot {
+                "expiring"
+            } else {
+                "waiting"
+            }
+            .into(),
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +302,7 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
         rows,
         timeline: timeline(snapshot),
         problems,
+        waitlist: waitlist(snapshot),
     }
 }
 

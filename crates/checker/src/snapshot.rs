@@ -29,6 +29,8 @@ pub struct Snapshot {
     /// The monitor's record of starts that failed (`jobs/start-failures.csv`), or why it
     /// cannot be read: a bad record is a problem to report, not a reason to report nothing.
     pub start_failures: Result<Vec<StartFailure>, hostinfo::Error>,
+    /// `jobs/waitlist.csv` in join order, or why it cannot be read (reported as a problem).
+    pub waitlist: Result<Vec<hostinfo::waitlist::Entry>, hostinfo::Error>,
     /// Why the schedule was read without the lock (a read-only `jobs/` without `.lock`).
     pub unlocked: Option<String>,
 }
@@ -41,6 +43,7 @@ impl Snapshot {
         let lock = root.lock_shared()?;
         let rows = read_rows(&root, &lock)?;
         let start_failures = root.read_start_failures(&lock);
+        let waitlist = root.read_waitlist(&lock);
         let unlocked = lock.unlocked().map(str::to_string);
         drop(lock);
         Ok(Snapshot {
@@ -50,6 +53,7 @@ impl Snapshot {
             now: clock.now(),
             clock_fixed: clock.is_fixed(),
             start_failures,
+            waitlist,
             unlocked,
         })
     }

@@ -114,6 +114,20 @@ pub fn write(report: &Report, out: &mut dyn WriteColor) -> io::Result<()> {
             )?;
         }
     }
+    let expiring = report
+        .waitlist
+        .iter()
+        .filter(|e| e.state == "expiring")
+        .count();
+    writeln!(
+        out,
+        "Waitlist: {} waiting{}",
+        report.waitlist.len() - expiring,
+        match expiring {
+            0 => String::new(),
+            n => format!(", {n} past their latest start (the next tick expires them)"),
+        }
+    )?;
     if report.problems.is_empty() {
         writeln!(out, "Problems: none")?;
     } else {

@@ -6,12 +6,19 @@
 //! and GPU placement of a direct booking ([`admit`]), at the earliest start it accepts.
 
 use chrono::NaiveDateTime;
-use hostinfo::schedule::Row;
+use hostinfo::clock::floor_slot;
+use hostinfo::exec::Request as MonitorRequest;
+use hostinfo::lock::ExclusiveLock;
+use hostinfo::log::LogLine;
+use hostinfo::notices::{Kind, Notice, Recipient};
+use hostinfo::schedule::{GpuSet, Row};
 use hostinfo::waitlist::Entry;
-use hostinfo::Config;
+use hostinfo::{Config, LiveTable, Root, Table};
 
 use crate::admission::{admit, Context, Refusal, Request};
 use crate::capacity;
+use crate::limits::{source_text, user_policies};
+use crate::policies::Broken;
 
 /// Why a refused request may not wait: anything but a full schedule, and a request larger
 /// than a scope it draws on could ever hold (it would wait forever).
@@ -114,4 +121,190 @@ pub fn serve(config: &Config, rows: &[Row], entries: Vec<Entry>, now_slot: Naive
         }
     }
     served
+}
+
+/// Whether `user_id` may add one more entry to `entries` under their `max_waitlist_entries`.
+pub fn has_room(config: &Config, entries: &[Entry], user_id: &str) -> Result<(), Refusal> {
+    let cap = &config.capability;
+    let Some(max) = user_policies(cap, user_id).max_waitlist_entries else {
+        return Ok(());
+    };
+    let waiting = entries.iter().filter(|e| e.user_id == user_id).count();
+    let waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
+    if waiting < max {
+        return Ok(());
+    }
+    Err(Refusal::Policy {
+        broken: Broken::TooManyWaiting {
+            waiting,
+            max,
+            from: source_text(cap, user_id, "max_waitlist_entries"),
+        },
+    })
+}
+
+fn short(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// `2 cpus, 16 GB, 1 GPU for 2 hours, starting between 2026-11-24 10:00 and 2026-11-24
+/// 14:00` (or `starting at …` when the window is one slot): an entry for people.
+pub fn describe(e: &Entry) -> String {
+    let gpus = match e.gpus {
+        0 => "no GPU".to_string(),
+        1 => "1 GPU".to_string(),
+        n => format!("{n} GPUs"),
+    };
+    let hours = f64::from(e.minutes) / 60.0;
+    let length = if e.minutes == 60 {
+        "1 hour".to_string()
+    } else {
+        format!("{hours} hours")
+    };
+    let when = if e.latest_start == e.earliest_start {
+        format!("starting at {}", short(e.earliest_start))
+    } else {
+        format!(
+            "starting between {} and {}",
+            short(e.earliest_start),
+            short(e.latest_start)
+        )
+    };
+    format!("{} cpus, {} GB, {gpus} for {length}, {when}", e.cpus, e.memory)
+}
+
+/// What makes two notices about one entry "the same" for the rate limit: ids are reused
+/// once the list empties, the time it joined and its window are not.
+fn notice_key(e: &Entry) -> String {
+    format!(
+        "waitlist #{} joined {} from {}",
+        e.id,
+        hostinfo::schedule::format_time(e.joined),
+        hostinfo::schedule::format_time(e.earliest_start)
+    )
+}
+
+/// The notice to `e`'s user that it joined the waitlist.
+pub fn joined_notice(e: &Entry, now: NaiveDateTime) -> Notice {
+    Notice::new(
+        now,
+        Recipient::User(e.user_id.clone()),
+        Kind::WaitlistJoined,
+        notice_key(e),
+        &format!("You joined the waitlist as #{}: {}.", e.id, describe(e)),
+    )
+}
+
+fn gpu_text(gpus: &GpuSet) -> String {
+    match gpus.ids() {
+        [] => String::new(),
+        ids => format!(
+            ", GPU {}",
+            ids.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// What [`serve_and_write`] did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The entries booked, with their rows, in join order.
+    pub booked: Vec<(Entry, Row)>,
+    /// The entries whose latest start passed.
+    pub expired: Vec<Entry>,
+    /// How many still wait.
+    pub waiting: usize,
+    /// For `jobs/monitor.log`: one line per entry booked or expired.
+    pub lines: Vec<LogLine>,
+}
+
+/// Serves the waitlist under the exclusive lock the caller holds — `booking` right after a
+/// cancel or a shortening (the booking that frees capacity serves the waitlist in the same
+/// lock), the monitor on every tick: reads both schedules and the waitlist, books every
+/// entry that fits ([`serve`]), and writes. The waitlist is rewritten before the rows are
+/// appended, so a crash between the two drops an entry rather than booking it twice. A
+/// booked row that starts in the current slot asks the monitor for a tick; each entry
+/// booked or expired gets a notice. Writes nothing when nothing was booked or expired.
+pub fn serve_and_write(
+    root: &Root,
+    lock: &ExclusiveLock,
+    config: &Config,
+    now: NaiveDateTime,
+) -> Result<Outcome, crate::Error> {
+    let entries = root.read_waitlist(lock)?;
+    if entries.is_empty() {
+        return Ok(Outcome::default());
+    }
+    let booking = root.read_schedule_strict(Table::Booking, lock)?.rows;
+    let using = root.read_schedule_strict(Table::Using, lock)?.rows;
+    let rows: Vec<Row> = using.into_iter().chain(booking).collect();
+    let served = serve(config, &rows, entries, floor_slot(now));
+    let mut outcome = Outcome {
+        waiting: served.waiting.len(),
+        ..Outcome::default()
+    };
+    if served.booked.is_empty() && served.expired.is_empty() {
+        return Ok(outcome);
+    }
+    root.write_waitlist(&served.waiting, lock)?;
+    let new_rows: Vec<Row> = served.booked.iter().map(|(_, r)| r.clone()).collect();
+    if !new_rows.is_empty() {
+        root.add_rows(LiveTable::Booking, &new_rows, lock)?;
+    }
+    if new_rows.iter().any(|r| r.start <= now) {
+        root.push_request(&MonitorRequest::Now, lock)?;
+    }
+    let mut notices = Vec::new();
+    for (e, row) in &served.booked {
+        let what = format!(
+            "{} to {}{}",
+            short(row.start),
+            short(row.end),
+            gpu_text(&row.gpus)
+        );
+        outcome.lines.push(LogLine::info(
+            now,
+            format!("{}'s waitlist entry #{} was booked: {what}.", e.user_id, e.id),
+        ));
+        notices.push(Notice::new(
+            now,
+            Recipient::User(e.user_id.clone()),
+            Kind::WaitlistBooked,
+            notice_key(e),
+            &format!(
+                "Your waitlist entry #{} was booked: {} cpus, {} GB from {what}, port {}.",
+                e.id, row.cpus, row.memory, row.forward_port
+            ),
+        ));
+    }
+    for e in &served.expired {
+        outcome.lines.push(LogLine::info(
+            now,
+            format!(
+                "{}'s waitlist entry #{} expired: its latest start {} passed.",
+                e.user_id,
+                e.id,
+                short(e.latest_start)
+            ),
+        ));
+        notices.push(Notice::new(
+            now,
+            Recipient::User(e.user_id.clone()),
+            Kind::WaitlistExpired,
+            notice_key(e),
+            &format!(
+                "Your waitlist entry #{} expired: no room for {} by its latest start.",
+                e.id,
+                describe(e)
+            ),
+        ));
+    }
+    // Best effort: a notice that cannot be posted is a warning in the log, never an error.
+    root.notify(&notices);
+    outcome.booked = served.booked;
+    outcome.expired = served.expired;
+    Ok(outcome)
 }

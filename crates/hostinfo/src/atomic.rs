@@ -85,6 +85,86 @@ pub fn append(path: &Path, header: &[u8], bytes: &[u8]) -> Result<()> {
     file.sync_data().map_err(write_err)
 }
 
+/// [`append`] for a file that is also rewritten whole (the notice outbox): holding an
+/// exclusive `flock` on the file, `more` is given the file's content and returns what to
+/// append (nothing: no write); when the name was replaced while it waited, it is done again
+/// on the new file. So a rewrite under the same lock ([`rewrite_locked`]) never drops a
+/// line appended beside it, and readers under the shared lock ([`read_locked`]) never see
+/// half of one.
+pub fn append_locked(
+    path: &Path,
+    header: &[u8],
+    more: impl Fn(&str) -> Result<Vec<u8>>,
+) -> Result<()> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let write_err = |source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    loop {
+        let mut file = open_plain(path, OFlags::RDWR | OFlags::APPEND | OFlags::CREATE, 0o644)
+            .map_err(write_err)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| write_err(e.into()))?;
+        let held = file.metadata().map_err(write_err)?;
+        match std::fs::symlink_metadata(path) {
+            Ok(now) if (now.dev(), now.ino()) == (held.dev(), held.ino()) => {}
+            // Replaced (or removed) while we waited: append to what the name holds now.
+            _ => continue,
+        }
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bytes = more(&text)?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut all = Vec::with_capacity(header.len() + bytes.len() + 1);
+        if text.is_empty() {
+            all.extend_from_slice(header);
+        } else if !text.ends_with('\n') {
+            all.push(b'\n');
+        }
+        all.extend_from_slice(&bytes);
+        file.write_all(&all).map_err(write_err)?;
+        return file.sync_data().map_err(write_err);
+    }
+}
+
+/// The content of `path` read under a shared `flock` (see [`append_locked`]).
+pub fn read_locked(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut file = open_plain(path, OFlags::RDONLY, 0).map_err(|e| crate::error::read_error(path, e))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
+        .map_err(|e| crate::error::read_error(path, e.into()))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| crate::error::read_error(path, e))?;
+    Ok(text)
+}
+
+/// Rewrites `path` as `rewrite` makes it from its current content, holding the file's
+/// exclusive `flock` from the read through the rename, so that [`append_locked`] lines
+/// are either read here or appended to the new file.
+pub fn rewrite_locked(path: &Path, rewrite: impl FnOnce(&str) -> Result<Vec<u8>>) -> Result<()> {
+    use std::io::Read;
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = open_plain(path, OFlags::RDWR, 0).map_err(read_err)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| read_err(e.into()))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(read_err)?;
+    let bytes = rewrite(&text)?;
+    replace(path, &bytes, 0o644)
+    // The lock goes with `file`, after the rename.
+}
+
 /// The length of `path` and its last byte, read alone (the history is never read whole).
 pub(crate) fn length_and_last_byte(path: &Path) -> Result<(u64, Option<u8>)> {
     let file = open_plain(path, OFlags::RDONLY, 0).map_err(|source| Error::Read {

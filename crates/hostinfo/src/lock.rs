@@ -189,6 +189,26 @@ impl SharedLock {
     }
 }
 
+/// `jobs/.notices-lock` held: this process alone delivers notices. Its own file, not
+/// `jobs/.lock`, so a slow SMTP server never holds up a booking or a tick.
+#[derive(Debug)]
+pub struct DeliveryLock {
+    _file: File,
+}
+
+impl DeliveryLock {
+    /// Takes the lock at `path` when nobody holds it; `None` when another deliverer does
+    /// (it re-reads the outbox before it ends, so nothing waits on us).
+    pub(crate) fn try_acquire(path: &Path) -> Result<Option<Self>> {
+        let file = open(path).map_err(lock_err(path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(DeliveryLock { _file: file })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(source)) => Err(lock_err(path)(source)),
+        }
+    }
+}
+
 /// The path of the lock file in a jobs directory.
 pub fn lock_path(jobs_dir: &Path) -> PathBuf {
     jobs_dir.join(".lock")

@@ -31,16 +31,19 @@ pub enum Sign {
     UpdateError,
     /// A wrong password or sign-up code, a lock-out, or a refusal while locked out.
     AuthWarning,
+    /// A notice channel (container file, e-mail, webhook) that failed this run.
+    NoticeWarning,
 }
 
 impl Sign {
-    pub const ALL: [Sign; 6] = [
+    pub const ALL: [Sign; 7] = [
         Sign::SpaceWarning,
         Sign::ContainerWarning,
         Sign::ContainerError,
         Sign::GPUDuplicateWarning,
         Sign::UpdateError,
         Sign::AuthWarning,
+        Sign::NoticeWarning,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl Sign {
             Sign::GPUDuplicateWarning => "GPUDuplicateWarning",
             Sign::UpdateError => "UpdateError",
             Sign::AuthWarning => "AuthWarning",
+            Sign::NoticeWarning => "NoticeWarning",
         }
     }
 }

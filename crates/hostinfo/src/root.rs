@@ -135,6 +135,9 @@ impl Root {
     pub fn notices_delivered_path(&self) -> PathBuf {
         self.jobs_dir().join("notices-delivered.csv")
     }
+    pub fn notices_lock_path(&self) -> PathBuf {
+        self.jobs_dir().join(".notices-lock")
+    }
     pub fn waitlist_path(&self) -> PathBuf {
         self.jobs_dir().join("waitlist.csv")
     }
@@ -150,16 +153,16 @@ impl Root {
     /// The outbox; a missing file has no notices.
     pub fn read_notices(&self) -> Result<Vec<crate::notices::Notice>> {
         let path = self.notices_path();
-        match read_text(&path) {
+        match atomic::read_locked(&path) {
             Ok(text) => crate::notices::parse(&path, &text),
             Err(Error::Missing { .. }) => Ok(Vec::new()),
             Err(e) => Err(e),
         }
     }
 
-    /// Appends `notices` to the outbox with one write (no lock needed), leaving out each
-    /// one whose recipient, kind and key were posted within `rate_limit` before its time.
-    /// Returns the notices posted.
+    /// Appends `notices` to the outbox with one write under the outbox's own lock (not
+    /// `jobs/.lock`), leaving out each one whose recipient, kind and key were posted within
+    /// `rate_limit` before its time. Returns the notices posted.
     pub fn post_notices(
         &self,
         notices: &[crate::notices::Notice],
@@ -168,29 +171,57 @@ impl Root {
         if notices.is_empty() {
             return Ok(Vec::new());
         }
-        let mut seen = self.read_notices()?;
-        let mut posted = Vec::new();
-        for n in notices {
-            let recent = seen.iter().any(|o| {
-                o.recipient == n.recipient
-                    && o.kind == n.kind
-                    && o.key == n.key
-                    && o.time > n.time - rate_limit
-            });
-            if !recent {
-                posted.push(n.clone());
-                seen.push(n.clone());
+        let path = self.notices_path();
+        let posted = std::cell::RefCell::new(Vec::new());
+        let header = crate::notices::HEADER.join(",") + "\n";
+        atomic::append_locked(&path, header.as_bytes(), |text| {
+            let mut seen = if text.is_empty() {
+                Vec::new()
+            } else {
+                crate::notices::parse(&path, text)?
+            };
+            let mut fresh = Vec::new();
+            for n in notices {
+                let recent = seen.iter().any(|o| {
+                    o.recipient == n.recipient
+                        && o.kind == n.kind
+                        && o.key == n.key
+                        && o.time > n.time - rate_limit
+                });
+                if !recent {
+                    fresh.push(n.clone());
+                    seen.push(n.clone());
+                }
             }
+            let bytes = if fresh.is_empty() {
+                Vec::new()
+            } else {
+                crate::notices::to_bytes(&fresh, false)
+            };
+            *posted.borrow_mut() = fresh;
+            Ok(bytes)
+        })?;
+        Ok(posted.into_inner())
+    }
+
+    /// Posts `notices` at the rate limit of `cfg/notify.yaml`, best effort: a notice is
+    /// never a reason for a booking or a tick to fail, so a failure is one warning in
+    /// `monitor.log` (which says what could not be posted, never the text).
+    pub fn notify(&self, notices: &[crate::notices::Notice]) {
+        if notices.is_empty() {
+            return;
         }
-        if !posted.is_empty() {
-            let header = crate::notices::HEADER.join(",") + "\n";
-            atomic::append(
-                &self.notices_path(),
-                header.as_bytes(),
-                &crate::notices::to_bytes(&posted, false),
-            )?;
+        let posted = self
+            .load_notify_config()
+            .and_then(|c| self.post_notices(notices, c.rate_limit()));
+        if let Err(e) = posted {
+            let kinds: Vec<&str> = notices.iter().map(|n| n.kind.as_str()).collect();
+            let _ = self.append_log(&crate::log::LogLine::warning(
+                notices[0].time,
+                crate::log::Sign::NoticeWarning,
+                format!("could not post {} notice(s) ({}): {e}", notices.len(), kinds.join(", ")),
+            ));
         }
-        Ok(posted)
     }
 
     /// What the channels are done with; a missing file is nothing yet.
@@ -213,29 +244,37 @@ impl Root {
         )
     }
 
-    /// Rewrites the outbox and the delivery record to hold only `keep` and the records of
-    /// those notices (the delivery step drops notices every channel is done with).
+    /// Drops the notices `drop` names from the outbox, and their lines from the delivery
+    /// record (the delivery step drops notices every channel is done with). The outbox is
+    /// re-read under its own lock, so a notice posted meanwhile is kept.
     pub fn compact_notices(
         &self,
-        keep: &[crate::notices::Notice],
+        drop: &std::collections::HashSet<String>,
         _lock: &ExclusiveLock,
     ) -> Result<()> {
-        let ids: std::collections::HashSet<&str> = keep.iter().map(|n| n.id.as_str()).collect();
+        let path = self.notices_path();
+        atomic::rewrite_locked(&path, |text| {
+            let keep: Vec<_> = crate::notices::parse(&path, text)?
+                .into_iter()
+                .filter(|n| !drop.contains(&n.id))
+                .collect();
+            Ok(crate::notices::to_bytes(&keep, true))
+        })?;
         let records: Vec<_> = self
             .read_notices_delivered()?
             .into_iter()
-            .filter(|d| ids.contains(d.id.as_str()))
+            .filter(|d| !drop.contains(&d.id))
             .collect();
-        atomic::replace(
-            &self.notices_path(),
-            &crate::notices::to_bytes(keep, true),
-            0o644,
-        )?;
         atomic::replace(
             &self.notices_delivered_path(),
             &crate::notices::delivered_to_bytes(&records, true),
             0o644,
         )
+    }
+
+    /// `jobs/.notices-lock`, when no other process delivers notices now; `None` when one does.
+    pub fn try_lock_delivery(&self) -> Result<Option<crate::lock::DeliveryLock>> {
+        crate::lock::DeliveryLock::try_acquire(&self.notices_lock_path())
     }
 
     /// The waitlist in join order; a missing file is an empty list.

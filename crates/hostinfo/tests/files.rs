@@ -599,3 +599,55 @@ fn a_damaged_or_foreign_journal_is_one_error_naming_it_for_writers_and_readers_a
         "{e}"
     );
 }
+
+/// Posting takes no `jobs/.lock`, and compaction rewrites the outbox whole: a notice posted
+/// while a compaction runs must be kept (found by a review: the first compaction read,
+/// then renamed, and dropped what was appended in between).
+#[test]
+fn notices_posted_while_the_outbox_is_compacted_are_never_lost() {
+    use hostinfo::notices::{Kind, Notice, Recipient};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+    let root = Root::at(dir.path());
+    let now = t("2026-11-24 10:00");
+    let old: Vec<Notice> = (0..200)
+        .map(|i| Notice::new(now, Recipient::Admins, Kind::TickFailed, format!("old{i}"), "x"))
+        .collect();
+    root.post_notices(&old, chrono::Duration::zero()).unwrap();
+    let posters: Vec<_> = (0..4)
+        .map(|p| {
+            let root = Root::at(dir.path());
+            std::thread::spawn(move || {
+                let mut ids = Vec::new();
+                for i in 0..50 {
+                    let n = Notice::new(
+                        now,
+                        Recipient::User(format!("u{p}")),
+                        Kind::BookingMade,
+                        format!("new{p}-{i}"),
+                        "y",
+                    );
+                    ids.push(n.id.clone());
+                    root.post_notices(&[n], chrono::Duration::zero()).unwrap();
+                }
+                ids
+            })
+        })
+        .collect();
+    for chunk in old.chunks(20) {
+        let drop = chunk.iter().map(|n| n.id.clone()).collect();
+        let lock = root.lock_exclusive("test").unwrap();
+        root.compact_notices(&drop, &lock).unwrap();
+    }
+    let posted: Vec<String> = posters
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    let left: std::collections::HashSet<String> =
+        root.read_notices().unwrap().into_iter().map(|n| n.id).collect();
+    assert_eq!(posted.len(), 200);
+    for id in &posted {
+        assert!(left.contains(id), "notice {id} was lost by a compaction");
+    }
+    assert!(old.iter().all(|n| !left.contains(&n.id)));
+}

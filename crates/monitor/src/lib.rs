@@ -2,6 +2,7 @@
 //! with Docker by label, watch the GPUs, answer requests — logging to `jobs/monitor.log` (docs/file-formats.md).
 
 pub mod docker;
+pub mod events;
 pub mod gpuwatch;
 pub mod quota;
 pub mod tick;
@@ -15,4 +16,6 @@ pub enum Error {
     Time(#[from] hostinfo::clock::TimeError),
     #[error("docker does not answer: {0}")]
     Docker(#[from] docker_client::Error),
+    #[error(transparent)]
+    Notices(#[from] notices::Error),
 }

@@ -1,5 +1,7 @@
 //! `monitor`: one tick (systemd runs it every :00 and :30, and when jobs/monitor_exec
-//! changes). Exit codes: 0 the tick did its work (warnings included), 2 a fatal error.
+//! changes), or with `--deliver` one delivery of the notices (every 5 minutes, and when
+//! jobs/notices.csv changes). Exit codes: 0 the tick did its work (warnings included), 2 a
+//! fatal error.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
 use std::path::PathBuf;
@@ -16,7 +18,7 @@ const MAX_ROUNDS: usize = 5;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 the tick did its work (warnings included); 2 a fatal error."
+    after_help = "Exit codes: 0 the tick (or --deliver) did its work (warnings and channels that failed included); 2 a fatal error."
 )]
 struct Cli {
     /// The installation's root folder (holds cfg/ and jobs/).
@@ -29,8 +31,16 @@ struct Cli {
     #[arg(long, hide = true, value_name = "SHELL")]
     generate_completions: Option<clap_complete::Shell>,
     /// Show what a tick would do; change nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "deliver")]
     dry_run: bool,
+    /// Deliver the pending notices (jobs/notices.csv) and exit, without a tick
+    /// (aivc-notices.path and aivc-notices.timer run this).
+    #[arg(long)]
+    deliver: bool,
+    /// Tell the admins that a tick failed, then deliver (aivc-monitor-failed.service runs
+    /// this when aivc-monitor.service fails).
+    #[arg(long, conflicts_with_all = ["dry_run", "deliver"])]
+    tick_failed: bool,
 }
 
 fn main() -> ExitCode {
@@ -62,6 +72,32 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), monitor::Error> {
     let root = Root::resolve(cli.root.clone())?;
+    if cli.tick_failed {
+        // Run by aivc-monitor-failed.service (OnFailure= of the tick's unit): the failing
+        // tick itself changes no file, so the admins' notice is posted from here.
+        // The configuration may be what failed: then the host's own clock.
+        let now = root
+            .load_config()
+            .ok()
+            .and_then(|c| c.clock().ok())
+            .map_or_else(|| chrono::Local::now().naive_local(), |c| c.now());
+        root.notify(&[monitor::events::tick_failed(now)]);
+        notices::deliver_to_admins(&root, now)?;
+        return Ok(());
+    }
+    if cli.deliver {
+        let now = root.load_config()?.clock()?.now();
+        monitor::events::post_reminders(&root, now)?;
+        let report = notices::deliver(&root, now)?;
+        // journald keeps this line (the failures are in monitor.log as well).
+        if report.delivered + report.gave_up > 0 || !report.failing.is_empty() {
+            eprintln!(
+                "monitor: notices: {} delivered, {} given up, {} pending",
+                report.delivered, report.gave_up, report.pending
+            );
+        }
+        return Ok(());
+    }
     if cli.dry_run {
         let (report, lines) = monitor::tick::tick(&root, true)?;
         println!("{}", monitor::tick::describe(&report));

@@ -82,6 +82,9 @@ pub struct Report {
     pub reconciled: Vec<String>,
     pub gpu_warnings: usize,
     pub requests: usize,
+    /// The users whose waitlist entries this tick booked, and whose expired.
+    pub waitlist_booked: Vec<String>,
+    pub waitlist_expired: Vec<String>,
     /// A dry run's commands, in order: run-container's close of each container that ended,
     /// and the `docker run` line of each start, as run-container's own `--dry-run` prints it.
     pub would_run: Vec<String>,
@@ -106,6 +109,7 @@ pub fn crash_point(step: &str) {
 /// One line per step; the crash points between them are where the crash tests kill a tick.
 pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error> {
     let mut t = Tick::begin(root, dry_run)?;
+    t.serve_waitlist()?;
     t.plan()?;
     crash_point("planned");
     t.survey_docker()?;
@@ -123,6 +127,8 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     t.answer_requests()?;
     crash_point("requests-done");
     t.watch_gpus()?;
+    t.post_notices()?;
+    t.deliver_notices()?;
     Ok(t.finish())
 }
 
@@ -205,6 +211,42 @@ impl<'r> Tick<'r> {
             started: HashSet::new(),
             failed_starts: Vec::new(),
         })
+    }
+
+    /// Under the lock, books the waitlist entries that fit and expires those whose latest
+    /// start passed (see [`checker::waitlist::serve_and_write`]), so the plan starts a
+    /// booked entry that is due this very tick. A waitlist that cannot be read is logged
+    /// and left as it is: the tick goes on. A dry run serves nothing.
+    fn serve_waitlist(&mut self) -> Result<(), Error> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let lock =
+            self.root
+                .lock_exclusive_with("monitor", timeout_from_env(), &mut crash_point)?;
+        if lock.completed_journal() {
+            self.report.recovered = true;
+            self.log
+                .info("completed the schedule moves of an interrupted tick".into())?;
+        }
+        match checker::waitlist::serve_and_write(self.root, &lock, &self.config, self.now) {
+            Ok(outcome) => {
+                for (e, _) in &outcome.booked {
+                    self.report.waitlist_booked.push(e.user_id.clone());
+                }
+                for e in &outcome.expired {
+                    self.report.waitlist_expired.push(e.user_id.clone());
+                }
+                for line in outcome.lines {
+                    self.log.push(line)?;
+                }
+            }
+            Err(e) => self.log.error(
+                Sign::UpdateError,
+                format!("the waitlist was not served: {e}"),
+            )?,
+        }
+        Ok(())
     }
 
     /// Under the lock, completes an interrupted tick's journal and reads what this tick is to do.
@@ -508,6 +550,56 @@ impl<'r> Tick<'r> {
             self.now,
             &mut self.log,
         )?;
+        Ok(())
+    }
+
+    /// Posts what this tick has to tell: starts, failed starts, quota waits, the ends
+    /// coming up, and for the admins starts that keep failing and GPU use outside bookings.
+    fn post_notices(&mut self) -> Result<(), Error> {
+        let now = self.now;
+        let mut notices: Vec<_> = self
+            .start
+            .iter()
+            .filter(|r| self.started.contains(&key(r)))
+            .map(|r| crate::events::started(r, now))
+            .collect();
+        notices.extend(
+            self.failed_starts
+                .iter()
+                .map(|(r, reason)| crate::events::not_started(r, reason, now)),
+        );
+        if self.failed_starts.iter().any(|(_, reason)| {
+            !reason.starts_with(hostinfo::start_failures::QUOTA_WAIT)
+        }) {
+            let lock = self.root.lock_shared()?;
+            let records = self.root.read_start_failures(&lock).unwrap_or_default();
+            drop(lock);
+            for (row, reason) in &self.failed_starts {
+                if let Some(f) = records
+                    .iter()
+                    .find(|f| f.key() == (row.user_id.as_str(), row.start) && f.attempts >= 3)
+                {
+                    notices.push(crate::events::keeps_failing(row, f.attempts, reason, now));
+                }
+            }
+        }
+        if self.report.gpu_warnings > 0 {
+            notices.push(crate::events::gpu_unbooked(self.report.gpu_warnings, now));
+        }
+        notices.extend(crate::events::reminders(&self.using, now));
+        self.root.notify(&notices);
+        Ok(())
+    }
+
+    /// Delivers the pending notices (see [`notices::deliver`]); a failure is logged and
+    /// never fails the tick.
+    fn deliver_notices(&mut self) -> Result<(), Error> {
+        if let Err(e) = notices::deliver(self.root, self.now) {
+            self.log.warning(
+                Sign::NoticeWarning,
+                format!("notices could not be delivered: {e}"),
+            )?;
+        }
         Ok(())
     }
 

@@ -23,6 +23,10 @@ fn the_units_pass_systemd_analyze_verify() {
         "aivc-monitor.service",
         "aivc-monitor.timer",
         "aivc-monitor.path",
+        "aivc-monitor-failed.service",
+        "aivc-notices.service",
+        "aivc-notices.timer",
+        "aivc-notices.path",
     ];
     for name in names {
         let text = unit(name)
@@ -38,10 +42,7 @@ fn the_units_pass_systemd_analyze_verify() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Without systemd as PID 1 verify may note that it cannot reach the manager; anything
     // about our units is a failure.
-    let ours: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.contains("aivc-monitor"))
-        .collect();
+    let ours: Vec<&str> = stderr.lines().filter(|l| l.contains("aivc-")).collect();
     assert!(
         out.status.success() && ours.is_empty(),
         "systemd-analyze verify:\n{stderr}"
@@ -71,6 +72,41 @@ fn the_timer_fires_every_half_hour_on_the_boundary_and_catches_up() {
 }
 
 #[test]
+fn the_notices_are_delivered_on_arrival_and_every_five_minutes() {
+    let timer = unit("aivc-notices.timer");
+    for line in [
+        "OnCalendar=*-*-* *:00/5:00",
+        "Persistent=true",
+        "Unit=aivc-notices.service",
+    ] {
+        assert!(timer.lines().any(|l| l == line), "{line}");
+    }
+    let path = unit("aivc-notices.path");
+    assert!(path
+        .lines()
+        .any(|l| l == "PathModified=/srv/aivc/jobs/notices.csv"));
+    let service = unit("aivc-notices.service");
+    assert!(service.lines().any(|l| l == "Type=oneshot"));
+    assert!(service
+        .lines()
+        .any(|l| l == "ExecStart=/usr/local/bin/monitor --deliver"));
+    let out = Command::new("systemd-analyze")
+        .args([
+            "calendar",
+            "--iterations=2",
+            "--base-time=2026-11-23 10:07:00 UTC",
+            "*-*-* *:00/5:00 UTC",
+        ])
+        .output()
+        .expect("systemd-analyze is needed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2026-11-23 10:10:00") && text.contains("2026-11-23 10:15:00"),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_calendar_expression_means_every_00_and_30() {
     let out = Command::new("systemd-analyze")
         .args([
@@ -95,3 +131,22 @@ fn the_calendar_expression_means_every_00_and_30() {
         assert!(text.contains(when), "{when} missing from\n{text}");
     }
 }
+
+/// A failed tick changes no file itself; systemd starts aivc-monitor-failed.service, which
+/// tells the admins.
+#[test]
+fn a_failed_tick_starts_the_unit_that_tells_the_admins() {
+    let tick = unit("aivc-monitor.service");
+    assert!(
+        tick.lines().any(|l| l == "OnFailure=aivc-monitor-failed.service"),
+        "{tick}"
+    );
+    let failed = unit("aivc-monitor-failed.service");
+    assert!(
+        failed
+            .lines()
+            .any(|l| l == "ExecStart=/usr/local/bin/monitor --tick-failed"),
+        "{failed}"
+    );
+}
+

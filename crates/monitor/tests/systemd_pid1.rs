@@ -1,7 +1,8 @@
 //! The units under real systemd: a Debian container (debootstrap, nothing pulled) boots
 //! systemd as PID 1, scripts/setup.sh installs and enables the units in it, the timer fires
 //! a tick, and a `now` booking made on the host starts its container through the path unit
-//! within seconds. The monitor inside drives the host's engine through its socket; the
+//! within seconds; a notice posted on the host reaches the student's folder through
+//! aivc-notices.path. The monitor inside drives the host's engine through its socket; the
 //! test's root is mounted at the same path, so the volume paths it passes are the host's.
 //! Only what the test created is removed: the systemd container and the lab's containers.
 
@@ -164,10 +165,15 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
     let said = text(&setup);
     assert!(setup.status.success(), "setup.sh: {said}");
     assert!(
-        said.contains("systemd: aivc-monitor.timer and aivc-monitor.path enabled"),
+        said.contains("systemd: aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path enabled"),
         "{said}"
     );
-    for unit in ["aivc-monitor.timer", "aivc-monitor.path"] {
+    for unit in [
+        "aivc-monitor.timer",
+        "aivc-monitor.path",
+        "aivc-notices.timer",
+        "aivc-notices.path",
+    ] {
         assert_eq!(property(&name, unit, "ActiveState"), "active", "{unit}");
         assert_eq!(property(&name, unit, "UnitFileState"), "enabled", "{unit}");
     }
@@ -260,5 +266,35 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
         journal().contains(&format!("{id} is successfully run the container.")),
         "the tick's lines reach the journal: {}",
         journal()
+    );
+
+    // A notice posted on the host reaches the student's folder through aivc-notices.path.
+    let notice = hostinfo::notices::Notice::new(
+        hostinfo::schedule::parse_time("2026-11-23 10:00:00").unwrap(),
+        hostinfo::notices::Recipient::User(id.clone()),
+        hostinfo::notices::Kind::EndingSoon,
+        "systemd-test",
+        "the booking ends in 30 minutes.",
+    );
+    hostinfo::Root::at(&root)
+        .post_notices(std::slice::from_ref(&notice), chrono::Duration::zero())
+        .unwrap();
+    let file = root
+        .join("vol/work")
+        .join(&id)
+        .join(format!(".aivc/notices/{}.txt", notice.id));
+    let posted = Instant::now();
+    let delivered = wait_for(Duration::from_secs(30), || file.is_file());
+    assert!(
+        delivered,
+        "the path unit delivered nothing: {}",
+        text(&exec(
+            &name,
+            &["journalctl", "--no-pager", "-u", "aivc-notices.service"]
+        ))
+    );
+    eprintln!(
+        "NOTE: aivc-notices.path delivered a notice {:.1} s after it was posted",
+        posted.elapsed().as_secs_f64()
     );
 }

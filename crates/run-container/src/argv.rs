@@ -29,7 +29,13 @@ pub struct Volumes {
     pub dataset: PathBuf,
     /// (kept slot on the host, absolute path in the container), already checked.
     pub backup_entries: Vec<(PathBuf, PathBuf)>,
+    /// The login script that shows the student's notices (`<root>/cfg/container/
+    /// aivc-notices.sh`, installed by setup.sh), when there is one.
+    pub profile_script: Option<PathBuf>,
 }
+
+/// Where the notices' login script is mounted: login shells source /etc/profile.d/*.sh.
+pub const PROFILE_SCRIPT: &str = "/etc/profile.d/aivc-notices.sh";
 
 /// The banner the image shows at login.
 pub const LOGO: &str = "AIVC";
@@ -121,6 +127,10 @@ pub fn docker_run_args(
         a.push("-v".into());
         a.push(mount(host, &container.display().to_string(), false));
     }
+    if let Some(script) = &volumes.profile_script {
+        a.push("-v".into());
+        a.push(mount(script, PROFILE_SCRIPT, true));
+    }
     a.push("-e".into());
     a.push("PASSWORD".into());
     a.push("-e".into());
@@ -172,6 +182,7 @@ mod tests {
             backup: "/srv/b/u001".into(),
             dataset: "/srv/d".into(),
             backup_entries: vec![("/srv/kept/u001/.home%2F.ssh".into(), "/root/.ssh".into())],
+            profile_script: None,
         }
     }
 
@@ -247,6 +258,26 @@ mod tests {
         let args = docker_run_args(&l, &volumes(), 0.8, &[], "0123abcd");
         assert!(args.contains(&"aivc.manual=true".to_string()));
         assert!(!args.iter().any(|a| a.starts_with("aivc.start")));
+    }
+
+    #[test]
+    fn the_notices_login_script_is_mounted_read_only_after_the_backup_entries() {
+        let mut v = volumes();
+        v.profile_script = Some("/srv/aivc/cfg/container/aivc-notices.sh".into());
+        let args = docker_run_args(&launch(), &v, 0.8, &[], "0123abcd");
+        let at = args
+            .iter()
+            .position(|a| a == "/srv/kept/u001/.home%2F.ssh:/root/.ssh")
+            .unwrap();
+        assert_eq!(
+            args[at + 1..at + 5],
+            [
+                "-v",
+                "/srv/aivc/cfg/container/aivc-notices.sh:/etc/profile.d/aivc-notices.sh:ro",
+                "-e",
+                "PASSWORD"
+            ]
+        );
     }
 
     #[test]

@@ -91,6 +91,14 @@ fn docker_safe(path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// The login script that shows a student's notices, when setup installed it and docker
+/// can mount its path.
+fn notices_script(root: &Root) -> Option<PathBuf> {
+    let script = root.cfg_dir().join("container").join("aivc-notices.sh");
+    let script = std::path::absolute(&script).unwrap_or(script);
+    (script.is_file() && docker_safe(&script).is_ok()).then_some(script)
+}
+
 /// Checks `ask` against the configuration; creates nothing.
 pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
     let id = ask.user_id;
@@ -142,6 +150,7 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
             backup: f.backup,
             dataset: f.dataset,
             backup_entries: Vec::new(),
+            profile_script: notices_script(root),
         },
         password,
         shm_rate: config.capability.max.shm_rate,

@@ -235,3 +235,69 @@ fn docker_failures_become_one_clear_line_with_dockers_exit_code() {
         "run-container: error: docker: the Docker daemon does not answer; is docker running?\n"
     );
 }
+
+#[test]
+fn the_notices_login_script_setup_installed_is_mounted_read_only_and_shows_the_notices() {
+    docker::standin_image();
+    let root = TestRoot::new();
+    let script = root.path().join("cfg/container/aivc-notices.sh");
+    std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts/container/aivc-notices.sh"),
+        &script,
+    )
+    .unwrap();
+    let id = unique_id("notices");
+    let _cleanup = Cleanup::new(id.clone());
+    let out = start(&root, &id, docker::free_port(), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let c = inspect(&id).expect("the container exists");
+    let mount = c["Mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/etc/profile.d/aivc-notices.sh")
+        .cloned()
+        .expect("the login script is mounted");
+    assert_eq!(mount["RW"], false, "read-only");
+    assert_eq!(mount["Source"], script.to_str().unwrap());
+
+    // A notice as the delivery writes it, then a login shell in the container.
+    let notices = root.work(&id).join(".aivc/notices");
+    std::fs::create_dir_all(&notices).unwrap();
+    std::fs::write(
+        notices.join("20261124T100000-1-1.txt"),
+        "2026-11-24 10:00  Your container is running: ssh on port 10001.\n",
+    )
+    .unwrap();
+    let login = || {
+        std::process::Command::new("docker")
+            .args([
+                "exec",
+                &id,
+                "sh",
+                "-i",
+                "-c",
+                ". /etc/profile.d/aivc-notices.sh",
+            ])
+            .output()
+            .unwrap()
+    };
+    let first = login();
+    let shown = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        shown.contains("AIVC notices (newest last")
+            && shown.contains("  2026-11-24 10:00  Your container is running: ssh on port 10001."),
+        "{shown}\n{}",
+        stderr(&first)
+    );
+    // (busybox's interactive shell prints its banner; the notice is not shown again)
+    let second = login();
+    let again = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        !again.contains("AIVC notices") && !again.contains("ssh on port 10001"),
+        "shown once: {again}"
+    );
+}
