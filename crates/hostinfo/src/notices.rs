@@ -22,6 +22,9 @@ pub const HEADER: [&str; 6] = ["id", "time", "recipient", "kind", "key", "text"]
 /// The delivery record's header.
 pub const DELIVERED_HEADER: [&str; 4] = ["id", "channel", "time", "outcome"];
 
+/// The most notices one student is posted in an hour; more are dropped.
+pub const MAX_PER_USER_HOUR: usize = 30;
+
 /// The most a notice's text may hold; longer texts are cut (with `…`).
 pub const MAX_TEXT_BYTES: usize = 2000;
 
@@ -126,9 +129,12 @@ impl Notice {
 /// Control characters become spaces (a notice is shown in terminals), and the text is cut
 /// at a character boundary.
 fn one_line(text: &str, max: usize) -> String {
+    // Direction overrides and isolates are not control characters, but reorder what a
+    // terminal or a chat shows.
+    let bidi = |c: char| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     let mut out: String = text
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if c.is_control() || bidi(c) { ' ' } else { c })
         .collect();
     if out.len() > max {
         let mut cut = max - '…'.len_utf8();

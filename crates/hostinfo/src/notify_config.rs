@@ -77,18 +77,26 @@ pub struct NotifyConfig {
 impl NotifyConfig {
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
         let c: NotifyConfig = yaml::parse(path, text)?.unwrap_or_default();
+        // A webhook URL is a secret (whoever has it can post): an error names the entry,
+        // never the URL, because errors reach the world-readable monitor.log.
         let urls = c
             .admin_webhooks
             .iter()
-            .map(|u| ("admin_webhooks", u))
-            .chain(c.user_webhooks.0.iter().map(|(_, u)| ("user_webhooks", u)));
-        for (key, url) in urls {
+            .enumerate()
+            .map(|(i, u)| ("admin_webhooks", format!("entry {}", i + 1), u))
+            .chain(
+                c.user_webhooks
+                    .0
+                    .iter()
+                    .map(|(id, u)| ("user_webhooks", format!("`{id}`"), u)),
+            );
+        for (key, which, url) in urls {
             if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
                 return Err(Error::invalid(
                     path,
                     line_of_key(text, "", key),
                     Some(key.into()),
-                    format!("`{url}` is not an http:// or https:// URL"),
+                    format!("{which} is not an http:// or https:// URL of at most 2048 bytes"),
                 ));
             }
         }
@@ -200,7 +208,7 @@ mod tests {
             .to_string();
         assert_eq!(
             e,
-            "n.yaml:1: admin_webhooks: `file:///etc/shadow` is not an http:// or https:// URL"
+            "n.yaml:1: admin_webhooks: entry 1 is not an http:// or https:// URL of at most 2048 bytes"
         );
         let e = NotifyConfig::parse(Path::new("n.yaml"), "admin_emails: [\"a b@c.d\"]\n")
             .unwrap_err()

@@ -188,7 +188,17 @@ impl Root {
                         && o.key == n.key
                         && o.time > n.time - rate_limit
                 });
-                if !recent {
+                // However they are keyed, a student gets at most so many notices an hour:
+                // a loop of bookings and cancels cannot turn the lab's mail server on an
+                // address of their choosing.
+                let hour = n.time - chrono::Duration::hours(1);
+                let flood = matches!(n.recipient, crate::notices::Recipient::User(_))
+                    && seen
+                        .iter()
+                        .filter(|o| o.recipient == n.recipient && o.time > hour && o.time <= n.time)
+                        .count()
+                        >= crate::notices::MAX_PER_USER_HOUR;
+                if !recent && !flood {
                     fresh.push(n.clone());
                     seen.push(n.clone());
                 }

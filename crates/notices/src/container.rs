@@ -67,8 +67,9 @@ pub fn write(root: &Root, config: &Config, user: &str, n: &Notice) -> Result<(),
     }
     let temp = format!(".{}.tmp", n.id);
     let temp = OsStr::new(&temp);
-    // What an interrupted run left (or the user put there): removed, never followed.
-    dir.remove_all(temp).map_err(|e| refused(&e))?;
+    // What an interrupted run left (or the user put there): unlinked, never followed; a
+    // folder there is refused rather than walked.
+    dir.remove_file(temp).map_err(|e| refused(&e))?;
     let bytes = words::container_line(n);
     if !dir
         .create_file(temp, bytes.as_bytes(), 0o644)
@@ -79,7 +80,7 @@ pub fn write(root: &Root, config: &Config, user: &str, n: &Notice) -> Result<(),
         ));
     }
     if let Err(e) = dir.rename_new(temp, name) {
-        let _ = dir.remove_all(temp);
+        let _ = dir.remove_file(temp);
         // Another writer (or the user) put a file there meanwhile: judged as above.
         if already_there(&dir, name)? {
             return Ok(());
@@ -102,7 +103,8 @@ fn already_there(dir: &Dir, name: &OsStr) -> Result<bool, Failure> {
 }
 
 /// Removes the oldest notice files beyond [`KEEP_FILES`] (names sort by time: ids start
-/// with it). Nothing is followed; only `*.txt` names are touched.
+/// with it). Only names a notice could have (`<plain id>.txt`) that are plain files are
+/// unlinked, one each: nothing is followed, and no folder a user put there is walked.
 pub fn prune(root: &Root, config: &Config, user: &str) -> Result<(), Failure> {
     let dir = open_folder(root, config, user)?;
     let mut names: Vec<_> = dir
@@ -110,9 +112,11 @@ pub fn prune(root: &Root, config: &Config, user: &str) -> Result<(), Failure> {
         .map_err(|e| refused(&e))?
         .into_iter()
         .filter(|n| {
-            let n = n.to_string_lossy();
-            n.ends_with(".txt") && !n.starts_with('.')
+            n.to_str()
+                .and_then(|n| n.strip_suffix(".txt"))
+                .is_some_and(plain_id)
         })
+        .filter(|n| matches!(dir.kind(Path::new(n)), Ok(Kind::File)))
         .collect();
     if names.len() <= KEEP_FILES {
         return Ok(());
@@ -120,7 +124,7 @@ pub fn prune(root: &Root, config: &Config, user: &str) -> Result<(), Failure> {
     names.sort();
     let extra = names.len() - KEEP_FILES;
     for name in &names[..extra] {
-        dir.remove_all(name).map_err(|e| refused(&e))?;
+        dir.remove_file(name).map_err(|e| refused(&e))?;
     }
     Ok(())
 }

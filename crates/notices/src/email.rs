@@ -35,7 +35,7 @@ impl Mailer {
 
     /// Sends `n` to `to`.
     pub fn send(&self, to: &str, n: &Notice) -> Result<(), Failure> {
-        let (transport, sender) = self.ready.as_ref().map_err(Failure::retry)?;
+        let (transport, sender) = self.ready.as_ref().map_err(Failure::server)?;
         let to: Mailbox = to
             .parse()
             .map_err(|_| Failure::permanent("the address is not one an e-mail can be sent to"))?;
@@ -47,10 +47,16 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(words::email_body(n))
             .map_err(|e| Failure::permanent(format!("the mail could not be built: {e}")))?;
-        transport
-            .send(&mail)
-            .map(|_| ())
-            .map_err(|e| Failure::retry(scrub(&describe(&e), &self.secrets)))
+        transport.send(&mail).map(|_| ()).map_err(|e| {
+            let why = scrub(&describe(&e), &self.secrets);
+            // An answer about this mail (4xx, 5xx) is about this address; anything else
+            // (no connection, no answer, TLS) is about the server.
+            if e.is_permanent() || e.is_transient() {
+                Failure::retry(why)
+            } else {
+                Failure::server(why)
+            }
+        })
     }
 }
 

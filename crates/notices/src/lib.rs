@@ -63,19 +63,35 @@ pub struct Failure {
     pub why: String,
     /// Trying again cannot help (an unknown user, an id that is no file name): given up now.
     pub permanent: bool,
+    /// The mail server failed as a whole (unreachable, silent, TLS): every e-mail channel
+    /// waits for the next run.
+    pub server: bool,
 }
+
+/// The label under which a mail server that failed as a whole is reported.
+const MAIL_SERVER: &str = "the mail server";
 
 impl Failure {
     pub fn retry(why: impl Into<String>) -> Self {
         Failure {
             why: why.into(),
             permanent: false,
+            server: false,
         }
     }
     pub fn permanent(why: impl Into<String>) -> Self {
         Failure {
             why: why.into(),
             permanent: true,
+            server: false,
+        }
+    }
+    /// The mail server as a whole failed.
+    pub fn server(why: impl Into<String>) -> Self {
+        Failure {
+            why: why.into(),
+            permanent: false,
+            server: true,
         }
     }
 }
@@ -272,7 +288,14 @@ impl Run<'_> {
                     continue;
                 }
                 let expired = self.now - n.time >= give_up_after;
-                if let Some(f) = self.failing.get_mut(&ch.label) {
+                // A mail server that failed as a whole (no answer, no TLS) fails every
+                // address this run: one timeout per run, not one per student.
+                let label = match ch.target {
+                    Target::Email(_) if self.failing.contains_key(MAIL_SERVER) => MAIL_SERVER,
+                    _ => ch.label.as_str(),
+                }
+                .to_string();
+                if let Some(f) = self.failing.get_mut(&label) {
                     // Failed already this run: not tried again until the next.
                     if expired {
                         f.gave_up += 1;
@@ -297,7 +320,12 @@ impl Run<'_> {
                     }
                     Err(failure) => {
                         let give_up = failure.permanent || expired;
-                        let f = self.failing.entry(ch.label.clone()).or_default();
+                        let label = if failure.server {
+                            MAIL_SERVER.to_string()
+                        } else {
+                            ch.label.clone()
+                        };
+                        let f = self.failing.entry(label).or_default();
                         f.why = failure.why;
                         if give_up {
                             f.gave_up += 1;

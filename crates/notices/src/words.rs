@@ -51,17 +51,58 @@ pub fn email_body(n: &Notice) -> String {
     body
 }
 
-/// The webhook's `text`: one line.
+/// The webhook's `text`: one line, with the notice's words made inert as chat markup. A
+/// notice may quote text a student chose (docker's message about their mount, say): `&`,
+/// `<` and `>` are escaped as Slack asks of senders (so no `<!channel>` and no disguised
+/// link), and `@channel`, `@here` and `@all` get a zero-width joiner so that Mattermost and
+/// Teams do not ping everyone.
 pub fn webhook_text(n: &Notice) -> String {
+    let text = inert(&n.text);
     match &n.recipient {
-        Recipient::User(_) => format!("[AIVC] {}: {}", subject(n.kind), n.text),
-        Recipient::Admins => format!("[AIVC admins] {}: {}", subject(n.kind), n.text),
+        Recipient::User(_) => format!("[AIVC] {}: {text}", subject(n.kind)),
+        Recipient::Admins => format!("[AIVC admins] {}: {text}", subject(n.kind)),
     }
+}
+
+fn inert(text: &str) -> String {
+    let mut out = text
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    for word in ["channel", "here", "all", "everyone"] {
+        for at in ["@", "＠"] {
+            let from = format!("{at}{word}");
+            // Case-insensitively: `@Channel` pings as well.
+            let mut i = 0;
+            while let Some(pos) = out[i..].to_lowercase().find(&from) {
+                let at_pos = i + pos + at.len();
+                out.insert(at_pos, '\u{200D}');
+                i = at_pos + '\u{200D}'.len_utf8() + word.len();
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_text_cannot_ping_or_link() {
+        let n = Notice::new(
+            chrono::NaiveDateTime::default(),
+            Recipient::Admins,
+            hostinfo::notices::Kind::StartKeepsFailing,
+            "k",
+            "mount <!channel> to <https://evil.example|docs> @here & @Channel",
+        );
+        let t = webhook_text(&n);
+        assert!(!t.contains('<') && !t.contains('>'), "{t}");
+        assert!(t.contains("&lt;!channel&gt;") && t.contains(" &amp; "), "{t}");
+        assert!(!t.contains("@here") && !t.to_lowercase().contains("@channel"), "{t}");
+        assert!(t.contains("@\u{200D}here"), "{t}");
+    }
 
     #[test]
     fn every_kind_has_a_subject_in_words() {

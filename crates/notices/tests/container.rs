@@ -137,7 +137,8 @@ fn the_folder_keeps_the_newest_hundred_notices() {
     let lab = Lab::new();
     let posted: Vec<_> = (0..105)
         .map(|i| {
-            let t = common::at("2026-11-24 08:00:00") + chrono::Duration::seconds(i);
+            // Two minutes apart: a student is posted at most 30 notices an hour.
+            let t = common::at("2026-11-21 08:00:00") + chrono::Duration::minutes(2 * i);
             lab.post_at(t, alice(), Kind::EndingSoon, &format!("notice {i}"))
         })
         .collect();

@@ -66,7 +66,7 @@ fn a_login_the_server_cannot_take_is_reported_without_the_credentials() {
     assert_eq!((report.delivered, report.pending), (1, 1), "{report:?}");
     let log = lab.log();
     assert!(
-        log.contains("NoticeWarning, notices for alice by e-mail not delivered: "),
+        log.contains("NoticeWarning, notices for the mail server not delivered: "),
         "{log}"
     );
     let all = jobs(&lab) + &format!("{report:?}");

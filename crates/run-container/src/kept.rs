@@ -34,7 +34,12 @@ pub const IMPORT_TIME: Duration = Duration::from_secs(600);
 pub const IMPORT_ENTRIES: u64 = 1_000_000;
 
 /// The container paths the booking's own folders use; no entry may take them.
-const FIXED_TARGETS: [&str; 3] = ["/root/Work", "/root/Backup", "/root/Dataset"];
+const FIXED_TARGETS: [&str; 4] = [
+    "/root/Work",
+    "/root/Backup",
+    "/root/Dataset",
+    crate::argv::PROFILE_SCRIPT,
+];
 
 /// Why an entry of `backup.yaml` (or the file itself) was refused. Never holds the file's
 /// content: only the entry's own paths, which the user typed for us.

@@ -299,6 +299,18 @@ impl Dir {
         .map_err(|e| io(&self.sub(Path::new(to)), e))
     }
 
+    /// Removes `name` (one plain name) when it is anything but a folder (a file, a link —
+    /// the link itself —, a FIFO); a folder is left alone and refused, so no user can make
+    /// this walk a tree. Nothing there is fine.
+    pub fn remove_file(&self, name: &OsStr) -> Result<()> {
+        let rel = Path::new(name);
+        match rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(io(&self.sub(rel), e)),
+        }
+    }
+
     /// Removes `name` (one plain name) and everything below it, never following a link;
     /// nothing there is fine.
     pub fn remove_all(&self, name: &OsStr) -> Result<()> {
