@@ -208,6 +208,9 @@ fn ask_and_book(
         };
         let entry = ops::sign_up(root, &id, new_password(say)?, code.as_ref())?.entry;
         saved.push("your sign-up");
+        if ops::mails_notices(root) {
+            ask_email(root, &id, None, say, saved)?;
+        }
         say.line(&format!(
             "Your config: forward_port={} image={} extra_command={} work={} dataset={} backup={}",
             entry.forward_port,
@@ -368,6 +371,39 @@ pub const JOIN_WAITLIST: &str = "Join the waitlist? You are booked as soon as it
 /// The latest start of the window a waitlist entry accepts.
 pub const LATEST_START: &str = "Latest start you would take (Enter: only the start you asked):";
 
+/// Asks for the address notices are mailed to (empty for none), until one is good, and
+/// saves it at once.
+fn ask_email(
+    root: &Root,
+    id: &str,
+    current: Option<&str>,
+    say: &Say,
+    saved: &mut Vec<&'static str>,
+) -> Result<(), Error> {
+    loop {
+        let answer = Text::new("E-mail for your notices (empty for none):")
+            .with_default(current.unwrap_or(""))
+            .prompt()
+            .map_err(prompt_error)?;
+        let email = ops::typed_email(&answer);
+        if email.as_deref() == current {
+            return Ok(());
+        }
+        let change = UserChange {
+            email: Some(email),
+            ..Default::default()
+        };
+        match ops::update_user(root, id, &change) {
+            Ok(()) => {
+                saved.push("your e-mail address");
+                return Ok(());
+            }
+            Err(Error::Usage(why)) => say.red(&format!("{WRONG_INPUT} {why}.")),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Why a start typed at the prompt cannot be one, checked before the end is asked: in the
 /// past (or the current slot typed out rather than `now`), or more than two weeks ahead.
 fn start_problem(start: When, clock: &Clock) -> Option<TimeError> {
@@ -439,11 +475,15 @@ fn options(
         say.line("Password changed.");
         saved.push("your new password");
     }
+    if ops::mails_notices(root) {
+        ask_email(root, id, entry.email.as_deref(), say, saved)?;
+    }
     let change = UserChange {
         forward_port: Some(port),
         image: Some(Some(image)),
         extra_command: Some(extra),
         password: None,
+        email: None,
     };
     if confirm(ONCE_OR_DEFAULT)? {
         ops::update_user(root, id, &change)?;

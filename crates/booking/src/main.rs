@@ -111,6 +111,9 @@ struct Cli {
     /// Command for this booking's container only.
     #[arg(long)]
     extra_command: Option<String>,
+    /// Set the address your notices are mailed to (when the lab sends e-mail); "" removes it.
+    #[arg(long, value_name = "ADDRESS")]
+    email: Option<String>,
     /// Read your password from standard input (its first line, at most 128 bytes); for a
     /// sign-up with a code, or after the admin reset your password, the code on the second.
     #[arg(long)]
@@ -189,7 +192,11 @@ fn run(cli: Cli) -> Result<(), Error> {
     if !cli.yes && !tty {
         return Err(Error::Usage(NEEDS_TTY.into()));
     }
-    let action = cli.restart || cli.cancel.is_some() || cli.end_at.is_some() || cli.waitlist;
+    let action = cli.restart
+        || cli.cancel.is_some()
+        || cli.end_at.is_some()
+        || cli.waitlist
+        || cli.email.is_some();
     let flags = cli.cpus.is_some()
         || cli.memory.is_some()
         || cli.gpus.is_some()
@@ -217,6 +224,14 @@ fn run(cli: Cli) -> Result<(), Error> {
         .and_then(hostinfo::auth::extra_command_problem)
     {
         return Err(Error::Usage(format!("--extra-command {why}")));
+    }
+    if let Some(why) = cli
+        .email
+        .as_deref()
+        .and_then(ops::typed_email)
+        .and_then(|e| hostinfo::notify_config::email_problem(&e))
+    {
+        return Err(Error::Usage(format!("--email: the address {why}")));
     }
     let secrets = if cli.password_stdin {
         Some(booking::ask::read_secrets(std::io::stdin()).map_err(Error::Usage)?)
@@ -269,6 +284,18 @@ fn run(cli: Cli) -> Result<(), Error> {
         say.line("Your container will restart within seconds.");
     } else if cli.waitlist {
         show_or_leave_waitlist(&root, &id, cli.cancel_entry, &say)?;
+    } else if let Some(typed) = &cli.email {
+        let email = ops::typed_email(typed);
+        let change = ops::UserChange {
+            email: Some(email.clone()),
+            ..Default::default()
+        };
+        ops::update_user(&root, &id, &change)?;
+        say.line(&match email {
+            Some(e) if ops::mails_notices(&root) => format!("Your notices are mailed to {e}."),
+            Some(e) => format!("Saved {e}; this lab does not send e-mail (yet), so your notices stay in your container."),
+            None => "Your notices are no longer mailed.".to_string(),
+        });
     } else {
         book_with_flags(&root, &config, &cli, id, &say)?;
     }

@@ -420,6 +420,8 @@ pub struct UserChange {
     pub image: Option<Option<String>>,
     pub extra_command: Option<Option<String>>,
     pub password: Option<Secret>,
+    /// Where notices are mailed; `Some(None)` removes the address.
+    pub email: Option<Option<String>>,
 }
 
 /// Updates a user's defaults in `users_config.yaml`.
@@ -432,6 +434,11 @@ pub fn update_user(root: &Root, id: &str, change: &UserChange) -> Result<(), Err
     if let Some(Some(command)) = &change.extra_command {
         if let Some(why) = auth::extra_command_problem(command) {
             return Err(Error::Usage(format!("the extra command {why}")));
+        }
+    }
+    if let Some(Some(address)) = &change.email {
+        if let Some(why) = hostinfo::notify_config::email_problem(address) {
+            return Err(Error::Usage(format!("the e-mail address {why}")));
         }
     }
     let lock = root.lock_exclusive("booking")?;
@@ -472,6 +479,9 @@ pub fn update_user(root: &Root, id: &str, change: &UserChange) -> Result<(), Err
     }
     if let Some(p) = &change.password {
         entry.password = p.clone();
+    }
+    if let Some(email) = &change.email {
+        entry.email = email.clone();
     }
     config.users.upsert(id, entry);
     root.write_users(&config, &config.users, &lock)?;
@@ -678,3 +688,16 @@ pub fn restart(root: &Root, id: &str) -> Result<(), Error> {
     root.push_request(&MonitorRequest::Restart(id.to_string()), &lock)?;
     Ok(())
 }
+
+/// Whether the lab mails notices (`cfg/notify.yaml` sets up SMTP): only then is a student
+/// asked for an address.
+pub fn mails_notices(root: &Root) -> bool {
+    root.load_notify_config()
+        .is_ok_and(|c| c.smtp.is_some())
+}
+
+/// An address as typed: trimmed; empty is none.
+pub fn typed_email(typed: &str) -> Option<String> {
+    Some(typed.trim().to_string()).filter(|t| !t.is_empty())
+}
+

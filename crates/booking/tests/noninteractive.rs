@@ -465,3 +465,27 @@ fn the_listing_without_login_shows_no_ones_extra_command() {
         assert!(!shown.contains("hf_SeCrEt123"), "{args:?}: {shown}");
     }
 }
+
+#[test]
+fn email_sets_changes_and_removes_the_address_and_a_bad_one_changes_nothing() {
+    let root = common::root_from("lab");
+    let users = || file(root.path(), "cfg/users_config.yaml");
+    let set = |address: &str| book(root.path(), &["--user-id", "bob", "--email", address], BOB);
+    let out = set("bob@lab.example");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(users().contains("  email: bob@lab.example\n"), "{}", users());
+    // This lab sends no e-mail: the student is told so.
+    assert!(stderr(&out).contains("does not send e-mail"), "{}", stderr(&out));
+
+    let before = users();
+    for bad in ["bob", "bob@lab.example\nBcc: x@y.z", "a b@c.d", "<x@y.z>"] {
+        let out = set(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert!(stderr(&out).starts_with("booking: error: --email: the address "));
+        assert_eq!(users(), before, "{bad:?}");
+    }
+
+    let out = set("");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!users().contains("email:"), "{}", users());
+}
