@@ -16,6 +16,7 @@ command -v debootstrap >/dev/null || need+=(debootstrap)    # the booking contai
 command -v sshpass >/dev/null || need+=(sshpass)            # log in to the booking container
 command -v ssh >/dev/null || need+=(openssh-client)
 command -v strace >/dev/null || need+=(strace)              # count booking -ls write calls
+command -v cc >/dev/null || need+=(gcc)                    # builds the stand-in NVML library
 # The notices' delivery is tested against Debian's SMTP server (and busybox httpd, above).
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 if [ ${#need[@]} -gt 0 ]; then

@@ -66,7 +66,8 @@ pub trait GpuProbe {
     fn probe(&self) -> Result<(Vec<GpuInfo>, Option<String>), String>;
 }
 
-/// Reads GPUs through the NVIDIA driver's NVML library, loaded at run time.
+/// Reads GPUs through the NVIDIA driver's NVML library, loaded at run time (in debug builds
+/// from `AIVC_NVML_LIB` when it is set).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NvmlProbe;
 
@@ -77,7 +78,13 @@ impl GpuProbe for NvmlProbe {
         if std::env::var_os("AIVC_NO_NVML").is_some() {
             return Err("NVML disabled by AIVC_NO_NVML".into());
         }
-        let nvml = nvml_wrapper::Nvml::init().map_err(|e| format!("NVML unavailable: {e}"))?;
+        let nvml = match lib_override() {
+            Some(path) => nvml_wrapper::Nvml::builder()
+                .lib_path(&path)
+                .init()
+                .map_err(|e| format!("NVML unavailable from AIVC_NVML_LIB={path:?}: {e}"))?,
+            None => nvml_wrapper::Nvml::init().map_err(|e| format!("NVML unavailable: {e}"))?,
+        };
         let count = nvml
             .device_count()
             .map_err(|e| format!("NVML could not count GPUs: {e}"))?;
@@ -115,6 +122,16 @@ impl GpuProbe for NvmlProbe {
             });
         }
         Ok((gpus, nvml.sys_driver_version().ok()))
+    }
+}
+
+/// The NVML library a debug build loads instead of the driver's, from `AIVC_NVML_LIB`: the
+/// tests' stand-in (tests/fixtures/nvml-standin). Release builds always load the driver's.
+fn lib_override() -> Option<std::ffi::OsString> {
+    if cfg!(debug_assertions) {
+        std::env::var_os("AIVC_NVML_LIB").filter(|p| !p.is_empty())
+    } else {
+        None
     }
 }
 

@@ -3,7 +3,9 @@
 //! `<case>/out` must match — the schedule files, monitor.log, the docker calls (`docker.log`,
 //! the root written `$ROOT`) and the containers left (`containers`). `<case>/env` adds
 //! environment variables; `<case>/docker-state` the containers running before (state lines
-//! of tests/fixtures/bin/fake-docker, `$INSTALLATION` for the lab's id). AIVC_BLESS=1
+//! of tests/fixtures/bin/fake-docker, `$INSTALLATION` for the lab's id). `notices` holds the
+//! notices posted (without their ids) and `notices-delivered` the channels that took them.
+//! AIVC_BLESS=1
 //! writes the outputs instead (review them before committing).
 
 mod common;
@@ -42,6 +44,29 @@ fn check(case: &str) {
     ] {
         actual.insert(format!("jobs/{t}"), lab.file(&format!("jobs/{t}")));
     }
+    // The notices the tick posted, without their ids (time, pid and nanoseconds); the
+    // delivery record likewise: which channel took how many.
+    let notices = lab.file_or_empty("jobs/notices.csv");
+    actual.insert(
+        "notices".into(),
+        notices
+            .lines()
+            .skip(1)
+            .map(|l| format!("{}\n", l.split_once(',').map_or(l, |(_, rest)| rest)))
+            .collect(),
+    );
+    let delivered = lab.file_or_empty("jobs/notices-delivered.csv");
+    actual.insert(
+        "notices-delivered".into(),
+        delivered
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                format!("{},{}\n", f.get(1).unwrap_or(&""), f.get(3).unwrap_or(&""))
+            })
+            .collect(),
+    );
     actual.insert("docker.log".into(), lab.docker_log());
     actual.insert(
         "containers".into(),
@@ -79,6 +104,9 @@ fn check(case: &str) {
         "monitor_exec",
         "monitor.log",
         "start-failures.csv",
+        "notices.csv",
+        "notices-delivered.csv",
+        ".notices-lock",
         ".lock",
     ];
     let leftovers: Vec<String> = std::fs::read_dir(lab.path().join("jobs"))

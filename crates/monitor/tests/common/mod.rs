@@ -197,6 +197,11 @@ impl Lab {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// A file's text, or nothing when it does not exist.
+    pub fn file_or_empty(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_default()
+    }
+
     pub fn file(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path().join(rel)).unwrap_or_default()
     }
