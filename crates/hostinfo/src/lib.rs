@@ -25,6 +25,7 @@ mod root;
 pub mod schedule;
 mod small_csv;
 pub mod start_failures;
+pub mod usage;
 pub mod waitlist;
 pub mod yaml;
 

@@ -229,7 +229,11 @@ impl Root {
             let _ = self.append_log(&crate::log::LogLine::warning(
                 notices[0].time,
                 crate::log::Sign::NoticeWarning,
-                format!("could not post {} notice(s) ({}): {e}", notices.len(), kinds.join(", ")),
+                format!(
+                    "could not post {} notice(s) ({}): {e}",
+                    notices.len(),
+                    kinds.join(", ")
+                ),
             ));
         }
     }
@@ -285,6 +289,114 @@ impl Root {
     /// `jobs/.notices-lock`, when no other process delivers notices now; `None` when one does.
     pub fn try_lock_delivery(&self) -> Result<Option<crate::lock::DeliveryLock>> {
         crate::lock::DeliveryLock::try_acquire(&self.notices_lock_path())
+    }
+
+    pub fn usage_dir(&self) -> PathBuf {
+        self.jobs_dir().join("usage")
+    }
+
+    /// Appends `samples` to the file of their day (`jobs/usage/YYYY-MM-DD.csv`, created with
+    /// its header), one write per day; no lock needed (one writer: the sampling timer).
+    pub fn append_usage(&self, samples: &[crate::usage::Sample]) -> Result<()> {
+        let dir = self.usage_dir();
+        if let Err(e) = std::fs::create_dir(&dir) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(Error::Write {
+                    path: dir,
+                    source: e,
+                });
+            }
+        }
+        let mut days: Vec<chrono::NaiveDate> = samples.iter().map(|s| s.time.date()).collect();
+        days.dedup();
+        let header = crate::usage::HEADER.join(",") + "\n";
+        for day in days {
+            let of_day: Vec<_> = samples
+                .iter()
+                .filter(|s| s.time.date() == day)
+                .cloned()
+                .collect();
+            atomic::append(
+                &dir.join(crate::usage::file_name(day)),
+                header.as_bytes(),
+                &crate::usage::to_lines(&of_day),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The samples taken at or after `since` (and no later than `until`), read from the end
+    /// of each day's file back: at most [`crate::usage::MAX_TAIL_BYTES`] of each, so a long
+    /// history costs a reader nothing. Missing files are no samples.
+    pub fn read_usage_since(
+        &self,
+        since: chrono::NaiveDateTime,
+        until: chrono::NaiveDateTime,
+    ) -> Result<Vec<crate::usage::Sample>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut out = Vec::new();
+        let mut day = since.date();
+        while day <= until.date() {
+            let path = self.usage_dir().join(crate::usage::file_name(day));
+            day = day.succ_opt().unwrap_or(day);
+            let mut file = match atomic::open_plain(&path, rustix::fs::OFlags::RDONLY, 0) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(crate::error::read_error(&path, e)),
+            };
+            let len = file
+                .metadata()
+                .map_err(|e| crate::error::read_error(&path, e))?
+                .len();
+            let from = len.saturating_sub(crate::usage::MAX_TAIL_BYTES);
+            file.seek(SeekFrom::Start(from))
+                .map_err(|e| crate::error::read_error(&path, e))?;
+            let mut bytes = Vec::new();
+            file.take(crate::usage::MAX_TAIL_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|e| crate::error::read_error(&path, e))?;
+            let text = String::from_utf8_lossy(&bytes);
+            // A tail starts mid-line: from the first full line (the header when whole).
+            let text = if from > 0 {
+                text.split_once('\n').map_or("", |(_, rest)| rest)
+            } else {
+                &text
+            };
+            // A line still being written has no newline yet: left for the next read.
+            let whole = text.rfind('\n').map_or("", |i| &text[..=i]);
+            let samples = crate::usage::parse_lines(&path, if from > 0 { 0 } else { 1 }, whole)?;
+            out.extend(
+                samples
+                    .into_iter()
+                    .filter(|s| s.time >= since && s.time <= until),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Removes the days of samples older than `keep_days` before `today`.
+    pub fn prune_usage(&self, today: chrono::NaiveDate, keep_days: i64) -> Result<usize> {
+        let dir = self.usage_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(0);
+        };
+        let oldest = today - chrono::Duration::days(keep_days);
+        let mut removed = 0;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(day) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".csv"))
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            if day < oldest {
+                atomic::remove(&dir.join(&name))?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// The waitlist in join order; a missing file is an empty list.
@@ -371,9 +483,8 @@ impl Root {
         let capability_path = self.resolve_path(&host.capability_config_yaml);
         let capability_text = crate::yaml::read(&capability_path)?;
         let mut capability = CapabilityConfig::parse(&capability_path, &capability_text)?;
-        capability.read_member_files(&capability_path, &capability_text, |p| {
-            self.resolve_path(p)
-        })?;
+        capability
+            .read_member_files(&capability_path, &capability_text, |p| self.resolve_path(p))?;
         let users_path = self.resolve_path(&host.users_config_yaml);
         let users = UsersConfig::load(&users_path)?;
         let (zone, zone_source) = clock::resolve_zone(host.timezone.as_deref());

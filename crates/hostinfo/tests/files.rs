@@ -611,7 +611,15 @@ fn notices_posted_while_the_outbox_is_compacted_are_never_lost() {
     let root = Root::at(dir.path());
     let now = t("2026-11-24 10:00");
     let old: Vec<Notice> = (0..200)
-        .map(|i| Notice::new(now, Recipient::Admins, Kind::TickFailed, format!("old{i}"), "x"))
+        .map(|i| {
+            Notice::new(
+                now,
+                Recipient::Admins,
+                Kind::TickFailed,
+                format!("old{i}"),
+                "x",
+            )
+        })
         .collect();
     root.post_notices(&old, chrono::Duration::zero()).unwrap();
     let posters: Vec<_> = (0..4)
@@ -644,11 +652,69 @@ fn notices_posted_while_the_outbox_is_compacted_are_never_lost() {
         .into_iter()
         .flat_map(|p| p.join().unwrap())
         .collect();
-    let left: std::collections::HashSet<String> =
-        root.read_notices().unwrap().into_iter().map(|n| n.id).collect();
+    let left: std::collections::HashSet<String> = root
+        .read_notices()
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
     assert_eq!(posted.len(), 200);
     for id in &posted {
         assert!(left.contains(id), "notice {id} was lost by a compaction");
     }
     assert!(old.iter().all(|n| !left.contains(&n.id)));
+}
+
+/// The usage history is read from its end: a reader gets the recent samples however long
+/// the day's file is, and a line still being written is left for the next read.
+#[test]
+fn usage_samples_are_read_from_the_tail_and_old_days_are_pruned() {
+    use hostinfo::usage::{Sample, Subject};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("jobs")).unwrap();
+    let root = Root::at(dir.path());
+    let sample = |time: &str, gpu: u32| Sample {
+        time: t(time),
+        subject: Subject::Gpu(gpu),
+        gpu_util_percent: Some(gpu),
+        gpu_memory_mib: Some(1),
+        cpu_percent: None,
+        memory_mib: None,
+    };
+    // A long day: more than the tail a reader takes.
+    let filler: Vec<Sample> = (0..200_000)
+        .map(|i| sample("2026-11-24 00:00", i % 8))
+        .collect();
+    root.append_usage(&filler).unwrap();
+    root.append_usage(&[sample("2026-11-24 23:55", 1), sample("2026-11-25 00:05", 2)])
+        .unwrap();
+    let path = root.usage_dir().join("2026-11-25.csv");
+    // A torn last line (a sampler killed mid-write) is not read.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"2026-11-25 00:10:00,gpu:"))
+        .unwrap();
+    assert!(
+        std::fs::metadata(root.usage_dir().join("2026-11-24.csv"))
+            .unwrap()
+            .len()
+            > hostinfo::usage::MAX_TAIL_BYTES
+    );
+    let recent = root
+        .read_usage_since(t("2026-11-24 23:50"), t("2026-11-25 01:00"))
+        .unwrap();
+    assert_eq!(
+        recent,
+        [sample("2026-11-24 23:55", 1), sample("2026-11-25 00:05", 2)]
+    );
+
+    std::fs::write(root.usage_dir().join("2026-11-01.csv"), "").unwrap();
+    std::fs::write(root.usage_dir().join("notes.txt"), "").unwrap();
+    assert_eq!(
+        root.prune_usage(t("2026-11-25 00:00").date(), 15).unwrap(),
+        1
+    );
+    assert!(root.usage_dir().join("notes.txt").exists());
+    assert!(root.usage_dir().join("2026-11-24.csv").exists());
 }
