@@ -179,6 +179,7 @@ pub fn entries_of(root: &Root, id: &str) -> Result<Vec<Entry>, Error> {
 /// Takes `id`'s entry `#number` off the waitlist.
 pub fn leave(root: &Root, id: &str, number: u32) -> Result<Entry, Error> {
     let lock = root.lock_exclusive("booking")?;
+    let now = root.load_config()?.clock()?.now();
     let mut entries = root.read_waitlist(&lock)?;
     let Some(i) = entries
         .iter()
@@ -190,6 +191,10 @@ pub fn leave(root: &Root, id: &str, number: u32) -> Result<Entry, Error> {
     };
     let entry = entries.remove(i);
     root.write_waitlist(&entries, &lock)?;
+    let _ = root.append_log(&LogLine::info(
+        now,
+        format!("{id} left the waitlist: #{number}."),
+    ));
     Ok(entry)
 }
 

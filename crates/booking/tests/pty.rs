@@ -319,3 +319,33 @@ fn the_maximums_name_the_group_and_the_exceptions_reason_and_the_groups_total_re
     assert!(common::file(root.path(), "jobs/booking.csv")
         .contains("2026-11-22 09:00:00,2026-11-22 10:00:00,alice,4.0,8,[],"));
 }
+
+/// A full schedule offers the waitlist: a latest start before the start is refused where
+/// it is typed, a window that does not fit yet joins, and the session ends with exit 0.
+#[test]
+fn a_capacity_refusal_offers_the_waitlist_and_joins_with_a_window() {
+    let root = common::root_from("lab");
+    let mut p = spawn(root.path(), &["--user-id", "alice"]);
+    answer(&mut p, "Please input your password:", "alice-secret-pw");
+    // Both GPUs are busy on Sunday from 10:00 to 11:00 (bob's and carol's bookings).
+    answer(&mut p, "cpus memory gpus", "1 1 1");
+    answer(&mut p, "Start time", "2026 11 22 10 00");
+    answer(&mut p, "End time", "2026 11 22 11 00");
+    p.exp_string("There is not enough computing power").unwrap();
+    answer(&mut p, "Join the waitlist?", "y");
+    answer(&mut p, "Latest start you would take", "2026 11 22 09 30");
+    p.exp_string(
+        "Wrong Input! the latest start 2026-11-22 09:30 is before the start 2026-11-22 10:00",
+    )
+    .unwrap();
+    answer(&mut p, "Latest start you would take", "2026 11 22 10 30");
+    p.exp_string("joined the waitlist as #1: 1 cpus, 1 GB, 1 GPU for 1 hour, starting between 2026-11-22 10:00 and 2026-11-22 10:30")
+        .unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    let waitlist = common::file(root.path(), "jobs/waitlist.csv");
+    assert!(
+        waitlist.contains(",alice,1.0,1,1,60,2026-11-22 10:00:00,2026-11-22 10:30:00,10001,,"),
+        "{waitlist}"
+    );
+    assert!(!common::file(root.path(), "jobs/booking.csv").contains(",alice,"));
+}

@@ -122,6 +122,14 @@ pub enum Refusal {
         capacity: f64,
         suggestion: Option<Window>,
     },
+    /// More than a scope (the host, or the user's group) could ever hold: no waiting helps.
+    #[error("{asked} {resource} asked, more than {scope} can ever hold ({capacity}), so it cannot wait for room")]
+    NeverFits {
+        scope: ScopeName,
+        resource: Resource,
+        asked: f64,
+        capacity: f64,
+    },
     /// A fairness policy (`policies:` in the capability config) refuses it.
     #[error("{broken}")]
     Policy { broken: Broken },
@@ -196,6 +204,7 @@ impl Refusal {
             } => "host_capacity",
             Refusal::Capacity { .. } => "group_total",
             Refusal::NoGpuFree { .. } => "no_gpu_free",
+            Refusal::NeverFits { .. } => "never_fits",
             Refusal::Policy { broken } => broken.code(),
         }
     }

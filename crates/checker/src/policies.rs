@@ -35,7 +35,11 @@ pub enum Broken {
         from: String,
     },
     #[error("{}", waiting_text(*waiting, *max, from))]
-    TooManyWaiting { waiting: u32, max: u32, from: String },
+    TooManyWaiting {
+        waiting: u32,
+        max: u32,
+        from: String,
+    },
 }
 
 fn waiting_text(waiting: u32, max: u32, from: &str) -> String {

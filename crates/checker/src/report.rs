@@ -456,8 +456,13 @@ fn unbooked_gpu_processes(snapshot: &Snapshot, inventory: &GpuInventory) -> Vec<
                 severity: problems::Severity::Warning,
                 code: "gpu_unbooked_process".into(),
                 message: format!(
-                    "process {} runs on GPU {}, which no running booking holds",
-                    p.pid, g.index
+                    "process {}{} runs on GPU {}{}, which no running booking holds",
+                    p.pid,
+                    hostinfo::gpu::process_owner(p.pid)
+                        .map_or(String::new(), |o| format!(" ({o})")),
+                    g.index,
+                    p.used_memory_mib
+                        .map_or(String::new(), |m| format!(" with {m} MiB")),
                 ),
                 file: snapshot.display_path(&snapshot.root.schedule_path(Table::Using)),
                 line: None,

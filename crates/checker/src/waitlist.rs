@@ -31,15 +31,11 @@ pub fn may_wait(config: &Config, req: &Request, refusal: &Refusal) -> Result<(),
     for scope in capacity::scopes_of(cap, &req.user_id) {
         for r in capacity::Resource::ALL {
             if let Some(c) = scope.capacity(r).filter(|c| asked[r as usize] > c + 1e-9) {
-                return Err(Refusal::Capacity {
+                return Err(Refusal::NeverFits {
                     scope: scope.name(),
                     resource: r,
-                    at: req.start,
-                    until: req.end,
-                    booked: 0.0,
                     asked: asked[r as usize],
                     capacity: c,
-                    suggestion: None,
                 });
             }
         }
@@ -76,7 +72,12 @@ pub fn request_at(entry: &Entry, start: NaiveDateTime) -> Request {
 /// is booked at the earliest start from its earliest (or the current slot) to its latest
 /// that passes every rule, counting the entries booked before it; one whose latest start is
 /// before the current slot expires.
-pub fn serve(config: &Config, rows: &[Row], entries: Vec<Entry>, now_slot: NaiveDateTime) -> Served {
+pub fn serve(
+    config: &Config,
+    rows: &[Row],
+    entries: Vec<Entry>,
+    now_slot: NaiveDateTime,
+) -> Served {
     let mut served = Served::default();
     let mut added: Vec<Row> = Vec::new();
     for entry in entries {
@@ -170,7 +171,10 @@ pub fn describe(e: &Entry) -> String {
             short(e.latest_start)
         )
     };
-    format!("{} cpus, {} GB, {gpus} for {length}, {when}", e.cpus, e.memory)
+    format!(
+        "{} cpus, {} GB, {gpus} for {length}, {when}",
+        e.cpus, e.memory
+    )
 }
 
 /// What makes two notices about one entry "the same" for the rate limit: ids are reused
@@ -267,7 +271,10 @@ pub fn serve_and_write(
         );
         outcome.lines.push(LogLine::info(
             now,
-            format!("{}'s waitlist entry #{} was booked: {what}.", e.user_id, e.id),
+            format!(
+                "{}'s waitlist entry #{} was booked: {what}.",
+                e.user_id, e.id
+            ),
         ));
         notices.push(Notice::new(
             now,
@@ -307,4 +314,42 @@ pub fn serve_and_write(
     outcome.booked = served.booked;
     outcome.expired = served.expired;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    #[test]
+    fn an_entry_reads_as_what_it_asks_for_and_when() {
+        let mut e = Entry {
+            id: 3,
+            joined: t("2026-11-21 15:47"),
+            user_id: "bob".into(),
+            cpus: 2.5,
+            memory: 16,
+            gpus: 2,
+            minutes: 150,
+            earliest_start: t("2026-11-24 10:00"),
+            latest_start: t("2026-11-24 14:00"),
+            forward_port: 10002,
+            image: None,
+            extra_command: None,
+        };
+        assert_eq!(
+            describe(&e),
+            "2.5 cpus, 16 GB, 2 GPUs for 2.5 hours, starting between 2026-11-24 10:00 and 2026-11-24 14:00"
+        );
+        e.gpus = 0;
+        e.minutes = 60;
+        e.latest_start = e.earliest_start;
+        assert_eq!(
+            describe(&e),
+            "2.5 cpus, 16 GB, no GPU for 1 hour, starting at 2026-11-24 10:00"
+        );
+    }
 }

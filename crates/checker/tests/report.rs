@@ -433,3 +433,96 @@ fn a_configured_host_bigger_than_the_machine_is_a_warning() {
     );
     assert!(checker::problems::beyond_machine(&snapshot, &machine, Some(2)).is_empty());
 }
+
+const WAITLIST_HEADER: &str = "id,joined,user_id,cpus,memory,gpus,minutes,earliest_start,latest_start,forward_port,image,extra_command\n";
+
+/// The waitlist in the report: each entry with whether it still waits, a line in the
+/// summary, and a warning for an entry whose user may not book any more.
+#[test]
+fn the_waitlist_is_in_the_json_and_the_summary() {
+    let root = common::root_from("lab");
+    std::fs::write(
+        root.path().join("jobs/waitlist.csv"),
+        format!(
+            "{WAITLIST_HEADER}\
+             1,2026-11-21 09:00:00,bob,1.0,1,1,60,2026-11-21 10:00:00,2026-11-21 11:00:00,10002,,\n\
+             2,2026-11-21 15:40:00,carol,2.0,8,1,120,2026-11-22 10:00:00,2026-11-22 14:00:00,10003,,echo hi\n\
+             3,2026-11-21 15:41:00,mallory,1.0,1,0,30,2026-11-22 10:00:00,2026-11-22 10:00:00,10009,,\n"
+        ),
+    )
+    .unwrap();
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1), "mallory's entry is a warning");
+    let states: Vec<(u32, &str, &str)> = r
+        .waitlist
+        .iter()
+        .map(|e| (e.id, e.user_id.as_str(), e.state.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (1, "bob", "expiring"),
+            (2, "carol", "waiting"),
+            (3, "mallory", "waiting")
+        ]
+    );
+    let carol = &r.waitlist[1];
+    assert_eq!(
+        (
+            carol.minutes,
+            carol.earliest_start.as_str(),
+            carol.latest_start.as_str()
+        ),
+        (120, "2026-11-22 10:00:00", "2026-11-22 14:00:00")
+    );
+    assert_eq!(carol.extra_command.as_deref(), Some("echo hi"));
+    assert_eq!(codes(&r), ["waitlist_user_not_allowed"]);
+    assert_eq!(r.problems[0].file, "jobs/waitlist.csv");
+
+    let text = String::from_utf8(checker(root.path(), &[]).stdout).unwrap();
+    assert!(
+        text.contains(
+            "Waitlist: 2 waiting, 1 past their latest start (the next tick expires them)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_waitlist_is_a_problem_naming_its_line() {
+    let root = common::root_from("lab");
+    std::fs::write(
+        root.path().join("jobs/waitlist.csv"),
+        format!("{WAITLIST_HEADER}1,2026-11-21 09:00:00,bob,1.0,1,1,60,2026-11-22 10:00:00,2026-11-22 09:00:00,10002,,\n"),
+    )
+    .unwrap();
+    let (r, code) = report(root.path());
+    assert_eq!(code, Some(1));
+    assert!(r.waitlist.is_empty());
+    let bad = r
+        .problems
+        .iter()
+        .find(|p| p.code == "waitlist_unreadable")
+        .unwrap_or_else(|| panic!("{:?}", r.problems));
+    assert_eq!(
+        (bad.file.as_str(), bad.line),
+        ("jobs/waitlist.csv", Some(2))
+    );
+    assert_eq!(
+        bad.message,
+        "the waitlist cannot be read: latest_start: is before earliest_start"
+    );
+}
+
+#[test]
+fn validate_counts_the_waitlist() {
+    let root = common::root_from("lab");
+    std::fs::write(
+        root.path().join("jobs/waitlist.csv"),
+        format!("{WAITLIST_HEADER}1,2026-11-21 09:00:00,bob,1.0,1,1,60,2026-11-22 10:00:00,2026-11-22 10:00:00,10002,,\n"),
+    )
+    .unwrap();
+    let out = checker(root.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with(", 1 on the waitlist\n"));
+}

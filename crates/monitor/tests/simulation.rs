@@ -4,7 +4,11 @@
 //! bookings go to a recording stand-in: this host has no NVIDIA runtime). After every step:
 //! no GPU held twice at any instant; cpus and memory within capacity; every booking in
 //! exactly one file; the running containers are exactly the `using` rows; the history only
-//! grows. Seeded and reproducible: a failure names the seed and the step.
+//! grows. Some requests ask to wait (`--wait`, some with `--latest-start`), and some
+//! students leave the waitlist again: every entry that joined is waiting in
+//! `jobs/waitlist.csv`, was booked exactly once (inside its window, with what it asked
+//! for), expired after its latest start, or was left — never two of these. Seeded and
+//! reproducible: a failure names the seed and the step.
 //!
 //! CI runs two simulated days; the whole fortnight: `cargo test -p monitor --test simulation
 //! -- --ignored` (AIVC_SIM_SEED picks another seed).
@@ -26,6 +30,11 @@ const USERS: usize = 20;
 const CPUS: f64 = 64.0;
 const MEMORY: f64 = 320.0;
 const GPUS: u32 = 8;
+/// The first users share a group whose small total makes them wait often.
+const GROUP_MEMBERS: usize = 8;
+const GROUP_CPUS: f64 = 6.0;
+const GROUP_MEMORY: u64 = 64;
+const GROUP_GPUS: u32 = 1;
 
 /// splitmix64: small, seeded, reproducible.
 struct Rng(u64);
@@ -57,6 +66,79 @@ struct Sim {
     /// Every booking that was made and not cancelled, by (user, start).
     live: BTreeSet<(String, NaiveDateTime)>,
     history: String,
+    /// The waitlist entries that joined and are not yet booked, expired or left, by number.
+    waiting: BTreeMap<u32, Waiting>,
+    /// This step's requests that asked to wait, by user (one action per user per step).
+    asked: BTreeMap<String, Waiting>,
+    /// How far `monitor.log` has been read for the waitlist's events.
+    log_read: usize,
+    /// Entries that joined, were booked, expired and were left, for the closing note.
+    waitlist_counts: [usize; 4],
+}
+
+/// A waitlist entry as the simulation asked for it.
+#[derive(Debug, Clone, PartialEq)]
+struct Waiting {
+    user: String,
+    cpus: f64,
+    memory: u32,
+    gpus: u32,
+    minutes: i64,
+    earliest: NaiveDateTime,
+    latest: NaiveDateTime,
+}
+
+/// One waitlist event of `monitor.log`: (user, entry number, what happened).
+#[derive(Debug)]
+enum Event {
+    Joined,
+    Booked {
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+    },
+    Expired,
+    Left,
+}
+
+/// The waitlist's lines of `monitor.log` (docs/file-formats.md), in the order they were
+/// written: under the exclusive lock, so in the order they happened.
+fn waitlist_events(text: &str) -> Vec<(String, u32, Event)> {
+    let time = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    let number = |s: &str| -> u32 {
+        s.trim_start_matches('#')
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some((_, message)) = line.split_once("[INFO] ") else {
+            continue;
+        };
+        if let Some((user, rest)) = message.split_once(" joined the waitlist as ") {
+            out.push((user.to_string(), number(rest), Event::Joined));
+        } else if let Some((user, rest)) = message.split_once(" left the waitlist: ") {
+            out.push((user.to_string(), number(rest), Event::Left));
+        } else if let Some((user, rest)) = message.split_once("'s waitlist entry ") {
+            let n = number(rest);
+            if let Some((_, window)) = rest.split_once(" was booked: ") {
+                let (start, rest) = window.split_once(" to ").unwrap();
+                out.push((
+                    user.to_string(),
+                    n,
+                    Event::Booked {
+                        start: time(start),
+                        end: time(&rest[..16]),
+                    },
+                ));
+            } else if rest.contains(" expired: ") {
+                out.push((user.to_string(), n, Event::Expired));
+            }
+        }
+    }
+    out
 }
 
 fn bin_dir() -> PathBuf {
@@ -101,7 +183,7 @@ impl Sim {
         let allow: String = users.iter().map(|u| format!("  - {u}\n")).collect();
         std::fs::write(
             p.join("cfg/capability_config.yaml"),
-            format!("max:\n  cpus: {CPUS}\n  ram: 256\n  swap_size: 64\n  gpus: {GPUS}\n  backup_space: 100\n  work_space: 100\nallow_userIDs:\n{allow}max_default_capability:\n  cpus: 8\n  memory: 64\n  gpus: 2\n  backup_space: 10\n  work_space: 10\n"),
+            format!("max:\n  cpus: {CPUS}\n  ram: 256\n  swap_size: 64\n  gpus: {GPUS}\n  backup_space: 100\n  work_space: 100\nallow_userIDs:\n{allow}max_default_capability:\n  cpus: 8\n  memory: 64\n  gpus: 2\n  backup_space: 10\n  work_space: 10\ngroups:\n  small:\n    members: [{}]\n    total: {{cpus: {GROUP_CPUS}, memory: {GROUP_MEMORY}, gpus: {GROUP_GPUS}}}\n", users[..GROUP_MEMBERS].join(", ")),
         )
         .unwrap();
         let mut entries = String::new();
@@ -129,6 +211,10 @@ impl Sim {
             installation,
             live: BTreeSet::new(),
             history: schedule::HEADER_LINE.to_string(),
+            waiting: BTreeMap::new(),
+            asked: BTreeMap::new(),
+            log_read: 0,
+            waitlist_counts: [0; 4],
         }
     }
 
@@ -240,7 +326,20 @@ impl Sim {
                 u.clone(),
             ];
             let t = |x: NaiveDateTime| x.format("%Y-%m-%d %H:%M").to_string();
-            let args: Vec<String> = if roll < 55 || mine.is_empty() {
+            let entries: Vec<u32> = self
+                .waiting
+                .iter()
+                .filter(|(_, w)| w.user == u)
+                .map(|(n, _)| *n)
+                .collect();
+            let args: Vec<String> = if roll >= 95 && !entries.is_empty() {
+                let n = entries[rng.below(entries.len() as u64) as usize];
+                [
+                    base,
+                    vec!["--waitlist".into(), "--cancel-entry".into(), n.to_string()],
+                ]
+                .concat()
+            } else if roll < 55 || mine.is_empty() {
                 let gpus = if rng.chance(30) { 1 + rng.below(2) } else { 0 };
                 // The real engine refuses more cpus than this machine has; the stand-in does not care.
                 let cpus = if gpus > 0 {
@@ -251,11 +350,39 @@ impl Sim {
                 let memory = 1 + rng.below(64);
                 let (start, start_at) = if rng.chance(25) {
                     ("now".to_string(), now)
+                } else if rng.chance(35) {
+                    // Everyone wants tomorrow morning: the requests that collide and wait.
+                    let at = (now.date() + Duration::days(1))
+                        .and_hms_opt(10, 0, 0)
+                        .unwrap();
+                    (t(at), at)
                 } else {
                     let at = now + Duration::minutes(30 * (1 + rng.below(96) as i64));
                     (t(at), at)
                 };
-                let end = t(start_at + Duration::minutes(30 * (1 + rng.below(24) as i64)));
+                let slots = 1 + rng.below(24) as i64;
+                let end = t(start_at + Duration::minutes(30 * slots));
+                let mut wait = Vec::new();
+                if rng.chance(60) {
+                    // A window of up to four hours more, or the exact start.
+                    let latest = start_at + Duration::minutes(30 * rng.below(9) as i64);
+                    wait.push("--wait".to_string());
+                    if latest > start_at {
+                        wait.extend(["--latest-start".to_string(), t(latest)]);
+                    }
+                    self.asked.insert(
+                        u.clone(),
+                        Waiting {
+                            user: u.clone(),
+                            cpus: cpus as f64,
+                            memory: memory as u32,
+                            gpus: gpus as u32,
+                            minutes: 30 * slots,
+                            earliest: start_at,
+                            latest,
+                        },
+                    );
+                }
                 [
                     base,
                     vec![
@@ -270,6 +397,7 @@ impl Sim {
                         "--end".into(),
                         end,
                     ],
+                    wait,
                 ]
                 .concat()
             } else {
@@ -321,7 +449,12 @@ impl Sim {
             }
             if code == Some(0) {
                 let user = args[3].clone();
-                if args.contains(&"--cpus".to_string()) {
+                let said = String::from_utf8_lossy(&out.stderr);
+                if args.contains(&"--wait".to_string()) && out.stdout.is_empty() {
+                    if !said.contains("joined the waitlist as #") {
+                        self.fail(step, format!("booking {args:?} booked nothing: {said}"));
+                    }
+                } else if args.contains(&"--cpus".to_string()) {
                     let line = String::from_utf8_lossy(&out.stdout).to_string();
                     let start =
                         hostinfo::schedule::parse_time(line.split(',').next().unwrap()).unwrap();
@@ -335,7 +468,111 @@ impl Sim {
         }
     }
 
+    /// Follows the waitlist's events of this step in `monitor.log`: joins become waiting
+    /// entries, a booked entry's booking joins the model. Each entry is booked, expires or
+    /// is left at most once, and only while it waits.
+    fn follow_waitlist(&mut self, now: NaiveDateTime, step: usize) {
+        // No log yet is nothing logged yet.
+        let log =
+            std::fs::read_to_string(self.root.path().join("jobs/monitor.log")).unwrap_or_default();
+        let events = waitlist_events(&log[self.log_read..]);
+        self.log_read = log.len();
+        let asked = std::mem::take(&mut self.asked);
+        let now_slot = hostinfo::clock::floor_slot(now);
+        for (user, n, event) in events {
+            if let Event::Joined = event {
+                let Some(w) = asked.get(&user) else {
+                    self.fail(
+                        step,
+                        format!("{user} joined as #{n} without asking to wait"),
+                    );
+                };
+                if let Some(other) = self.waiting.insert(n, w.clone()) {
+                    self.fail(step, format!("#{n} joined while {other:?} still waits"));
+                }
+                self.waitlist_counts[0] += 1;
+                continue;
+            }
+            let Some(w) = self.waiting.remove(&n).filter(|w| w.user == user) else {
+                self.fail(
+                    step,
+                    format!("{user}'s #{n}: {event:?}, but no such entry waits (booked or ended twice?)"),
+                );
+            };
+            match event {
+                Event::Booked { start, end } => {
+                    let row = self
+                        .rows("booking")
+                        .into_iter()
+                        .chain(self.rows("using"))
+                        .find(|r| r.user_id == user && r.start == start);
+                    let fits = row.as_ref().is_some_and(|r| {
+                        r.end == end
+                            && (r.cpus - w.cpus).abs() < 1e-9
+                            && r.memory == w.memory
+                            && r.gpus.len() as u32 == w.gpus
+                    });
+                    if !fits
+                        || start < w.earliest.max(now_slot)
+                        || start > w.latest
+                        || end - start != Duration::minutes(w.minutes)
+                    {
+                        self.fail(
+                            step,
+                            format!("#{n} {w:?} was booked as {row:?} ({start} to {end})"),
+                        );
+                    }
+                    if !self.live.insert((user, start)) {
+                        self.fail(step, format!("#{n}'s booking at {start} was made twice"));
+                    }
+                    self.waitlist_counts[1] += 1;
+                }
+                Event::Expired if w.latest >= now_slot => {
+                    self.fail(step, format!("#{n} {w:?} expired before its latest start"));
+                }
+                Event::Expired => self.waitlist_counts[2] += 1,
+                Event::Left => self.waitlist_counts[3] += 1,
+                Event::Joined => unreachable!(),
+            }
+        }
+        // The file holds exactly the entries that wait, none past its latest start (the
+        // tick just served it).
+        let path = self.root.path().join("jobs/waitlist.csv");
+        let entries = match std::fs::read_to_string(&path) {
+            Ok(text) => hostinfo::waitlist::parse(&path, &text).unwrap(),
+            Err(_) => Vec::new(),
+        };
+        let in_file: BTreeMap<u32, String> =
+            entries.iter().map(|e| (e.id, e.user_id.clone())).collect();
+        let model: BTreeMap<u32, String> = self
+            .waiting
+            .iter()
+            .map(|(n, w)| (*n, w.user.clone()))
+            .collect();
+        if in_file != model {
+            self.fail(
+                step,
+                format!("waitlist.csv holds {in_file:?}, but {model:?} wait"),
+            );
+        }
+        for e in &entries {
+            let w = &self.waiting[&e.id];
+            if e.latest_start < now_slot
+                || (e.earliest_start, e.latest_start, e.gpus, e.memory)
+                    != (w.earliest, w.latest, w.gpus, w.memory)
+            {
+                self.fail(
+                    step,
+                    format!(
+                        "entry {e:?} is not what was asked ({w:?}) or is past its latest start"
+                    ),
+                );
+            }
+        }
+    }
+
     fn check(&mut self, now: NaiveDateTime, step: usize) {
+        self.follow_waitlist(now, step);
         let (booking, using, used) = (self.rows("booking"), self.rows("using"), self.rows("used"));
         // Every booking in exactly one file, and nothing else there.
         let mut seen: BTreeMap<(String, NaiveDateTime), usize> = BTreeMap::new();
@@ -368,6 +605,24 @@ impl Sim {
                     format!(
                         "over capacity at {}: {} cpus, {} GB",
                         t.points[i], t.cpus[i], t.memory[i]
+                    ),
+                );
+            }
+        }
+        let members: Vec<&Row> = current
+            .iter()
+            .copied()
+            .filter(|r| self.users[..GROUP_MEMBERS].contains(&r.user_id))
+            .collect();
+        let t = checker::timeline::Timeline::build(members);
+        for i in 0..t.points.len() {
+            if t.cpus[i] > GROUP_CPUS + 1e-9 || t.memory[i] > GROUP_MEMORY || t.gpus[i] > GROUP_GPUS
+            {
+                self.fail(
+                    step,
+                    format!(
+                        "group small over its total at {}: {} cpus, {} GB, {} GPUs",
+                        t.points[i], t.cpus[i], t.memory[i], t.gpus[i]
                     ),
                 );
             }
@@ -449,8 +704,9 @@ fn simulate(steps: usize) {
         #[allow(clippy::print_stderr)]
         {
             let used = sim.rows("used").len();
+            let [joined, booked, expired, left] = sim.waitlist_counts;
             eprintln!(
-                "NOTE: seed {seed}: {steps} steps, {} bookings made, {used} finished",
+                "NOTE: seed {seed}: {steps} steps, {} bookings made, {used} finished; waitlist: {joined} joined, {booked} booked, {expired} expired, {left} left",
                 sim.live.len()
             );
         }
