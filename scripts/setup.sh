@@ -196,8 +196,8 @@ install -m 0644 "$repo/scripts/container/aivc-notices.sh" "$root/cfg/container/a
 
 # 4. The monitor's systemd units (and the notices' delivery), with this root and binary
 # folder written in.
-units="aivc-monitor.service aivc-monitor.timer aivc-monitor.path aivc-monitor-failed.service aivc-notices.service aivc-notices.timer aivc-notices.path"
-enable="aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path"
+units="aivc-monitor.service aivc-monitor.timer aivc-monitor.path aivc-monitor-failed.service aivc-notices.service aivc-notices.timer aivc-notices.path aivc-usage.service aivc-usage.timer"
+enable="aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path aivc-usage.timer"
 if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then
   for u in $units; do
     sed -e "s|/usr/local/bin|$prefix/bin|g" -e "s|/usr/local/share/doc|$prefix/share/doc|g" \

@@ -692,12 +692,10 @@ pub fn restart(root: &Root, id: &str) -> Result<(), Error> {
 /// Whether the lab mails notices (`cfg/notify.yaml` sets up SMTP): only then is a student
 /// asked for an address.
 pub fn mails_notices(root: &Root) -> bool {
-    root.load_notify_config()
-        .is_ok_and(|c| c.smtp.is_some())
+    root.load_notify_config().is_ok_and(|c| c.smtp.is_some())
 }
 
 /// An address as typed: trimmed; empty is none.
 pub fn typed_email(typed: &str) -> Option<String> {
     Some(typed.trim().to_string()).filter(|t| !t.is_empty())
 }
-

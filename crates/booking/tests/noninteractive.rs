@@ -473,9 +473,17 @@ fn email_sets_changes_and_removes_the_address_and_a_bad_one_changes_nothing() {
     let set = |address: &str| book(root.path(), &["--user-id", "bob", "--email", address], BOB);
     let out = set("bob@lab.example");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(users().contains("  email: bob@lab.example\n"), "{}", users());
+    assert!(
+        users().contains("  email: bob@lab.example\n"),
+        "{}",
+        users()
+    );
     // This lab sends no e-mail: the student is told so.
-    assert!(stderr(&out).contains("does not send e-mail"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not send e-mail"),
+        "{}",
+        stderr(&out)
+    );
 
     let before = users();
     for bad in ["bob", "bob@lab.example\nBcc: x@y.z", "a b@c.d", "<x@y.z>"] {

@@ -11,8 +11,8 @@ use hostinfo::clock;
 use hostinfo::schedule::{format_time, GpuSet, Row};
 use hostinfo::Config;
 
-pub use crate::capacity::{Resource, ScopeName};
 use crate::capacity::{self, Screen};
+pub use crate::capacity::{Resource, ScopeName};
 use crate::limits::{user_max, user_policies};
 use crate::placement;
 use crate::policies::{self, Broken};
@@ -320,7 +320,8 @@ fn check_capacity(
 fn check_policies(ctx: &Context, req: &Request) -> Result<(), Refusal> {
     let cap = &ctx.config.capability;
     let p = user_policies(cap, &req.user_id);
-    policies::check(cap, &p, &ctx.rows, req, ctx.now_slot).map_err(|broken| Refusal::Policy { broken })
+    policies::check(cap, &p, &ctx.rows, req, ctx.now_slot)
+        .map_err(|broken| Refusal::Policy { broken })
 }
 
 /// The rules that do not depend on what others booked, and the user's own overlap.
@@ -360,7 +361,11 @@ fn check_request(ctx: &Context, req: &Request) -> Result<(), Refusal> {
                 field,
                 asked,
                 max: limit,
-                from: crate::limits::source_text(&config.capability, &req.user_id, &field.to_string()),
+                from: crate::limits::source_text(
+                    &config.capability,
+                    &req.user_id,
+                    &field.to_string(),
+                ),
             });
         }
     }

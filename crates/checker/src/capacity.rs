@@ -119,7 +119,9 @@ impl<'c> Scope<'c> {
     pub fn holds(&self, cap: &CapabilityConfig, row: &Row) -> bool {
         match self.group {
             None => true,
-            Some(g) => cap.group_of(&row.user_id).is_some_and(|(name, _)| name == g),
+            Some(g) => cap
+                .group_of(&row.user_id)
+                .is_some_and(|(name, _)| name == g),
         }
     }
 
@@ -215,10 +217,7 @@ pub fn first_over(
     end: NaiveDateTime,
 ) -> Option<Over> {
     for scope in scopes {
-        let t = Timeline::build_clipped(
-            scope.rows(cap, rows.iter().copied()),
-            Some((start, end)),
-        );
+        let t = Timeline::build_clipped(scope.rows(cap, rows.iter().copied()), Some((start, end)));
         for r in Resource::ALL {
             let Some(capacity) = scope.capacity(r) else {
                 continue;

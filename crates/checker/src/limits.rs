@@ -34,10 +34,15 @@ pub enum Source {
 }
 
 /// The five per-booking maximums, each as (value in the file, where it came from).
-fn max_sources(cap: &CapabilityConfig, user_id: &str) -> [(&'static str, Option<Limit>, Source); 5] {
+fn max_sources(
+    cap: &CapabilityConfig,
+    user_id: &str,
+) -> [(&'static str, Option<Limit>, Source); 5] {
     let none = Limits::default();
     let custom = cap.exception(user_id).map_or(&none, |e| &e.limits);
-    let group = cap.group_of(user_id).map_or(&none, |(_, g)| &g.max_capability);
+    let group = cap
+        .group_of(user_id)
+        .map_or(&none, |(_, g)| &g.max_capability);
     let default = &cap.default_limits;
     let pick = |f: fn(&Limits) -> Option<Limit>| {
         f(custom)
@@ -74,8 +79,14 @@ pub fn user_max(cap: &CapabilityConfig, user_id: &str) -> UserMax {
 
 /// Resolves a user's policies: exception → group → lab; a key set nowhere is no limit.
 pub fn user_policies(cap: &CapabilityConfig, user_id: &str) -> Policies {
-    let own = cap.exception(user_id).map(|e| e.policies).unwrap_or_default();
-    let group = cap.group_of(user_id).map(|(_, g)| g.policies).unwrap_or_default();
+    let own = cap
+        .exception(user_id)
+        .map(|e| e.policies)
+        .unwrap_or_default();
+    let group = cap
+        .group_of(user_id)
+        .map(|(_, g)| g.policies)
+        .unwrap_or_default();
     own.or(group).or(cap.policies)
 }
 
@@ -84,8 +95,13 @@ pub fn user_policies(cap: &CapabilityConfig, user_id: &str) -> Policies {
 pub struct Explained {
     /// The key as written in the file: `cpus` … `work_space`, or a policy's name.
     pub key: String,
-    /// The number in force; `null` for a policy that is not set anywhere (no limit).
+    /// The number in force; `null` for a policy that is not set anywhere (no limit), and
+    /// for a policy that is not a number (`text` holds it).
     pub value: Option<f64>,
+    /// A policy in words: `idle_reclaim` (`off`, `when_needed`, `always`),
+    /// `stop_unbooked_gpu_use` (`true`, `false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     pub from: Source,
 }
 
@@ -118,11 +134,18 @@ pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
         .map(|((key, _, from), value)| Explained {
             key: key.into(),
             value: Some(value),
+            text: None,
             from,
         })
         .collect();
-    let own = cap.exception(user_id).map(|e| e.policies).unwrap_or_default();
-    let group = cap.group_of(user_id).map(|(_, g)| g.policies).unwrap_or_default();
+    let own = cap
+        .exception(user_id)
+        .map(|e| e.policies)
+        .unwrap_or_default();
+    let group = cap
+        .group_of(user_id)
+        .map(|(_, g)| g.policies)
+        .unwrap_or_default();
     let resolved = user_policies(cap, user_id);
     for key in hostinfo::groups::POLICY_KEYS {
         let from = if own.has(key) {
@@ -134,11 +157,28 @@ pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
         } else {
             Source::Host
         };
+        use hostinfo::groups as g;
+        let text = match key {
+            "idle_reclaim" => Some(resolved.idle_reclaim.unwrap_or_default().as_str().into()),
+            "stop_unbooked_gpu_use" => {
+                Some(resolved.stop_unbooked_gpu_use.unwrap_or(false).to_string())
+            }
+            _ => None,
+        };
+        // The idle keys have defaults (they matter only once idle_reclaim is on).
+        let idle = |v: Option<u32>, default: u32| Some(f64::from(v.unwrap_or(default)));
         let value = match key {
             "max_active_bookings" => resolved.max_active_bookings.map(f64::from),
             "max_hours_per_booking" => resolved.max_hours_per_booking,
             "max_gpu_hours_ahead" => resolved.max_gpu_hours_ahead,
             "max_waitlist_entries" => resolved.max_waitlist_entries.map(f64::from),
+            "idle_reclaim" | "stop_unbooked_gpu_use" => None,
+            "idle_timeout_minutes" => idle(resolved.idle_timeout_minutes, g::IDLE_TIMEOUT_MINUTES),
+            "idle_grace_minutes" => idle(resolved.idle_grace_minutes, g::IDLE_GRACE_MINUTES),
+            "idle_gpu_util_percent" => {
+                idle(resolved.idle_gpu_util_percent, g::IDLE_GPU_UTIL_PERCENT)
+            }
+            "idle_cpu_percent" => Some(resolved.idle_cpu_percent.unwrap_or(g::IDLE_CPU_PERCENT)),
             // Unset, the horizon every tool keeps still applies.
             _ => Some(f64::from(
                 resolved
@@ -149,6 +189,7 @@ pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
         limits.push(Explained {
             key: key.into(),
             value,
+            text,
             from,
         });
     }
@@ -179,9 +220,10 @@ impl Explanation {
             }
         );
         for l in &self.limits {
-            let value = match l.value {
-                Some(v) => format!("{v}"),
-                None => "no limit".into(),
+            let value = match (&l.text, l.value) {
+                (Some(t), _) => t.clone(),
+                (None, Some(v)) => format!("{v}"),
+                (None, None) => "no limit".into(),
             };
             let from = match l.from {
                 Source::Exception => match &self.reason {
@@ -194,6 +236,9 @@ impl Explanation {
                 }
                 Source::Default => "lab default".into(),
                 Source::Host if l.key == "max_days_ahead" => "the two-week horizon".into(),
+                Source::Host if l.key.starts_with("idle_") || l.key == "stop_unbooked_gpu_use" => {
+                    "default".into()
+                }
                 Source::Host if l.value.is_some() => "host capacity".into(),
                 Source::Host => "not set".into(),
             };
@@ -225,4 +270,3 @@ pub fn source_text(cap: &CapabilityConfig, user_id: &str, key: &str) -> String {
         Source::Host => "the host's capacity".into(),
     }
 }
-

@@ -69,8 +69,7 @@ fn short(t: NaiveDateTime) -> String {
 /// How far after the current slot a booking may start under `p`.
 pub fn days_ahead(p: &Policies) -> Duration {
     Duration::days(i64::from(
-        p.max_days_ahead
-            .unwrap_or(hostinfo::groups::MAX_DAYS_AHEAD),
+        p.max_days_ahead.unwrap_or(hostinfo::groups::MAX_DAYS_AHEAD),
     ))
 }
 

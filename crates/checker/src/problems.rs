@@ -184,7 +184,11 @@ fn config_problems(f: &mut Found) {
         }
     }
     for (name, group) in &cap.groups.0 {
-        for id in group.members.iter().filter(|id| !cap.allow_user_ids.contains(id)) {
+        for id in group
+            .members
+            .iter()
+            .filter(|id| !cap.allow_user_ids.contains(id))
+        {
             f.add(
                 Severity::Warning,
                 "config",

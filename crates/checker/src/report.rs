@@ -8,11 +8,11 @@ use hostinfo::Table;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{user_max, user_policies, UserMax};
-use hostinfo::config::{Limit, Policies, Total};
 use crate::problems::{self, Problem};
 use crate::snapshot::{Snapshot, TableRow};
 use crate::timeline::Timeline;
 use chrono::NaiveDateTime;
+use hostinfo::config::{Limit, Policies, Total};
 
 /// The schema version; bumped on any change that could break a reader.
 pub const VERSION: u32 = 1;

@@ -575,12 +575,12 @@ max_custom_capability:
   alice:
     gpus: 6
     reason: thesis runs, approved by the PI
-    policies: {max_hours_per_booking: 120}
+    policies: {max_hours_per_booking: 120, idle_reclaim: always}
 groups:
   phd:
     members: [alice, bob]
     max_capability: {cpus: 16, gpus: 4}
-    policies: {max_active_bookings: 4, max_hours_per_booking: 24}
+    policies: {max_active_bookings: 4, max_hours_per_booking: 24, idle_reclaim: when_needed, idle_grace_minutes: 60}
   staff:
     members: [dave]
     max_capability: {cpus: max}
@@ -588,12 +588,25 @@ policies:
   max_active_bookings: 3
   max_hours_per_booking: 72
   max_days_ahead: 10
+  idle_timeout_minutes: 90
+  stop_unbooked_gpu_use: true
 ";
 
 fn limit(key: &str, value: Option<f64>, from: Source) -> Explained {
     Explained {
         key: key.into(),
         value,
+        text: None,
+        from,
+    }
+}
+
+/// A policy that is a word, not a number.
+fn limit_text(key: &str, text: &str, from: Source) -> Explained {
+    Explained {
+        key: key.into(),
+        value: None,
+        text: Some(text.into()),
         from,
     }
 }
@@ -622,6 +635,12 @@ fn each_maximum_resolves_key_by_key_exception_group_lab_host() {
             limit("max_gpu_hours_ahead", None, Host),
             limit("max_days_ahead", Some(10.0), Default),
             limit("max_waitlist_entries", None, Host),
+            limit_text("idle_reclaim", "always", Exception),
+            limit("idle_timeout_minutes", Some(90.0), Default),
+            limit("idle_grace_minutes", Some(60.0), Group),
+            limit("idle_gpu_util_percent", Some(5.0), Host),
+            limit("idle_cpu_percent", Some(10.0), Host),
+            limit_text("stop_unbooked_gpu_use", "true", Default),
         ]
     );
     let m = user_max(cap, "alice");
@@ -648,6 +667,12 @@ fn each_maximum_resolves_key_by_key_exception_group_lab_host() {
             ("max_gpu_hours_ahead", None, Host),
             ("max_days_ahead", Some(10.0), Default),
             ("max_waitlist_entries", None, Host),
+            ("idle_reclaim", None, Group),
+            ("idle_timeout_minutes", Some(90.0), Default),
+            ("idle_grace_minutes", Some(60.0), Group),
+            ("idle_gpu_util_percent", Some(5.0), Host),
+            ("idle_cpu_percent", Some(10.0), Host),
+            ("stop_unbooked_gpu_use", None, Default),
         ]
     );
 
@@ -667,8 +692,20 @@ fn each_maximum_resolves_key_by_key_exception_group_lab_host() {
             (None, Host),
             (Some(10.0), Default),
             (None, Host),
+            (None, Host),
+            (Some(90.0), Default),
+            (Some(30.0), Host),
+            (Some(5.0), Host),
+            (Some(10.0), Host),
+            (None, Default),
         ]
     );
+    let words: Vec<_> = [&bob, &erin]
+        .iter()
+        .map(|e| e.limits.iter().find(|l| l.key == "idle_reclaim").unwrap())
+        .map(|l| l.text.as_deref())
+        .collect();
+    assert_eq!(words, [Some("when_needed"), Some("off")]);
     // `max` in a group's tier is the host's capacity, and still counts as the group's.
     assert_eq!(user_max(cap, "dave").cpus, 32.0);
     assert_eq!(
@@ -933,6 +970,12 @@ alice, group phd
   max_gpu_hours_ahead    no limit   not set
   max_days_ahead         10         lab policies
   max_waitlist_entries   no limit   not set
+  idle_reclaim           always     exception: thesis runs, approved by the PI
+  idle_timeout_minutes   90         lab policies
+  idle_grace_minutes     60         group phd
+  idle_gpu_util_percent  5          default
+  idle_cpu_percent       10         default
+  stop_unbooked_gpu_use  true       lab policies
 "
     );
     let out = limits_cli(lab.dir.path(), &["limits", "mallory"]);

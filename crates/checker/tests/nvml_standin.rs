@@ -106,7 +106,8 @@ fn json_shows_the_standin_gpus_with_driver_memory_utilisation_and_processes() {
 }
 
 #[test]
-fn a_process_on_a_gpu_no_running_booking_holds_is_a_problem() {
+fn a_process_on_a_gpu_no_running_booking_holds_is_a_problem_named_with_its_owner_and_memory() {
+    let own = std::process::id();
     let root = common::root_from("lab");
     let state = root.path().join("nvml-state");
     std::fs::write(
@@ -116,14 +117,19 @@ fn a_process_on_a_gpu_no_running_booking_holds_is_a_problem() {
              gpu 0 {UUID0} 81920 20480 87 NVIDIA Stand-in 80GB\n\
              gpu 1 {UUID1} 81920 1024 12 NVIDIA Stand-in 80GB\n\
              proc 0 4242 20000\n\
-             proc 1 5151 1000\n"
+             proc 1 {own} 1000\n"
         ),
     )
     .unwrap();
     let (code, report) = checker_json(root.path(), &state, None);
+    // The test's own process: a host process (or, where the tests run in a container, that
+    // container's), named with its memory.
+    let owner = hostinfo::gpu::process_owner(own).unwrap();
     assert_eq!(
         unbooked(&report),
-        ["process 5151 runs on GPU 1, which no running booking holds"]
+        [format!(
+            "process {own} ({owner}) runs on GPU 1 with 1000 MiB, which no running booking holds"
+        )]
     );
     assert_eq!(code, Some(1), "a problem is a negative answer");
 }

@@ -114,10 +114,11 @@ pub fn append_locked(
             _ => continue,
         }
         let mut text = String::new();
-        file.read_to_string(&mut text).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        file.read_to_string(&mut text)
+            .map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let bytes = more(&text)?;
         if bytes.is_empty() {
             return Ok(());
@@ -137,7 +138,8 @@ pub fn append_locked(
 /// The content of `path` read under a shared `flock` (see [`append_locked`]).
 pub fn read_locked(path: &Path) -> Result<String> {
     use std::io::Read;
-    let mut file = open_plain(path, OFlags::RDONLY, 0).map_err(|e| crate::error::read_error(path, e))?;
+    let mut file =
+        open_plain(path, OFlags::RDONLY, 0).map_err(|e| crate::error::read_error(path, e))?;
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockShared)
         .map_err(|e| crate::error::read_error(path, e.into()))?;
     let mut text = String::new();

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gpu::MAX_GPUS;
-pub use crate::groups::{Exception, Group, Policies, Total};
 use crate::groups::{self, RawException, RawGroup};
+pub use crate::groups::{Exception, Group, Policies, Total};
 use crate::yaml::{self, line_of_key, OrderedMap, ScalarString};
 use std::collections::HashMap;
 

@@ -152,6 +152,65 @@ pub fn inventory(probe: &dyn GpuProbe, fallback_count: u32) -> GpuInventory {
     }
 }
 
+/// Who runs a host process: the Docker container it is in (the 64-hex id of
+/// `/proc/<pid>/cgroup`), else the host user (`/proc/<pid>/status`'s uid, by name when
+/// `/etc/passwd` has it). Cheap reads of `/proc` only; `None` for a process gone meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessOwner {
+    Container(String),
+    HostUser(String),
+}
+
+impl std::fmt::Display for ProcessOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProcessOwner::Container(id) => write!(f, "container {}", &id[..id.len().min(12)]),
+            ProcessOwner::HostUser(name) => write!(f, "host user {name}"),
+        }
+    }
+}
+
+/// The 64-hex container id in a `/proc/<pid>/cgroup` text (cgroup v1 `/docker/<id>` or
+/// v2 `docker-<id>.scope`), if the process runs in a container.
+pub fn container_id(cgroup: &str) -> Option<String> {
+    for line in cgroup.lines() {
+        let path = line.rsplit(':').next().unwrap_or("");
+        for part in path.split('/').rev() {
+            let id = part
+                .strip_prefix("docker-")
+                .and_then(|p| p.strip_suffix(".scope"))
+                .unwrap_or(part);
+            if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Some(id.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// See [`ProcessOwner`].
+pub fn process_owner(pid: u32) -> Option<ProcessOwner> {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    if let Some(id) = container_id(&cgroup) {
+        return Some(ProcessOwner::Container(id));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+        p.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+        })
+    });
+    Some(ProcessOwner::HostUser(name.unwrap_or(format!("uid {uid}"))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,15 +35,66 @@ pub struct Policies {
     /// Waitlist entries one user may have at a time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_waitlist_entries: Option<u32>,
+    /// Whether a running booking whose GPUs sit idle is ended early (`monitor`'s idle check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_reclaim: Option<IdleReclaim>,
+    /// How long a booking's GPUs must be idle before it is reclaimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_minutes: Option<u32>,
+    /// From a booking's start, how long it is never counted idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_grace_minutes: Option<u32>,
+    /// A GPU under this utilisation (percent) counts as idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_gpu_util_percent: Option<u32>,
+    /// A container under this CPU use (percent of one CPU) counts as idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_cpu_percent: Option<f64>,
+    /// Whether the monitor stops this installation's container that uses a GPU its
+    /// booking does not hold (resolved for the container's user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_unbooked_gpu_use: Option<bool>,
 }
 
+/// `idle_reclaim:` — off (the default), only when someone could use the GPUs, or always.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdleReclaim {
+    #[default]
+    Off,
+    WhenNeeded,
+    Always,
+}
+
+impl IdleReclaim {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdleReclaim::Off => "off",
+            IdleReclaim::WhenNeeded => "when_needed",
+            IdleReclaim::Always => "always",
+        }
+    }
+}
+
+/// The idle keys' values when left out everywhere (docs/file-formats.md).
+pub const IDLE_TIMEOUT_MINUTES: u32 = 120;
+pub const IDLE_GRACE_MINUTES: u32 = 30;
+pub const IDLE_GPU_UTIL_PERCENT: u32 = 5;
+pub const IDLE_CPU_PERCENT: f64 = 10.0;
+
 /// The policy keys, as written in the file.
-pub const POLICY_KEYS: [&str; 5] = [
+pub const POLICY_KEYS: [&str; 11] = [
     "max_active_bookings",
     "max_hours_per_booking",
     "max_gpu_hours_ahead",
     "max_days_ahead",
     "max_waitlist_entries",
+    "idle_reclaim",
+    "idle_timeout_minutes",
+    "idle_grace_minutes",
+    "idle_gpu_util_percent",
+    "idle_cpu_percent",
+    "stop_unbooked_gpu_use",
 ];
 
 impl Policies {
@@ -57,6 +108,16 @@ impl Policies {
             max_gpu_hours_ahead: self.max_gpu_hours_ahead.or(fallback.max_gpu_hours_ahead),
             max_days_ahead: self.max_days_ahead.or(fallback.max_days_ahead),
             max_waitlist_entries: self.max_waitlist_entries.or(fallback.max_waitlist_entries),
+            idle_reclaim: self.idle_reclaim.or(fallback.idle_reclaim),
+            idle_timeout_minutes: self.idle_timeout_minutes.or(fallback.idle_timeout_minutes),
+            idle_grace_minutes: self.idle_grace_minutes.or(fallback.idle_grace_minutes),
+            idle_gpu_util_percent: self
+                .idle_gpu_util_percent
+                .or(fallback.idle_gpu_util_percent),
+            idle_cpu_percent: self.idle_cpu_percent.or(fallback.idle_cpu_percent),
+            stop_unbooked_gpu_use: self
+                .stop_unbooked_gpu_use
+                .or(fallback.stop_unbooked_gpu_use),
         }
     }
 
@@ -68,6 +129,12 @@ impl Policies {
             "max_gpu_hours_ahead" => self.max_gpu_hours_ahead.is_some(),
             "max_days_ahead" => self.max_days_ahead.is_some(),
             "max_waitlist_entries" => self.max_waitlist_entries.is_some(),
+            "idle_reclaim" => self.idle_reclaim.is_some(),
+            "idle_timeout_minutes" => self.idle_timeout_minutes.is_some(),
+            "idle_grace_minutes" => self.idle_grace_minutes.is_some(),
+            "idle_gpu_util_percent" => self.idle_gpu_util_percent.is_some(),
+            "idle_cpu_percent" => self.idle_cpu_percent.is_some(),
+            "stop_unbooked_gpu_use" => self.stop_unbooked_gpu_use.is_some(),
             _ => false,
         }
     }
@@ -105,6 +172,46 @@ impl Policies {
             return Some((
                 "max_days_ahead",
                 format!("must lie between 1 and {MAX_DAYS_AHEAD}, found {d}"),
+            ));
+        }
+        // A timeout under one sampling interval would reclaim on one quiet sample.
+        if let Some(m) = self
+            .idle_timeout_minutes
+            .filter(|m| !(10..=MAX_DAYS_AHEAD * 24 * 60).contains(m))
+        {
+            return Some((
+                "idle_timeout_minutes",
+                format!(
+                    "must lie between 10 and {} minutes, found {m}",
+                    MAX_DAYS_AHEAD * 24 * 60
+                ),
+            ));
+        }
+        if let Some(m) = self
+            .idle_grace_minutes
+            .filter(|m| *m > MAX_DAYS_AHEAD * 24 * 60)
+        {
+            return Some((
+                "idle_grace_minutes",
+                format!(
+                    "must lie between 0 and {} minutes, found {m}",
+                    MAX_DAYS_AHEAD * 24 * 60
+                ),
+            ));
+        }
+        if let Some(p) = self.idle_gpu_util_percent.filter(|p| *p > 100) {
+            return Some((
+                "idle_gpu_util_percent",
+                format!("must lie between 0 and 100, found {p}"),
+            ));
+        }
+        if let Some(p) = self
+            .idle_cpu_percent
+            .filter(|p| !(p.is_finite() && *p >= 0.0))
+        {
+            return Some((
+                "idle_cpu_percent",
+                format!("must be a percent of one CPU ≥ 0, found {p}"),
             ));
         }
         None
@@ -410,17 +517,15 @@ pub(crate) fn read_member_files(
             }
             match index.get(id) {
                 Some(j) if *j == i => continue,
-                Some(&j) => {
-                    return Err(Error::invalid(
-                        &file,
-                        Some(n + 1),
-                        None,
-                        format!(
-                            "`{id}` is already a member of `{}`; a user belongs to at most one group",
-                            names[j]
-                        ),
-                    ))
-                }
+                Some(&j) => return Err(Error::invalid(
+                    &file,
+                    Some(n + 1),
+                    None,
+                    format!(
+                        "`{id}` is already a member of `{}`; a user belongs to at most one group",
+                        names[j]
+                    ),
+                )),
                 None => {
                     index.insert(id.to_string(), i);
                     g.members.push(id.to_string());

@@ -33,10 +33,17 @@ pub enum Sign {
     AuthWarning,
     /// A notice channel (container file, e-mail, webhook) that failed this run.
     NoticeWarning,
+    /// A running booking's GPUs have been idle for 80 % or 95 % of its idle timeout, or
+    /// past it with nobody who could use them (report only).
+    IdleWarning,
+    /// A booking idle past its timeout was reclaimed: its end moved to the next slot.
+    IdleReclaim,
+    /// A container of this installation that used a GPU it did not book was stopped.
+    GPUUnbookedStop,
 }
 
 impl Sign {
-    pub const ALL: [Sign; 7] = [
+    pub const ALL: [Sign; 10] = [
         Sign::SpaceWarning,
         Sign::ContainerWarning,
         Sign::ContainerError,
@@ -44,6 +51,9 @@ impl Sign {
         Sign::UpdateError,
         Sign::AuthWarning,
         Sign::NoticeWarning,
+        Sign::IdleWarning,
+        Sign::IdleReclaim,
+        Sign::GPUUnbookedStop,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +65,9 @@ impl Sign {
             Sign::UpdateError => "UpdateError",
             Sign::AuthWarning => "AuthWarning",
             Sign::NoticeWarning => "NoticeWarning",
+            Sign::IdleWarning => "IdleWarning",
+            Sign::IdleReclaim => "IdleReclaim",
+            Sign::GPUUnbookedStop => "GPUUnbookedStop",
         }
     }
 }

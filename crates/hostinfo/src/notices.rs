@@ -86,6 +86,8 @@ kinds! {
     WaitlistJoined => "waitlist_joined", "a request joined the waitlist";
     WaitlistBooked => "waitlist_booked", "a waitlist entry was booked";
     WaitlistExpired => "waitlist_expired", "a waitlist entry's latest start passed";
+    IdleWarning => "idle_warning", "a booking's GPUs have been idle for most of the idle timeout";
+    IdleReclaimed => "idle_reclaimed", "a booking idle past its timeout ends at the next half hour";
     GpuUnbooked => "gpu_unbooked", "(admins) a process on a GPU no running booking holds";
     StartKeepsFailing => "start_keeps_failing", "(admins) a start failed three times or more";
     TickFailed => "tick_failed", "(admins) a monitor tick failed";
@@ -171,8 +173,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Notice>> {
             Error::invalid(path, Some(line), Some(field.to_string()), why)
         };
         let time = parse_time(&f[1]).map_err(|e| bad("time", e.to_string()))?;
-        let recipient = Recipient::parse(&f[2])
-            .ok_or_else(|| bad("recipient", format!("`{}` is not `user:ID` or `admins`", f[2])))?;
+        let recipient = Recipient::parse(&f[2]).ok_or_else(|| {
+            bad(
+                "recipient",
+                format!("`{}` is not `user:ID` or `admins`", f[2]),
+            )
+        })?;
         let kind =
             Kind::parse(&f[3]).ok_or_else(|| bad("kind", format!("unknown kind `{}`", f[3])))?;
         if f[0].is_empty() {

@@ -203,9 +203,12 @@ mod tests {
 
     #[test]
     fn bad_urls_addresses_and_keys_are_named() {
-        let e = NotifyConfig::parse(Path::new("n.yaml"), "admin_webhooks: [file:///etc/shadow]\n")
-            .unwrap_err()
-            .to_string();
+        let e = NotifyConfig::parse(
+            Path::new("n.yaml"),
+            "admin_webhooks: [file:///etc/shadow]\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             "n.yaml:1: admin_webhooks: entry 1 is not an http:// or https:// URL of at most 2048 bytes"
@@ -239,6 +242,9 @@ mod tests {
         assert!(e.contains("mode 0644") && !e.contains("hunter2"), "{e}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let (user, password) = read_credentials(&path).unwrap();
-        assert_eq!((user.as_str(), password.expose()), ("mailer", "hunter2-secret"));
+        assert_eq!(
+            (user.as_str(), password.expose()),
+            ("mailer", "hunter2-secret")
+        );
     }
 }

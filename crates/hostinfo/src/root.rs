@@ -399,6 +399,38 @@ impl Root {
         Ok(removed)
     }
 
+    /// The containers' last CPU readings (`jobs/usage/.cpu-state`); none when missing or
+    /// unreadable as text.
+    pub fn read_usage_cpu_state(&self) -> Vec<crate::usage::CpuReading> {
+        use std::io::Read;
+        let path = self.usage_dir().join(crate::usage::CPU_STATE_FILE);
+        let Ok(file) = atomic::open_plain(&path, rustix::fs::OFlags::RDONLY, 0) else {
+            return Vec::new();
+        };
+        // A line per running booking: far below this.
+        let mut text = String::new();
+        let _ = file.take(1 << 20).read_to_string(&mut text);
+        crate::usage::parse_cpu_state(&text)
+    }
+
+    /// Replaces the containers' last CPU readings; one writer (the sampling timer).
+    pub fn write_usage_cpu_state(&self, readings: &[crate::usage::CpuReading]) -> Result<()> {
+        let dir = self.usage_dir();
+        if let Err(e) = std::fs::create_dir(&dir) {
+            if e.kind() != std::io::ErrorKind::AlreadyExists {
+                return Err(Error::Write {
+                    path: dir,
+                    source: e,
+                });
+            }
+        }
+        atomic::replace(
+            &dir.join(crate::usage::CPU_STATE_FILE),
+            &crate::usage::cpu_state_to_bytes(readings),
+            0o644,
+        )
+    }
+
     /// The waitlist in join order; a missing file is an empty list.
     pub fn read_waitlist(&self, _lock: &impl Held) -> Result<Vec<crate::waitlist::Entry>> {
         let path = self.waitlist_path();

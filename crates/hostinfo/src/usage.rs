@@ -135,6 +135,48 @@ pub fn parse_lines(path: &Path, first_line: usize, text: &str) -> Result<Vec<Sam
     Ok(out)
 }
 
+/// The file in `jobs/usage/` that keeps each container's last cumulative CPU time, so the
+/// next sample gives the average CPU use between the two (see docs/file-formats.md).
+pub const CPU_STATE_FILE: &str = ".cpu-state";
+
+/// One container's cumulative CPU time as last read from its cgroup, and when (the host's
+/// real clock: the counter runs on real time, whatever `AIVC_NOW` says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuReading {
+    /// The container's full id.
+    pub container: String,
+    pub cpu_nanos: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub at_unix_nanos: u128,
+}
+
+/// The state file's text: `container cpu_nanos at_unix_nanos`, one line each.
+pub fn cpu_state_to_bytes(readings: &[CpuReading]) -> Vec<u8> {
+    readings
+        .iter()
+        .map(|r| format!("{} {} {}\n", r.container, r.cpu_nanos, r.at_unix_nanos))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// Parses the state file; a line that does not parse is dropped (the state only makes the
+/// next CPU cell possible, and a lost reading costs one empty cell).
+pub fn parse_cpu_state(text: &str) -> Vec<CpuReading> {
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.split(' ');
+            let container = f.next().filter(|c| !c.is_empty())?.to_string();
+            let cpu_nanos = f.next()?.parse().ok()?;
+            let at_unix_nanos = f.next()?.parse().ok()?;
+            f.next().is_none().then_some(CpuReading {
+                container,
+                cpu_nanos,
+                at_unix_nanos,
+            })
+        })
+        .collect()
+}
+
 /// The file name of a day's samples.
 pub fn file_name(day: chrono::NaiveDate) -> String {
     format!("{}.csv", day.format("%Y-%m-%d"))
@@ -175,5 +217,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert_eq!(e, "u.csv:2: subject: `cpu:1` is not gpu:N or user:ID");
+    }
+
+    #[test]
+    fn the_cpu_state_round_trips_and_drops_bad_lines() {
+        let readings = vec![CpuReading {
+            container: "abc".into(),
+            cpu_nanos: 12,
+            at_unix_nanos: 1_700_000_000_000_000_000,
+        }];
+        let text = String::from_utf8(cpu_state_to_bytes(&readings)).unwrap();
+        assert_eq!(text, "abc 12 1700000000000000000\n");
+        assert_eq!(
+            parse_cpu_state(&format!("{text}x y z\nshort 1\n")),
+            readings
+        );
     }
 }

@@ -91,10 +91,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Entry>> {
             extra_command: Some(f[11].clone()).filter(|s| !s.is_empty()),
         };
         if entry.latest_start < entry.earliest_start {
-            return Err(bad(
-                "latest_start",
-                "is before earliest_start".to_string(),
-            ));
+            return Err(bad("latest_start", "is before earliest_start".to_string()));
         }
         if entry.minutes == 0 || !entry.minutes.is_multiple_of(30) {
             return Err(bad(
@@ -156,7 +153,10 @@ mod tests {
         };
         let bytes = to_bytes(std::slice::from_ref(&e));
         let text = String::from_utf8(bytes).unwrap();
-        assert_eq!(parse(Path::new("w.csv"), &text).unwrap(), std::slice::from_ref(&e));
+        assert_eq!(
+            parse(Path::new("w.csv"), &text).unwrap(),
+            std::slice::from_ref(&e)
+        );
         assert_eq!(Entry::next_id(&[e]), 4);
         let bad = text.replace(",120,", ",45,");
         assert_eq!(

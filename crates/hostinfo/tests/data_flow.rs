@@ -117,6 +117,10 @@ fn only_the_allowed_dependencies_exist() {
         ("monitor", "notices"),
         ("notices", "hostinfo"),
         ("notices", "userfs"),
+        // Usage sampling: run by the monitor (`--sample`); read-only docker queries.
+        ("monitor", "usage"),
+        ("usage", "hostinfo"),
+        ("usage", "docker-client"),
     ]
     .into();
     for (a, b) in cargo_graph().1 {

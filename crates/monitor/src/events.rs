@@ -76,14 +76,37 @@ pub fn keeps_failing(row: &Row, attempts: u32, reason: &str, now: NaiveDateTime)
     )
 }
 
-pub fn gpu_unbooked(processes: usize, now: NaiveDateTime) -> Notice {
-    Notice::new(
-        now,
-        Recipient::Admins,
-        Kind::GpuUnbooked,
-        "gpu-unbooked",
-        &format!("{processes} process(es) use a GPU that no running booking holds; monitor.log names them (GpuWarning)."),
-    )
+/// For the admins, one notice per process on a GPU outside the bookings (and per GPU
+/// shared by two containers): its pid, its container or host user, its memory, each GPU it
+/// is on. The key holds the pid, so the rate limit keeps each process to one notice per
+/// period.
+pub fn gpu_unbooked(findings: &[crate::gpuwatch::Finding], now: NaiveDateTime) -> Vec<Notice> {
+    let mut by_key: Vec<(String, Vec<&str>)> = Vec::new();
+    for f in findings {
+        let key = match f.pid {
+            Some(pid) => format!("gpu-unbooked:{pid}"),
+            None => format!("gpu-shared:{}", f.gpu),
+        };
+        match by_key.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, messages)) => messages.push(&f.message),
+            None => by_key.push((key, vec![&f.message])),
+        }
+    }
+    by_key
+        .into_iter()
+        .map(|(key, messages)| {
+            Notice::new(
+                now,
+                Recipient::Admins,
+                Kind::GpuUnbooked,
+                key,
+                &format!(
+                    "{} (monitor.log: GPUDuplicateWarning).",
+                    messages.join("; ")
+                ),
+            )
+        })
+        .collect()
 }
 
 /// A failed tick leaves every file as it was (that is how bad input is handled), so this

@@ -4,6 +4,7 @@
 pub mod docker;
 pub mod events;
 pub mod gpuwatch;
+pub mod idle;
 pub mod quota;
 pub mod tick;
 
@@ -18,4 +19,6 @@ pub enum Error {
     Docker(#[from] docker_client::Error),
     #[error(transparent)]
     Notices(#[from] notices::Error),
+    #[error("usage sampling: {0}")]
+    Usage(#[from] usage::Error),
 }

@@ -1,6 +1,6 @@
 //! `monitor`: one tick (systemd runs it every :00 and :30, and when jobs/monitor_exec
 //! changes), or with `--deliver` one delivery of the notices (every 5 minutes, and when
-//! jobs/notices.csv changes). Exit codes: 0 the tick did its work (warnings included), 2 a
+//! jobs/notices.csv changes), or with `--sample` one usage sampling (every 5 minutes). Exit codes: 0 the tick did its work (warnings included), 2 a
 //! fatal error.
 #![allow(clippy::print_stderr, clippy::print_stdout)]
 
@@ -18,7 +18,7 @@ const MAX_ROUNDS: usize = 5;
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Exit codes: 0 the tick (or --deliver) did its work (warnings and channels that failed included); 2 a fatal error."
+    after_help = "Exit codes: 0 the tick (or --deliver, --sample) did its work (warnings and channels that failed included); 2 a fatal error."
 )]
 struct Cli {
     /// The installation's root folder (holds cfg/ and jobs/).
@@ -31,15 +31,19 @@ struct Cli {
     #[arg(long, hide = true, value_name = "SHELL")]
     generate_completions: Option<clap_complete::Shell>,
     /// Show what a tick would do; change nothing.
-    #[arg(long, conflicts_with = "deliver")]
+    #[arg(long, conflicts_with_all = ["deliver", "sample"])]
     dry_run: bool,
     /// Deliver the pending notices (jobs/notices.csv) and exit, without a tick
     /// (aivc-notices.path and aivc-notices.timer run this).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "sample")]
     deliver: bool,
+    /// Sample the GPUs and the running bookings' containers into jobs/usage/ and exit,
+    /// without a tick (aivc-usage.timer runs this every 5 minutes).
+    #[arg(long)]
+    sample: bool,
     /// Tell the admins that a tick failed, then deliver (aivc-monitor-failed.service runs
     /// this when aivc-monitor.service fails).
-    #[arg(long, conflicts_with_all = ["dry_run", "deliver"])]
+    #[arg(long, conflicts_with_all = ["dry_run", "deliver", "sample"])]
     tick_failed: bool,
 }
 
@@ -83,6 +87,14 @@ fn run(cli: &Cli) -> Result<(), monitor::Error> {
             .map_or_else(|| chrono::Local::now().naive_local(), |c| c.now());
         root.notify(&[monitor::events::tick_failed(now)]);
         notices::deliver_to_admins(&root, now)?;
+        return Ok(());
+    }
+    if cli.sample {
+        let now = root.load_config()?.clock()?.now();
+        let report = usage::sample(&root, now)?;
+        // Idle reclaim (issue 16) reads the samples just taken: next.
+        monitor::idle::check(&root, now)?;
+        let _ = report;
         return Ok(());
     }
     if cli.deliver {

@@ -167,6 +167,8 @@ struct Tick<'r> {
     started: HashSet<Key>,
     /// The starts that failed or wait on the quota, with the reason to record for each.
     failed_starts: Vec<(Row, String)>,
+    /// What the GPU watch found.
+    gpu_findings: Vec<gpuwatch::Finding>,
 }
 
 impl<'r> Tick<'r> {
@@ -210,6 +212,7 @@ impl<'r> Tick<'r> {
             closed: HashSet::new(),
             started: HashSet::new(),
             failed_starts: Vec::new(),
+            gpu_findings: Vec::new(),
         })
     }
 
@@ -542,7 +545,7 @@ impl<'r> Tick<'r> {
 
     /// Warns of GPU use outside the bookings (see [`gpu_watch`]).
     fn watch_gpus(&mut self) -> Result<(), Error> {
-        self.report.gpu_warnings = gpu_watch(
+        self.gpu_findings = gpu_watch(
             &self.docker,
             &self.installation,
             &self.config,
@@ -550,6 +553,7 @@ impl<'r> Tick<'r> {
             self.now,
             &mut self.log,
         )?;
+        self.report.gpu_warnings = self.gpu_findings.len();
         Ok(())
     }
 
@@ -568,9 +572,11 @@ impl<'r> Tick<'r> {
                 .iter()
                 .map(|(r, reason)| crate::events::not_started(r, reason, now)),
         );
-        if self.failed_starts.iter().any(|(_, reason)| {
-            !reason.starts_with(hostinfo::start_failures::QUOTA_WAIT)
-        }) {
+        if self
+            .failed_starts
+            .iter()
+            .any(|(_, reason)| !reason.starts_with(hostinfo::start_failures::QUOTA_WAIT))
+        {
             let lock = self.root.lock_shared()?;
             let records = self.root.read_start_failures(&lock).unwrap_or_default();
             drop(lock);
@@ -583,9 +589,7 @@ impl<'r> Tick<'r> {
                 }
             }
         }
-        if self.report.gpu_warnings > 0 {
-            notices.push(crate::events::gpu_unbooked(self.report.gpu_warnings, now));
-        }
+        notices.extend(crate::events::gpu_unbooked(&self.gpu_findings, now));
         notices.extend(crate::events::reminders(&self.using, now));
         self.root.notify(&notices);
         Ok(())
@@ -900,7 +904,10 @@ fn reconcile(
 }
 
 /// The GPU watch, when NVML answers; silent otherwise. Only this installation's containers
-/// count as booking containers: a process of any other is "outside any booking".
+/// count as booking containers: a process of any other is "outside any booking". A
+/// container of ours on a GPU it did not book is stopped when its user's
+/// `stop_unbooked_gpu_use` policy says so (the next tick starts it again from its booking,
+/// as any container found gone).
 fn gpu_watch(
     docker: &Client,
     installation: &str,
@@ -908,11 +915,11 @@ fn gpu_watch(
     using: &[Row],
     now: NaiveDateTime,
     log: &mut Log,
-) -> Result<usize, Error> {
+) -> Result<Vec<gpuwatch::Finding>, Error> {
     let inventory =
         hostinfo::gpu::inventory(&hostinfo::gpu::NvmlProbe, config.fallback_gpu_count());
     if !matches!(inventory.source, hostinfo::gpu::GpuSource::Nvml { .. }) {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let containers = survey(docker, installation, using)
         .map(|s| s.ours)
@@ -929,12 +936,41 @@ fn gpu_watch(
     let found = gpuwatch::findings(
         &inventory.gpus,
         &|pid| gpuwatch::owners(&ids, pid),
+        &hostinfo::gpu::process_owner,
         &running,
     );
+    let mut stopped: Vec<&str> = Vec::new();
     for f in &found {
-        log.warning(Sign::GPUDuplicateWarning, f.clone())?;
+        log.warning(Sign::GPUDuplicateWarning, f.message.clone())?;
+        let Some(user) = f.user.as_deref().filter(|_| f.unbooked_container) else {
+            continue;
+        };
+        let policy = checker::limits::user_policies(&config.capability, user);
+        if policy.stop_unbooked_gpu_use != Some(true) || stopped.contains(&user) {
+            continue;
+        }
+        let Some(c) = containers
+            .iter()
+            .find(|c| c.user == user && c.running && !c.manual)
+        else {
+            continue;
+        };
+        stopped.push(user);
+        match docker.stop(&c.id) {
+            Ok(()) => log.warning(
+                Sign::GPUUnbookedStop,
+                format!(
+                    "{user}'s container used GPU {}, which it did not book; stopped (stop_unbooked_gpu_use).",
+                    f.gpu
+                ),
+            )?,
+            Err(e) => log.error(
+                Sign::ContainerError,
+                format!("{user}'s container uses a GPU it did not book and could not be stopped: {e}"),
+            )?,
+        }
     }
-    Ok(found.len())
+    Ok(found)
 }
 
 /// A short account of the tick for people (the dry run prints it on stdout).

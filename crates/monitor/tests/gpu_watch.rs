@@ -1,7 +1,8 @@
 //! The monitor's GPU watch through real NVML loading, from the stand-in library of
 //! tests/fixtures/nvml-standin (`AIVC_NVML_LIB`): a process outside any booking is logged
-//! with its pid and the admins are told; a real container's process is traced to its
-//! booking through `/proc/<pid>/cgroup`. Before, the watch was tested only on hand-made
+//! with its pid, host user and memory, and the admins are told once per pid; a real
+//! container's process is traced to its booking through `/proc/<pid>/cgroup`, and stopped
+//! under `stop_unbooked_gpu_use`. Before, the watch was tested only on hand-made
 //! structs, and the pid-to-container step not at all.
 
 mod common;
@@ -56,8 +57,10 @@ fn a_process_outside_any_booking_is_logged_with_its_pid_and_the_admins_are_told(
         "bob",
         "b0b\tbob\trunning\tbob\t$INSTALLATION\t2026-11-23 09:00:00\t2026-11-23 12:00:00\t\t10002\t2020-01-01T00:00:00Z\n",
     );
-    // This test's own process: a host process, in no container of the lab.
+    // This test's own process: a host process, in no container of the lab (named by its
+    // host user, or by its container where the tests themselves run in one).
     let host = std::process::id();
+    let owner = hostinfo::gpu::process_owner(host).unwrap();
     let state = lab.docker.path().join("nvml-state");
     write_state(
         &state,
@@ -74,21 +77,21 @@ fn a_process_outside_any_booking_is_logged_with_its_pid_and_the_admins_are_told(
     assert_eq!(
         gpu_warnings(&log),
         [
-            format!("20261123 10:00 [WARNING] GPUDuplicateWarning, pid {host} outside any booking container uses GPU 0, booked by bob"),
-            format!("20261123 10:00 [WARNING] GPUDuplicateWarning, pid {host} uses GPU 1, which no running booking holds"),
+            format!("20261123 10:00 [WARNING] GPUDuplicateWarning, pid {host} ({owner}, 3000 MiB) outside any booking container uses GPU 0, booked by bob"),
+            format!("20261123 10:00 [WARNING] GPUDuplicateWarning, pid {host} ({owner}, 1000 MiB) uses GPU 1, which no running booking holds"),
         ],
         "{log}"
     );
     let notices = hostinfo::Root::at(lab.path()).read_notices().unwrap();
     let unbooked: Vec<_> = notices
         .iter()
-        .filter(|n| n.key == "gpu-unbooked")
-        .map(|n| n.text.as_str())
+        .filter(|n| n.kind == hostinfo::notices::Kind::GpuUnbooked)
+        .map(|n| (n.key.as_str(), n.text.as_str()))
         .collect();
-    assert_eq!(
-        unbooked,
-        ["2 process(es) use a GPU that no running booking holds; monitor.log names them (GpuWarning)."]
-    );
+    // One notice per pid (the rate limit's key), naming each GPU it is on.
+    let key = format!("gpu-unbooked:{host}");
+    let text = format!("pid {host} ({owner}, 3000 MiB) outside any booking container uses GPU 0, booked by bob; pid {host} ({owner}, 1000 MiB) uses GPU 1, which no running booking holds (monitor.log: GPUDuplicateWarning).");
+    assert_eq!(unbooked, [(key.as_str(), text.as_str())]);
     assert_eq!(lab.fake_containers(), ["bob"], "the watch only reports");
 }
 
@@ -111,7 +114,7 @@ fn with_no_process_on_any_gpu_the_watch_is_silent() {
 /// container's main process on GPU 0. The watch must find the container from the pid
 /// (`/proc/<pid>/cgroup`) and name its user.
 #[test]
-fn a_real_containers_process_is_traced_to_its_booking_through_its_cgroup() {
+fn a_real_containers_process_is_traced_to_its_booking_and_stopped_under_the_policy() {
     docker::standin_image();
     let lab = common::Lab::new(None);
     let _cleanup = docker::InstallationCleanup(lab.installation.clone());
@@ -136,9 +139,27 @@ fn a_real_containers_process_is_traced_to_its_booking_through_its_cgroup() {
     let log = lab.file("jobs/monitor.log");
     assert_eq!(
         gpu_warnings(&log),
-        [format!("20261123 10:30 [WARNING] GPUDuplicateWarning, {id}'s container (pid {pid}) uses GPU 0, which it did not book")],
+        [format!("20261123 10:30 [WARNING] GPUDuplicateWarning, pid {pid} ({id}'s container, 512 MiB) uses GPU 0, which it did not book")],
         "{log}"
     );
+    assert_eq!(
+        docker::inspect(&id).unwrap()["State"]["Running"],
+        true,
+        "reported only"
+    );
+
+    // With `stop_unbooked_gpu_use`, the next watch stops the container.
+    let cap = lab.path().join("cfg/capability_config.yaml");
+    let mut text = std::fs::read_to_string(&cap).unwrap();
+    text.push_str("policies:\n  stop_unbooked_gpu_use: true\n");
+    std::fs::write(cap, text).unwrap();
+    assert_ticks(&real_tick(&lab, "2026-11-23 10:30", &state));
+    let log = lab.file("jobs/monitor.log");
+    assert!(
+        log.contains(&format!("[WARNING] GPUUnbookedStop, {id}'s container used GPU 0, which it did not book; stopped (stop_unbooked_gpu_use).")),
+        "{log}"
+    );
+    assert_eq!(docker::inspect(&id).unwrap()["State"]["Running"], false);
 }
 
 /// A tick against the real Docker engine with the stand-in NVML reading `state`.

@@ -278,7 +278,11 @@ fn the_five_minute_run_reminds_thirty_and_ten_minutes_before_the_end_once_each()
     .unwrap();
     let run = |now: &str| {
         let out = lab.monitor(now, &["--deliver"], &[]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         alice_notices(&lab)
             .iter()
             .filter(|t| t.contains("Your booking ends in"))
@@ -310,7 +314,11 @@ fn a_tick_posts_the_start_and_the_failed_tick_unit_tells_the_admins_by_webhook()
     .unwrap();
     // The tick at 10:00 starts bob's booking and tells him in his container folder.
     let out = lab.monitor(common::NOW, &[], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let notices = lab.file("jobs/notices.csv");
     assert!(
         notices.contains("user:bob,started,") && notices.contains("on port 10002"),
@@ -323,7 +331,11 @@ fn a_tick_posts_the_start_and_the_failed_tick_unit_tells_the_admins_by_webhook()
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(lab.file("jobs/notices.csv"), before);
     let out = lab.monitor(common::NOW, &["--tick-failed"], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bodies = http.bodies();
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     let body: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();

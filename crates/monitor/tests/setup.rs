@@ -115,7 +115,7 @@ fn setup_creates_the_live_files_once_and_never_overwrites_them() {
             "{b} has bash completion"
         );
     }
-    assert!(err.contains("systemctl daemon-reload && systemctl enable --now aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path"), "says how to install the units: {err}");
+    assert!(err.contains("systemctl daemon-reload && systemctl enable --now aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path aivc-usage.timer"), "says how to install the units: {err}");
     // The notices' login script, for run-container to mount in each container.
     let script = root.path().join("cfg/container/aivc-notices.sh");
     assert_eq!(

@@ -27,6 +27,8 @@ fn the_units_pass_systemd_analyze_verify() {
         "aivc-notices.service",
         "aivc-notices.timer",
         "aivc-notices.path",
+        "aivc-usage.service",
+        "aivc-usage.timer",
     ];
     for name in names {
         let text = unit(name)
@@ -138,7 +140,8 @@ fn the_calendar_expression_means_every_00_and_30() {
 fn a_failed_tick_starts_the_unit_that_tells_the_admins() {
     let tick = unit("aivc-monitor.service");
     assert!(
-        tick.lines().any(|l| l == "OnFailure=aivc-monitor-failed.service"),
+        tick.lines()
+            .any(|l| l == "OnFailure=aivc-monitor-failed.service"),
         "{tick}"
     );
     let failed = unit("aivc-monitor-failed.service");
@@ -150,3 +153,14 @@ fn a_failed_tick_starts_the_unit_that_tells_the_admins() {
     );
 }
 
+#[test]
+fn the_usage_timer_samples_every_5_minutes_with_monitor_sample() {
+    let timer = unit("aivc-usage.timer");
+    for line in ["OnCalendar=*-*-* *:02/5:30", "Unit=aivc-usage.service"] {
+        assert!(timer.lines().any(|l| l == line), "{line}");
+    }
+    let service = unit("aivc-usage.service");
+    assert!(service
+        .lines()
+        .any(|l| l == "ExecStart=/usr/local/bin/monitor --sample"));
+}

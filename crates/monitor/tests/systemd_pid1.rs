@@ -165,7 +165,7 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
     let said = text(&setup);
     assert!(setup.status.success(), "setup.sh: {said}");
     assert!(
-        said.contains("systemd: aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path enabled"),
+        said.contains("systemd: aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path aivc-usage.timer enabled"),
         "{said}"
     );
     for unit in [
@@ -173,6 +173,7 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
         "aivc-monitor.path",
         "aivc-notices.timer",
         "aivc-notices.path",
+        "aivc-usage.timer",
     ] {
         assert_eq!(property(&name, unit, "ActiveState"), "active", "{unit}");
         assert_eq!(property(&name, unit, "UnitFileState"), "enabled", "{unit}");

@@ -17,6 +17,8 @@ pub fn subject(kind: Kind) -> &'static str {
         Kind::WaitlistJoined => "You joined the waitlist",
         Kind::WaitlistBooked => "Your waitlist entry was booked",
         Kind::WaitlistExpired => "Your waitlist entry expired",
+        Kind::IdleWarning => "Your booked GPUs are idle",
+        Kind::IdleReclaimed => "Your idle booking ends early",
         Kind::GpuUnbooked => "A GPU is used outside any booking",
         Kind::StartKeepsFailing => "A container start keeps failing",
         Kind::TickFailed => "A monitor tick failed",
@@ -99,8 +101,14 @@ mod tests {
         );
         let t = webhook_text(&n);
         assert!(!t.contains('<') && !t.contains('>'), "{t}");
-        assert!(t.contains("&lt;!channel&gt;") && t.contains(" &amp; "), "{t}");
-        assert!(!t.contains("@here") && !t.to_lowercase().contains("@channel"), "{t}");
+        assert!(
+            t.contains("&lt;!channel&gt;") && t.contains(" &amp; "),
+            "{t}"
+        );
+        assert!(
+            !t.contains("@here") && !t.to_lowercase().contains("@channel"),
+            "{t}"
+        );
         assert!(t.contains("@\u{200D}here"), "{t}");
     }
 
