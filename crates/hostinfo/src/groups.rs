@@ -517,15 +517,13 @@ pub(crate) fn read_member_files(
             }
             match index.get(id) {
                 Some(j) if *j == i => continue,
-                Some(&j) => return Err(Error::invalid(
-                    &file,
-                    Some(n + 1),
-                    None,
-                    format!(
-                        "`{id}` is already a member of `{}`; a user belongs to at most one group",
-                        names[j]
-                    ),
-                )),
+                Some(&j) => {
+                    let other = &names[j];
+                    let why = format!(
+                        "`{id}` is already a member of `{other}`; a user belongs to at most one group"
+                    );
+                    return Err(Error::invalid(&file, Some(n + 1), None, why));
+                }
                 None => {
                     index.insert(id.to_string(), i);
                     g.members.push(id.to_string());
