@@ -235,3 +235,69 @@ fn sample_conflicts_with_dry_run_and_deliver() {
         assert_eq!(out.status.code(), Some(2), "{other}");
     }
 }
+
+/// End to end on real parts: the sampling timer's `monitor --sample` (stand-in NVML, a real
+/// container's cgroup) takes samples in which the booked GPU and the container are idle;
+/// the idle check that follows each sampling warns, then reclaims: the booking's end moves
+/// to the next slot.
+#[test]
+fn samples_of_an_idle_booking_taken_by_the_timer_lead_to_a_warning_then_a_reclaim() {
+    docker::standin_image();
+    let lab = common::Lab::new(None);
+    let _cleanup = docker::InstallationCleanup(lab.installation.clone());
+    let id = docker::unique_name("idle");
+    let port = docker::free_port();
+    lab.add_user(&id, port);
+    let caps = lab.path().join("cfg/capability_config.yaml");
+    let text = std::fs::read_to_string(&caps).unwrap()
+        + "policies:\n  idle_reclaim: always\n  idle_timeout_minutes: 10\n  idle_grace_minutes: 0\n";
+    std::fs::write(&caps, text).unwrap();
+    std::fs::write(
+        lab.path().join("jobs/booking.csv"),
+        format!("{HEADER}2026-11-23 10:00:00,2026-11-23 12:00:00,{id},1.0,1,[],{port},,\n"),
+    )
+    .unwrap();
+    std::fs::write(lab.path().join("jobs/monitor_exec"), "now\n").unwrap();
+    let state = lab.docker.path().join("nvml-state");
+    // GPU 0 is booked and idle: no utilisation, memory that does not change.
+    std::fs::write(
+        &state,
+        "driver 550.54.15\ngpu 0 GPU-6b2c0d3e-0000-4000-8000-000000000000 81920 512 0 NVIDIA Stand-in 80GB\n",
+    )
+    .unwrap();
+    let tick = Command::new(env!("CARGO_BIN_EXE_monitor"))
+        .arg("--root")
+        .arg(lab.path())
+        .env("AIVC_NOW", common::NOW)
+        .env("AIVC_RUN_CONTAINER", common::run_container())
+        .env("AIVC_NO_NVML", "1")
+        .env_remove("AIVC_DOCKER")
+        .env_remove("AIVC_ROOT")
+        .output()
+        .unwrap();
+    assert_ok(&tick);
+    assert!(docker::inspect(&id).is_some(), "the booking's container runs");
+    // This engine has no GPU runtime, so the container started without one; the row says
+    // it holds GPU 0, which the stand-in NVML shows idle.
+    let path = lab.path().join("jobs/using.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace(",1.0,1,[],", ",1.0,1,[0],")).unwrap();
+    let using = || std::fs::read_to_string(lab.path().join("jobs/using.csv")).unwrap();
+    let notices = || lab.file_or_empty("jobs/notices.csv");
+    for now in ["2026-11-23 10:05", "2026-11-23 10:10", "2026-11-23 10:15"] {
+        assert_ok(&real_sample(&lab, now, &state));
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    assert!(using().contains("2026-11-23 12:00:00"), "not yet: {}", using());
+    assert_ok(&real_sample(&lab, "2026-11-23 10:20", &state));
+    assert!(notices().contains(",idle_warning,"), "{}", notices());
+    assert!(using().contains("2026-11-23 12:00:00"), "warned first: {}", using());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_ok(&real_sample(&lab, "2026-11-23 10:25", &state));
+    assert!(notices().contains(",idle_reclaimed,"), "{}", notices());
+    assert!(
+        using().contains(&format!("2026-11-23 10:00:00,2026-11-23 10:30:00,{id},")),
+        "the end moved to the next slot: {}",
+        using()
+    );
+}
