@@ -77,8 +77,8 @@ pub fn user_max(cap: &CapabilityConfig, user_id: &str) -> UserMax {
     }
 }
 
-/// Resolves a user's policies: exception → group → lab; a key set nowhere is no limit.
-pub fn user_policies(cap: &CapabilityConfig, user_id: &str) -> Policies {
+/// The user's own policies (their exception's) and their group's, as written.
+fn policy_layers(cap: &CapabilityConfig, user_id: &str) -> (Policies, Policies) {
     let own = cap
         .exception(user_id)
         .map(|e| e.policies)
@@ -87,6 +87,12 @@ pub fn user_policies(cap: &CapabilityConfig, user_id: &str) -> Policies {
         .group_of(user_id)
         .map(|(_, g)| g.policies)
         .unwrap_or_default();
+    (own, group)
+}
+
+/// Resolves a user's policies: exception → group → lab; a key set nowhere is no limit.
+pub fn user_policies(cap: &CapabilityConfig, user_id: &str) -> Policies {
+    let (own, group) = policy_layers(cap, user_id);
     own.or(group).or(cap.policies)
 }
 
@@ -138,14 +144,7 @@ pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
             from,
         })
         .collect();
-    let own = cap
-        .exception(user_id)
-        .map(|e| e.policies)
-        .unwrap_or_default();
-    let group = cap
-        .group_of(user_id)
-        .map(|(_, g)| g.policies)
-        .unwrap_or_default();
+    let (own, group) = policy_layers(cap, user_id);
     let resolved = user_policies(cap, user_id);
     for key in hostinfo::groups::POLICY_KEYS {
         let from = if own.has(key) {

@@ -647,6 +647,19 @@ fn shared_ports(f: &mut Found) {
     }
 }
 
+/// The line a file error names, and its message without the file (the problem names it).
+fn where_and_why(e: &hostinfo::Error) -> (Option<u64>, String) {
+    let line = e.location().and_then(|at| at.line).map(|l| l as u64);
+    let why = match e {
+        hostinfo::Error::Invalid { at, message, .. } => match &at.field {
+            Some(field) => format!("{field}: {message}"),
+            None => message.clone(),
+        },
+        other => other.to_string(),
+    };
+    (line, why)
+}
+
 /// Bookings due to start whose container the monitor could not start, with docker's reason
 /// for the latest failure (the monitor keeps trying every tick), and those it holds back
 /// because their user is over the disk quota.
@@ -655,14 +668,7 @@ fn failing_starts(f: &mut Found) {
     let failures = match &s.start_failures {
         Ok(failures) => failures,
         Err(e) => {
-            let line = e.location().and_then(|at| at.line).map(|l| l as u64);
-            let why = match e {
-                hostinfo::Error::Invalid { at, message, .. } => match &at.field {
-                    Some(field) => format!("{field}: {message}"),
-                    None => message.clone(),
-                },
-                other => other.to_string(),
-            };
+            let (line, why) = where_and_why(e);
             f.add(
                 Severity::Error,
                 "start_failures_unreadable",
@@ -724,14 +730,7 @@ fn waitlist_problems(f: &mut Found) {
     let entries = match &s.waitlist {
         Ok(entries) => entries,
         Err(e) => {
-            let line = e.location().and_then(|at| at.line).map(|l| l as u64);
-            let why = match e {
-                hostinfo::Error::Invalid { at, message, .. } => match &at.field {
-                    Some(field) => format!("{field}: {message}"),
-                    None => message.clone(),
-                },
-                other => other.to_string(),
-            };
+            let (line, why) = where_and_why(e);
             f.add(
                 Severity::Error,
                 "waitlist_unreadable",

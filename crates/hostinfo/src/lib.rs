@@ -32,3 +32,19 @@ pub mod yaml;
 pub use error::{Error, Location, Result};
 pub use root::{Config, LiveTable, Root, Table, UserFolders};
 pub use start_failures::StartFailure;
+
+/// The crash hook of the tests: a debug build run with `AIVC_CRASH_AT=<step>` is killed
+/// with SIGKILL when it first reaches that step (the monitor's tick steps, the journal's
+/// stages, the notice delivery's `notice-sent:<channel>` and `notice-recorded`). Release
+/// builds never stop here.
+pub fn crash_point(step: &str) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    if std::env::var("AIVC_CRASH_AT").is_ok_and(|s| s == step) {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &std::process::id().to_string()])
+            .status();
+        std::process::abort();
+    }
+}

@@ -90,19 +90,7 @@ pub struct Report {
     pub would_run: Vec<String>,
 }
 
-/// The crash hook of the tests: a debug build run with `AIVC_CRASH_AT=<step>` is killed
-/// with SIGKILL when it reaches that step.
-pub fn crash_point(step: &str) {
-    if !cfg!(debug_assertions) {
-        return;
-    }
-    if std::env::var("AIVC_CRASH_AT").is_ok_and(|s| s == step) {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &std::process::id().to_string()])
-            .status();
-        std::process::abort();
-    }
-}
+pub use hostinfo::crash_point;
 
 /// Runs one tick over `root`. `dry_run` plans and reports, changing nothing.
 ///

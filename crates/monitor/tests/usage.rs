@@ -276,7 +276,10 @@ fn samples_of_an_idle_booking_taken_by_the_timer_lead_to_a_warning_then_a_reclai
         .output()
         .unwrap();
     assert_ok(&tick);
-    assert!(docker::inspect(&id).is_some(), "the booking's container runs");
+    assert!(
+        docker::inspect(&id).is_some(),
+        "the booking's container runs"
+    );
     // This engine has no GPU runtime, so the container started without one; the row says
     // it holds GPU 0, which the stand-in NVML shows idle.
     let path = lab.path().join("jobs/using.csv");
@@ -288,10 +291,18 @@ fn samples_of_an_idle_booking_taken_by_the_timer_lead_to_a_warning_then_a_reclai
         assert_ok(&real_sample(&lab, now, &state));
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    assert!(using().contains("2026-11-23 12:00:00"), "not yet: {}", using());
+    assert!(
+        using().contains("2026-11-23 12:00:00"),
+        "not yet: {}",
+        using()
+    );
     assert_ok(&real_sample(&lab, "2026-11-23 10:20", &state));
     assert!(notices().contains(",idle_warning,"), "{}", notices());
-    assert!(using().contains("2026-11-23 12:00:00"), "warned first: {}", using());
+    assert!(
+        using().contains("2026-11-23 12:00:00"),
+        "warned first: {}",
+        using()
+    );
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_ok(&real_sample(&lab, "2026-11-23 10:25", &state));
     assert!(notices().contains(",idle_reclaimed,"), "{}", notices());

@@ -96,21 +96,7 @@ impl Failure {
     }
 }
 
-/// The crash hook of the tests: a debug build run with `AIVC_CRASH_AT=<step>` is killed
-/// with SIGKILL when it first reaches that step: `notice-sent:container`,
-/// `notice-sent:email`, `notice-sent:webhook` (a send done, its record not yet written) or
-/// `notice-recorded` (a record written, the next send not yet begun).
-pub fn crash_point(step: &str) {
-    if !cfg!(debug_assertions) {
-        return;
-    }
-    if std::env::var("AIVC_CRASH_AT").is_ok_and(|s| s == step) {
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &std::process::id().to_string()])
-            .status();
-        std::process::abort();
-    }
-}
+pub use hostinfo::crash_point;
 
 /// `text` with every secret replaced by `***`, on one line.
 pub(crate) fn scrub(text: &str, secrets: &[String]) -> String {
