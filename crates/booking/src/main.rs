@@ -244,7 +244,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     };
     match secrets {
         Some(s) => match ops::login_state_in(&root, &config, &id)? {
-            LoginState::Known => ops::authenticate(&root, &id, &s.password)?,
+            LoginState::Known => ops::authenticate_in(&root, &config, &id, &s.password)?,
             // One line is an old password, which the reset made void.
             LoginState::ResetPending if s.code.is_none() => {
                 return Err(Error::ResetPending(id));
@@ -268,6 +268,13 @@ fn run(cli: Cli) -> Result<(), Error> {
         },
         None => interactive::login(&root, &id, &say)?,
     }
+    // Anything but a plain login wrote the users file (a sign-up, a new password): the
+    // booking below reads it again.
+    let config = if config.users.get(&id).is_some() {
+        config
+    } else {
+        root.load_config()?
+    };
     if let Some(start) = &cli.cancel {
         let row = ops::cancel(&root, &id, start)?;
         say.line(&format!("Cancelled: {}", booking::describe(&row)));
@@ -352,7 +359,7 @@ fn book_with_flags(
         image: cli.image.clone(),
         extra_command: cli.extra_command.clone(),
     };
-    match ops::book_or_wait(root, &request, latest) {
+    match ops::book_or_wait_in(root, config, &request, latest) {
         Ok(ops::Booked::Waiting(entry)) => {
             say.line(&booking::waitlist::joined_text(&entry));
             Ok(())

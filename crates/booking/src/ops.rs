@@ -142,9 +142,19 @@ pub fn login_state_in(root: &Root, config: &Config, id: &str) -> Result<LoginSta
 /// toward one lock-out. Under the exclusive lock, so parallel guesses are counted too; the
 /// growing delay is waited with the lock let go.
 pub fn authenticate(root: &Root, id: &str, password: &Secret) -> Result<(), Error> {
+    authenticate_in(root, &root.load_config()?, id, password)
+}
+
+/// [`authenticate`] with the configuration the caller loaded a moment ago (a booking from
+/// the command line reads it once: it is a third of the work of a booking at 10,000 rows).
+pub fn authenticate_in(
+    root: &Root,
+    config: &Config,
+    id: &str,
+    password: &Secret,
+) -> Result<(), Error> {
     let policy = Policy::from_env();
     let lock = root.lock_exclusive("booking")?;
-    let config = root.load_config()?;
     let Some(user) = config.users.get(id) else {
         return Err(Error::Nothing(format!(
             "`{id}` has not signed up; book once first"
@@ -256,6 +266,19 @@ pub fn book_or_wait(
     b: &Booking,
     latest: Option<NaiveDateTime>,
 ) -> Result<Booked, Error> {
+    book_or_wait_in(root, &root.load_config()?, b, latest)
+}
+
+/// [`book_or_wait`] with the configuration the caller loaded a moment ago. The rules read
+/// the schedule under the lock; the configuration is the admin's, replaced whole when it
+/// changes, and a booking checked against the one read a few milliseconds earlier is one the
+/// admin's change could not have caught either.
+pub fn book_or_wait_in(
+    root: &Root,
+    config: &Config,
+    b: &Booking,
+    latest: Option<NaiveDateTime>,
+) -> Result<Booked, Error> {
     if let Some(why) = b
         .extra_command
         .as_deref()
@@ -264,9 +287,8 @@ pub fn book_or_wait(
         return Err(Error::Usage(format!("the extra command {why}")));
     }
     let lock = root.lock_exclusive("booking")?;
-    let config = root.load_config()?;
     let clock = config.clock()?;
-    check_user(&config, &b.user_id)?;
+    check_user(config, &b.user_id)?;
     let user = config
         .users
         .get(&b.user_id)
