@@ -295,7 +295,7 @@ pub fn book_or_wait_in(
         .ok_or_else(|| Error::Usage(format!("`{}` has not signed up yet", b.user_id)))?;
     check_window(b.start, b.end, &clock)?;
     if let Some(latest) = latest {
-        crate::waitlist::check_latest(&config, &clock, &b.user_id, b.start.at, latest)?;
+        crate::waitlist::check_latest(config, &clock, &b.user_id, b.start.at, latest)?;
     }
     let booking = root.read_schedule_strict(Table::Booking, &lock)?;
     let using = root.read_schedule_strict(Table::Using, &lock)?;
@@ -310,7 +310,7 @@ pub fn book_or_wait_in(
         image: b.image.clone(),
     };
     let ctx = Context {
-        config: &config,
+        config,
         rows: using.rows.iter().chain(&booking.rows).collect(),
         now_slot: clock.current_slot(),
     };
@@ -321,7 +321,7 @@ pub fn book_or_wait_in(
             let joined = crate::waitlist::join(
                 root,
                 &lock,
-                &config,
+                config,
                 &clock,
                 &rows,
                 &request,
