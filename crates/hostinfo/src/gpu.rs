@@ -173,10 +173,16 @@ impl std::fmt::Display for ProcessOwner {
 
 /// The 64-hex container id in a `/proc/<pid>/cgroup` text (cgroup v1 `/docker/<id>` or
 /// v2 `docker-<id>.scope`), if the process runs in a container.
+///
+/// The outermost id wins: a container that may write its own cgroup tree can make child
+/// cgroups named after another container's id, and they lie below its own (review of
+/// issue 16: the innermost one made the GPU watch blame, and stop, another student's
+/// container). The path is everything after the line's second `:`, since a cgroup's name
+/// may hold a `:` itself.
 pub fn container_id(cgroup: &str) -> Option<String> {
     for line in cgroup.lines() {
-        let path = line.rsplit(':').next().unwrap_or("");
-        for part in path.split('/').rev() {
+        let path = line.splitn(3, ':').nth(2).unwrap_or("");
+        for part in path.split('/') {
             let id = part
                 .strip_prefix("docker-")
                 .and_then(|p| p.strip_suffix(".scope"))
@@ -189,13 +195,25 @@ pub fn container_id(cgroup: &str) -> Option<String> {
     None
 }
 
+/// A `/proc` file, at most 64 KiB of it (the kernel bounds these; so do we).
+pub fn read_proc_bounded(path: &str) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 << 10)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}
+
 /// See [`ProcessOwner`].
 pub fn process_owner(pid: u32) -> Option<ProcessOwner> {
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let cgroup = read_proc_bounded(&format!("/proc/{pid}/cgroup"))?;
     if let Some(id) = container_id(&cgroup) {
         return Some(ProcessOwner::Container(id));
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = read_proc_bounded(&format!("/proc/{pid}/status"))?;
     let uid = status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))?

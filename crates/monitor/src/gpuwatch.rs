@@ -131,7 +131,7 @@ pub fn findings(
 
 /// Maps container ids (any prefix length docker printed) to their user, for `owner_of`.
 pub fn owners(ids_to_user: &BTreeMap<String, String>, pid: u32) -> Option<String> {
-    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let cgroup = hostinfo::gpu::read_proc_bounded(&format!("/proc/{pid}/cgroup"))?;
     let id = container_id(&cgroup)?;
     ids_to_user
         .iter()
