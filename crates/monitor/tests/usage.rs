@@ -40,6 +40,25 @@ fn of<'a>(samples: &'a [Sample], subject: &Subject) -> Vec<&'a Sample> {
     samples.iter().filter(|s| &s.subject == subject).collect()
 }
 
+/// The tick at 10:00 on the real engine, which starts `id`'s booking.
+fn start_on_the_engine(lab: &common::Lab, id: &str) {
+    let tick = Command::new(env!("CARGO_BIN_EXE_monitor"))
+        .arg("--root")
+        .arg(lab.path())
+        .env("AIVC_NOW", common::NOW)
+        .env("AIVC_RUN_CONTAINER", common::run_container())
+        .env("AIVC_NO_NVML", "1")
+        .env_remove("AIVC_DOCKER")
+        .env_remove("AIVC_ROOT")
+        .output()
+        .unwrap();
+    assert_ok(&tick);
+    assert!(
+        docker::inspect(id).is_some(),
+        "the booking's container runs"
+    );
+}
+
 /// `monitor --sample` at `now` against the real engine, with the stand-in NVML.
 fn real_sample(lab: &common::Lab, now: &str, state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_monitor"))
@@ -77,21 +96,7 @@ fn a_sample_has_the_standin_gpus_and_the_real_containers_cpu_and_memory() {
          gpu 1 GPU-6b2c0d3e-0000-4000-8000-000000000001 81920 2048 40 NVIDIA Stand-in 80GB\n",
     )
     .unwrap();
-    let tick = Command::new(env!("CARGO_BIN_EXE_monitor"))
-        .arg("--root")
-        .arg(lab.path())
-        .env("AIVC_NOW", common::NOW)
-        .env("AIVC_RUN_CONTAINER", common::run_container())
-        .env("AIVC_NO_NVML", "1")
-        .env_remove("AIVC_DOCKER")
-        .env_remove("AIVC_ROOT")
-        .output()
-        .unwrap();
-    assert_ok(&tick);
-    assert!(
-        docker::inspect(&id).is_some(),
-        "the booking's container runs"
-    );
+    start_on_the_engine(&lab, &id);
     // Keep one CPU of the container busy (the loop ends with the container).
     let busy = Command::new("docker")
         .args(["exec", "-d", &id, "sh", "-c", "while :; do :; done"])
@@ -265,21 +270,7 @@ fn samples_of_an_idle_booking_taken_by_the_timer_lead_to_a_warning_then_a_reclai
         "driver 550.54.15\ngpu 0 GPU-6b2c0d3e-0000-4000-8000-000000000000 81920 512 0 NVIDIA Stand-in 80GB\n",
     )
     .unwrap();
-    let tick = Command::new(env!("CARGO_BIN_EXE_monitor"))
-        .arg("--root")
-        .arg(lab.path())
-        .env("AIVC_NOW", common::NOW)
-        .env("AIVC_RUN_CONTAINER", common::run_container())
-        .env("AIVC_NO_NVML", "1")
-        .env_remove("AIVC_DOCKER")
-        .env_remove("AIVC_ROOT")
-        .output()
-        .unwrap();
-    assert_ok(&tick);
-    assert!(
-        docker::inspect(&id).is_some(),
-        "the booking's container runs"
-    );
+    start_on_the_engine(&lab, &id);
     // This engine has no GPU runtime, so the container started without one; the row says
     // it holds GPU 0, which the stand-in NVML shows idle.
     let path = lab.path().join("jobs/using.csv");
