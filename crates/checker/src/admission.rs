@@ -144,7 +144,7 @@ pub enum Refusal {
 }
 
 /// `not enough cpus at …` for the host; `group phd already holds 4 of its 4 GPUs from
-/// 10:00 to 12:00 on Tue 2026-11-24, and 1 more was asked` for a group.
+/// 10:00 to 12:00 on Tue 2026-11-24, and 1 more asked` for a group.
 fn capacity_text(
     scope: &ScopeName,
     resource: Resource,

@@ -153,11 +153,9 @@ impl Root {
     /// The outbox; a missing file has no notices.
     pub fn read_notices(&self) -> Result<Vec<crate::notices::Notice>> {
         let path = self.notices_path();
-        match atomic::read_locked(&path) {
-            Ok(text) => crate::notices::parse(&path, &text),
-            Err(Error::Missing { .. }) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        none_when_missing(atomic::read_locked(&path), |text| {
+            crate::notices::parse(&path, text)
+        })
     }
 
     /// Appends `notices` to the outbox with one write under the outbox's own lock (not
@@ -241,11 +239,9 @@ impl Root {
     /// What the channels are done with; a missing file is nothing yet.
     pub fn read_notices_delivered(&self) -> Result<Vec<crate::notices::Delivered>> {
         let path = self.notices_delivered_path();
-        match read_text(&path) {
-            Ok(text) => crate::notices::parse_delivered(&path, &text),
-            Err(Error::Missing { .. }) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        none_when_missing(read_text(&path), |text| {
+            crate::notices::parse_delivered(&path, text)
+        })
     }
 
     /// Records that a channel is done with a notice: one line, one write, synced.
@@ -434,11 +430,7 @@ impl Root {
     /// The waitlist in join order; a missing file is an empty list.
     pub fn read_waitlist(&self, _lock: &impl Held) -> Result<Vec<crate::waitlist::Entry>> {
         let path = self.waitlist_path();
-        match read_text(&path) {
-            Ok(text) => crate::waitlist::parse(&path, &text),
-            Err(Error::Missing { .. }) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        none_when_missing(read_text(&path), |text| crate::waitlist::parse(&path, text))
     }
 
     /// Rewrites the waitlist atomically.
@@ -639,11 +631,7 @@ impl Root {
     /// The pending requests to the monitor; a missing file has none.
     pub fn read_requests(&self, _lock: &impl Held) -> Result<Vec<Request>> {
         let path = self.monitor_exec_path();
-        match read_text(&path) {
-            Ok(text) => exec::parse(&path, &text),
-            Err(Error::Missing { .. }) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        none_when_missing(read_text(&path), |text| exec::parse(&path, text))
     }
 
     /// Adds a request for the monitor.
@@ -685,11 +673,7 @@ impl Root {
     /// The bookings whose start keeps failing; a missing file has none.
     pub fn read_start_failures(&self, _lock: &impl Held) -> Result<Vec<StartFailure>> {
         let path = self.start_failures_path();
-        match read_text(&path) {
-            Ok(text) => start_failures::parse(&path, &text),
-            Err(Error::Missing { .. }) => Ok(Vec::new()),
-            Err(e) => Err(e),
-        }
+        none_when_missing(read_text(&path), |text| start_failures::parse(&path, text))
     }
 
     /// Rewrites `jobs/start-failures.csv` atomically.
@@ -882,4 +866,16 @@ pub struct UserFolders {
     pub kept_root: PathBuf,
     /// This user's kept backup entries, `<kept_root>/<id>`; no container sees it.
     pub kept: PathBuf,
+}
+
+/// `parse` of a state file's text; a file that is not there holds nothing.
+fn none_when_missing<T>(
+    text: Result<String>,
+    parse: impl FnOnce(&str) -> Result<Vec<T>>,
+) -> Result<Vec<T>> {
+    match text {
+        Ok(text) => parse(&text),
+        Err(Error::Missing { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
