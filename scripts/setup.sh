@@ -179,14 +179,14 @@ if [ -z "$bin_dir" ]; then
   bin_dir=$repo/target/release
 fi
 mkdir -p "$prefix/bin" "$prefix/share/doc/aivc" "$prefix/share/man/man1" "$prefix/share/bash-completion/completions"
-for b in booking checker monitor run-container; do
+for b in booking checker monitor run-container dashboard; do
   install -m 0755 "$bin_dir/$b" "$prefix/bin/$b"
   # Man pages and completions come from the tools' own argument definitions.
   "$prefix/bin/$b" --generate-man > "$prefix/share/man/man1/$b.1"
   "$prefix/bin/$b" --generate-completions bash > "$prefix/share/bash-completion/completions/$b"
 done
 cp "$repo"/docs/*.md "$prefix/share/doc/aivc/"
-say "installed booking, checker, monitor, run-container in $prefix/bin (man pages, bash completions)"
+say "installed booking, checker, monitor, run-container, dashboard in $prefix/bin (man pages, bash completions)"
 # The login script that shows a student their notices; run-container mounts it read-only
 # at /etc/profile.d/aivc-notices.sh in each container it starts (docs/operations.md).
 mkdir -p "$root/cfg/container"
@@ -194,10 +194,10 @@ install -m 0644 "$repo/scripts/container/aivc-notices.sh" "$root/cfg/container/a
 
 "$prefix/bin/checker" --root "$root" validate
 
-# 4. The monitor's systemd units (and the notices' delivery), with this root and binary
-# folder written in.
-units="aivc-monitor.service aivc-monitor.timer aivc-monitor.path aivc-monitor-failed.service aivc-notices.service aivc-notices.timer aivc-notices.path aivc-usage.service aivc-usage.timer"
-enable="aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path aivc-usage.timer"
+# 4. The monitor's systemd units (and the notices' delivery, the usage sampling and the
+# dashboard on 127.0.0.1:8642), with this root and binary folder written in.
+units="aivc-monitor.service aivc-monitor.timer aivc-monitor.path aivc-monitor-failed.service aivc-notices.service aivc-notices.timer aivc-notices.path aivc-usage.service aivc-usage.timer aivc-dashboard.service"
+enable="aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path aivc-usage.timer aivc-dashboard.service"
 if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then
   for u in $units; do
     sed -e "s|/usr/local/bin|$prefix/bin|g" -e "s|/usr/local/share/doc|$prefix/share/doc|g" \

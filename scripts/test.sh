@@ -19,6 +19,12 @@ command -v strace >/dev/null || need+=(strace)              # count booking -ls 
 command -v cc >/dev/null || need+=(gcc)                    # builds the stand-in NVML library
 # The notices' delivery is tested against Debian's SMTP server (and busybox httpd, above).
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
+# The dashboard's tests (tests/support/browser.rs, prometheus.rs, load.rs):
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)  # loads each page, screenshots
+command -v prometheus >/dev/null || need+=(prometheus)      # scrapes /metrics
+command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)  # textfile collector
+command -v wrk >/dev/null || need+=(wrk)                    # p99 latency under load
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)  # readable screenshots
 if [ ${#need[@]} -gt 0 ]; then
   sudo=
   [ "$(id -u)" = 0 ] || sudo=sudo

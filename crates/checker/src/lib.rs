@@ -4,7 +4,9 @@
 pub mod admin;
 pub mod admission;
 pub mod capacity;
+pub mod idle;
 pub mod limits;
+pub mod metrics;
 pub mod placement;
 pub mod policies;
 pub mod problems;
@@ -13,6 +15,7 @@ pub mod rules;
 pub mod snapshot;
 pub mod summary;
 pub mod timeline;
+pub mod usage;
 pub mod waitlist;
 
 pub use admission::{

@@ -57,6 +57,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// GPU-hours per user and per group over the last N days, booked against used (read
+    /// from the usage samples in jobs/usage/), and busy GPU time no booking held.
+    Usage {
+        /// Days back from now, 1 to 90.
+        #[arg(long, default_value_t = 30, value_name = "N")]
+        days: u32,
+        /// Print one JSON document instead of the tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Clear ID's lock-out and its count of wrong passwords.
     Unlock {
         /// The user id.
@@ -159,6 +169,25 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             return match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                     Err(format!("cannot write the limits: {e}"))
+                }
+                _ => Ok(ExitCode::SUCCESS),
+            };
+        }
+        Some(Command::Usage { days, json }) => {
+            // Checked here, not by clap, for a one-line error.
+            if !(1..=90).contains(days) {
+                return Err(format!("--days must be 1 to 90, not {days}"));
+            }
+            let report = checker::usage::load(&root, *days).map_err(|e| e.to_string())?;
+            let text = if *json || cli.json {
+                serde_json::to_string(&report).map_err(|e| e.to_string())? + "\n"
+            } else {
+                report.to_text()
+            };
+            let mut out = std::io::stdout().lock();
+            return match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("cannot write the usage report: {e}"))
                 }
                 _ => Ok(ExitCode::SUCCESS),
             };

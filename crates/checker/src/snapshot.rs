@@ -33,15 +33,34 @@ pub struct Snapshot {
     pub waitlist: Result<Vec<hostinfo::waitlist::Entry>, hostinfo::Error>,
     /// Why the schedule was read without the lock (a read-only `jobs/` without `.lock`).
     pub unlocked: Option<String>,
+    /// `used.csv`, read under the same lock, when asked for ([`Snapshot::load_with_history`]);
+    /// empty otherwise.
+    pub history: Vec<Row>,
 }
 
 impl Snapshot {
     /// Reads the configuration and both live schedule files under a shared lock.
     pub fn load(root: Root) -> Result<Self, crate::Error> {
+        Self::load_inner(root, false)
+    }
+
+    /// [`Snapshot::load`], and `used.csv` read under the same lock (for the usage report:
+    /// a tick moving a row from `using.csv` to `used.csv` is seen before or after, never
+    /// half).
+    pub fn load_with_history(root: Root) -> Result<Self, crate::Error> {
+        Self::load_inner(root, true)
+    }
+
+    fn load_inner(root: Root, with_history: bool) -> Result<Self, crate::Error> {
         let config = root.load_config()?;
         let clock = config.clock()?;
         let lock = root.lock_shared()?;
         let rows = read_rows(&root, &lock)?;
+        let history = if with_history {
+            root.read_schedule(Table::Used, &lock)?.rows
+        } else {
+            Vec::new()
+        };
         let start_failures = root.read_start_failures(&lock);
         let waitlist = root.read_waitlist(&lock);
         let unlocked = lock.unlocked().map(str::to_string);
@@ -55,7 +74,18 @@ impl Snapshot {
             start_failures,
             waitlist,
             unlocked,
+            history,
         })
+    }
+
+    /// The history (when loaded), then the `using` and `booking` rows: every booking the
+    /// installation knows.
+    pub fn all_rows(&self) -> Vec<Row> {
+        self.history
+            .iter()
+            .cloned()
+            .chain(self.rows.iter().map(|r| r.row.clone()))
+            .collect()
     }
 
     /// A path as a person reads it: relative to the root when it lies inside.

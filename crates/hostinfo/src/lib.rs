@@ -8,6 +8,7 @@ mod atomic;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod dashboard_config;
 mod error;
 pub mod exec;
 pub mod expr;
@@ -25,12 +26,13 @@ mod root;
 pub mod schedule;
 mod small_csv;
 pub mod start_failures;
+pub mod tick_record;
 pub mod usage;
 pub mod waitlist;
 pub mod yaml;
 
 pub use error::{Error, Location, Result};
-pub use root::{Config, LiveTable, Root, Table, UserFolders};
+pub use root::{Config, FileStamp, LiveTable, Root, Table, UserFolders};
 pub use start_failures::StartFailure;
 
 /// The crash hook of the tests: a debug build run with `AIVC_CRASH_AT=<step>` is killed

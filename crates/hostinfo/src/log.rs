@@ -40,10 +40,12 @@ pub enum Sign {
     IdleReclaim,
     /// A container of this installation that used a GPU it did not book was stopped.
     GPUUnbookedStop,
+    /// The metrics textfile for node_exporter (`cfg/dashboard.yaml`) could not be written.
+    MetricsWarning,
 }
 
 impl Sign {
-    pub const ALL: [Sign; 10] = [
+    pub const ALL: [Sign; 11] = [
         Sign::SpaceWarning,
         Sign::ContainerWarning,
         Sign::ContainerError,
@@ -54,6 +56,7 @@ impl Sign {
         Sign::IdleWarning,
         Sign::IdleReclaim,
         Sign::GPUUnbookedStop,
+        Sign::MetricsWarning,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Sign {
             Sign::IdleWarning => "IdleWarning",
             Sign::IdleReclaim => "IdleReclaim",
             Sign::GPUUnbookedStop => "GPUUnbookedStop",
+            Sign::MetricsWarning => "MetricsWarning",
         }
     }
 }

@@ -150,6 +150,62 @@ impl Root {
         crate::notify_config::NotifyConfig::load(&self.notify_config_path())
     }
 
+    pub fn dashboard_config_path(&self) -> PathBuf {
+        self.cfg_dir().join("dashboard.yaml")
+    }
+
+    /// `cfg/dashboard.yaml`, or the defaults without one.
+    pub fn load_dashboard_config(&self) -> Result<crate::dashboard_config::DashboardConfig> {
+        crate::dashboard_config::DashboardConfig::load(&self.dashboard_config_path())
+    }
+
+    pub fn last_tick_path(&self) -> PathBuf {
+        self.jobs_dir().join("last-tick.csv")
+    }
+
+    /// The monitor's last tick (`jobs/last-tick.csv`); `None` before the first.
+    pub fn read_last_tick(&self) -> Result<Option<crate::tick_record::TickRecord>> {
+        use std::io::Read;
+        let path = self.last_tick_path();
+        let mut file = match atomic::open_plain(&path, rustix::fs::OFlags::RDONLY, 0) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(crate::error::read_error(&path, e)),
+        };
+        // Two short lines; anything longer is not ours.
+        let mut text = String::new();
+        (&mut file)
+            .take(4096)
+            .read_to_string(&mut text)
+            .map_err(|e| crate::error::read_error(&path, e))?;
+        crate::tick_record::TickRecord::parse(&path, &text)
+    }
+
+    /// Replaces `jobs/last-tick.csv` (the monitor, at the end of each tick).
+    pub fn write_last_tick(&self, record: &crate::tick_record::TickRecord) -> Result<()> {
+        atomic::replace(&self.last_tick_path(), &record.to_bytes(), 0o644)
+    }
+
+    /// Replaces the admin's metrics textfile (`metrics_textfile` of `cfg/dashboard.yaml`)
+    /// atomically, so node_exporter never reads half of it; mode 0644.
+    pub fn write_metrics_textfile(&self, path: &Path, text: &str) -> Result<()> {
+        atomic::replace(path, text.as_bytes(), 0o644)
+    }
+
+    /// What identifies this version of `path` (device, inode, length, modification time),
+    /// without following a link; `None` when it is missing or unreadable. A reader that
+    /// keeps what it parsed re-reads a file only when its stamp changes.
+    pub fn stamp(&self, path: &Path) -> Option<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::symlink_metadata(path).ok()?;
+        Some(FileStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime_nanos: m.mtime() as i128 * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        })
+    }
+
     /// The outbox; a missing file has no notices.
     pub fn read_notices(&self) -> Result<Vec<crate::notices::Notice>> {
         let path = self.notices_path();
@@ -878,4 +934,13 @@ fn none_when_missing<T>(
         Err(Error::Missing { .. }) => Ok(Vec::new()),
         Err(e) => Err(e),
     }
+}
+
+/// See [`Root::stamp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub len: u64,
+    pub mtime_nanos: i128,
 }

@@ -2,28 +2,21 @@
 //! whose booked GPUs sat idle for its policy's timeout is warned, then ended at the next slot.
 //!
 //! Stateless between runs: how long a booking has been idle is read back from the usage
-//! samples each time, and whether a warning was given from the notices outbox (its key).
+//! samples each time (`checker::idle`, which the dashboard shares), and whether a warning
+//! was given from the notices outbox (its key).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
+use checker::idle::{idle_run, IdlePolicy};
 use chrono::{Duration, NaiveDateTime, TimeZone};
 use hostinfo::clock::floor_slot;
-use hostinfo::groups::{self, IdleReclaim, Policies};
+use hostinfo::groups::IdleReclaim;
 use hostinfo::log::{LogLine, Sign};
 use hostinfo::notices::{Kind, Notice, Recipient};
 use hostinfo::schedule::Row;
-use hostinfo::usage::{Sample, Subject};
 use hostinfo::{Config, LiveTable, Root, Table};
 
 use crate::Error;
-
-/// Samples further apart than this break an idle run: a sampler that did not run is no
-/// evidence of idleness.
-pub const MAX_GAP: Duration = Duration::minutes(20);
-
-/// The newest sample must be this recent, or nothing counts as idle.
-pub const MAX_AGE: Duration = Duration::minutes(15);
 
 /// How long a keep-alive file keeps a booking, from its mtime.
 pub const KEEP_ALIVE_HOURS: i64 = 24;
@@ -43,107 +36,6 @@ pub struct Report {
     /// Idle, but kept by a keep-alive file.
     pub kept_alive: Vec<String>,
     pub lines: Vec<LogLine>,
-}
-
-/// The resolved idle policy of one user; `None` when idle reclaim is off.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct IdlePolicy {
-    pub mode: IdleReclaim,
-    pub timeout: Duration,
-    pub grace: Duration,
-    pub gpu_util_percent: u32,
-    pub cpu_percent: f64,
-}
-
-impl IdlePolicy {
-    pub fn of(p: &Policies) -> Option<Self> {
-        let mode = p.idle_reclaim.unwrap_or_default();
-        if mode == IdleReclaim::Off {
-            return None;
-        }
-        let minutes = |v: Option<u32>, d: u32| Duration::minutes(i64::from(v.unwrap_or(d)));
-        Some(IdlePolicy {
-            mode,
-            timeout: minutes(p.idle_timeout_minutes, groups::IDLE_TIMEOUT_MINUTES),
-            grace: minutes(p.idle_grace_minutes, groups::IDLE_GRACE_MINUTES),
-            gpu_util_percent: p
-                .idle_gpu_util_percent
-                .unwrap_or(groups::IDLE_GPU_UTIL_PERCENT),
-            cpu_percent: p.idle_cpu_percent.unwrap_or(groups::IDLE_CPU_PERCENT),
-        })
-    }
-}
-
-/// One sampling time: each GPU's (utilisation, memory), and the user's container CPU.
-#[derive(Debug, Default)]
-struct At {
-    gpus: BTreeMap<u32, (Option<u32>, Option<u64>)>,
-    cpu: Option<f64>,
-}
-
-/// Since when `row`'s booking has been idle without a break, up to its newest sample
-/// (`None`: not idle now). Idle at a sampling time means every booked GPU under the
-/// utilisation threshold with the same memory in use as at the next sampling, and the
-/// container's CPU under its threshold; a missing value, or a gap over [`MAX_GAP`], is not
-/// idle. Returns (idle since, newest sample, the sample before it).
-pub fn idle_run(
-    samples: &[Sample],
-    row: &Row,
-    policy: &IdlePolicy,
-    now: NaiveDateTime,
-) -> Option<(NaiveDateTime, NaiveDateTime, Option<NaiveDateTime>)> {
-    let mut times: BTreeMap<NaiveDateTime, At> = BTreeMap::new();
-    for s in samples
-        .iter()
-        .filter(|s| s.time >= row.start && s.time <= now)
-    {
-        match &s.subject {
-            Subject::Gpu(i) if row.gpus.contains(*i) => {
-                times
-                    .entry(s.time)
-                    .or_default()
-                    .gpus
-                    .insert(*i, (s.gpu_util_percent, s.gpu_memory_mib));
-            }
-            Subject::User(id) if *id == row.user_id => {
-                times.entry(s.time).or_default().cpu = s.cpu_percent;
-            }
-            _ => {}
-        }
-    }
-    let newest = *times.keys().next_back()?;
-    if now - newest > MAX_AGE {
-        return None;
-    }
-    let quiet = |at: &At| {
-        row.gpus.ids().iter().all(
-            |g| matches!(at.gpus.get(g), Some((Some(u), Some(_))) if *u < policy.gpu_util_percent),
-        ) && at.cpu.is_some_and(|c| c < policy.cpu_percent)
-    };
-    let mut since: Option<NaiveDateTime> = None;
-    let mut later: Option<&At> = None;
-    let mut before_newest = None;
-    for (t, at) in times.iter().rev() {
-        if !quiet(at) {
-            break;
-        }
-        if let (Some(s), Some(l)) = (since, later) {
-            let same_memory = row
-                .gpus
-                .ids()
-                .iter()
-                .all(|g| at.gpus.get(g).map(|v| v.1) == l.gpus.get(g).map(|v| v.1));
-            if s - *t > MAX_GAP || !same_memory {
-                break;
-            }
-        }
-        if since == Some(newest) {
-            before_newest = Some(*t);
-        }
-        since = Some(*t);
-        later = Some(at);
-    }
-    since.map(|s| (s, newest, before_newest))
 }
 
 /// Whether `work/.aivc/keep-alive` is a regular file whose mtime lies within the last

@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod events;
+pub mod export;
 pub mod gpuwatch;
 pub mod idle;
 pub mod quota;

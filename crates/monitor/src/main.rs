@@ -95,6 +95,11 @@ fn run(cli: &Cli) -> Result<(), monitor::Error> {
         // Idle reclaim (issue 16) reads the samples just taken: next.
         monitor::idle::check(&root, now)?;
         let _ = report;
+        // The metrics carry the newest samples: the textfile follows each sampling.
+        if let Some(line) = monitor::export::write_metrics(&root, now) {
+            eprintln!("{line}");
+            root.append_log(&line)?;
+        }
         return Ok(());
     }
     if cli.deliver {

@@ -117,6 +117,7 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     t.watch_gpus()?;
     t.post_notices()?;
     t.deliver_notices()?;
+    t.export()?;
     Ok(t.finish())
 }
 
@@ -128,6 +129,8 @@ struct Tick<'r> {
     now: NaiveDateTime,
     dry_run: bool,
     docker: Client,
+    /// When the tick began, on the real clock and as a stopwatch (`jobs/last-tick.csv`).
+    began: (std::time::SystemTime, Instant),
     runner: RunContainer,
     /// This installation's id; empty in a dry run of an installation that has none yet.
     installation: String,
@@ -184,6 +187,7 @@ impl<'r> Tick<'r> {
             config,
             now,
             dry_run,
+            began: (std::time::SystemTime::now(), Instant::now()),
             docker,
             runner,
             installation,
@@ -596,6 +600,16 @@ impl<'r> Tick<'r> {
     }
 
     /// What the tick did, and the lines it logged.
+    /// Leaves the record of this tick, and the metrics for node_exporter when the admin
+    /// asked for them (a failure there is a warning, never the tick's).
+    fn export(&mut self) -> Result<(), Error> {
+        crate::export::record_tick(self.root, self.now, self.began.0, self.began.1.elapsed())?;
+        if let Some(line) = crate::export::write_metrics(self.root, self.now) {
+            self.log.push(line)?;
+        }
+        Ok(())
+    }
+
     fn finish(self) -> (Report, Vec<LogLine>) {
         (self.report, self.log.lines)
     }

@@ -29,6 +29,7 @@ fn the_units_pass_systemd_analyze_verify() {
         "aivc-notices.path",
         "aivc-usage.service",
         "aivc-usage.timer",
+        "aivc-dashboard.service",
     ];
     for name in names {
         let text = unit(name)

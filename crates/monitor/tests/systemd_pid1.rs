@@ -85,7 +85,7 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
     let image = docker::debian_systemd();
     docker::standin_image();
     let booking = common::sibling("booking");
-    for b in ["checker", "run-container"] {
+    for b in ["checker", "run-container", "dashboard"] {
         common::sibling(b);
     }
     let lab = common::Lab::new(None);
@@ -165,7 +165,7 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
     let said = text(&setup);
     assert!(setup.status.success(), "setup.sh: {said}");
     assert!(
-        said.contains("systemd: aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path aivc-usage.timer enabled"),
+        said.contains("systemd: aivc-monitor.timer aivc-monitor.path aivc-notices.timer aivc-notices.path aivc-usage.timer aivc-dashboard.service enabled"),
         "{said}"
     );
     for unit in [
@@ -174,6 +174,7 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
         "aivc-notices.timer",
         "aivc-notices.path",
         "aivc-usage.timer",
+        "aivc-dashboard.service",
     ] {
         assert_eq!(property(&name, unit, "ActiveState"), "active", "{unit}");
         assert_eq!(property(&name, unit, "UnitFileState"), "enabled", "{unit}");
@@ -267,6 +268,30 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
         journal().contains(&format!("{id} is successfully run the container.")),
         "the tick's lines reach the journal: {}",
         journal()
+    );
+
+    // The dashboard, started by its unit with every sandboxing option it carries, answers
+    // on loopback inside the "host" and shows the booking (bash's /dev/tcp: no client
+    // installed).
+    let mut page = String::new();
+    let served = wait_for(Duration::from_secs(20), || {
+        page = text(&exec(
+            &name,
+            &[
+                "bash",
+                "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/8642 && printf 'GET /api/v1/state HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && cat <&3",
+            ],
+        ));
+        page.contains(&format!("\"user_id\":\"{id}\""))
+    });
+    assert!(
+        served && (page.starts_with("HTTP/1.0 200") || page.starts_with("HTTP/1.1 200")),
+        "the dashboard did not serve the state: {page}\n{}",
+        text(&exec(
+            &name,
+            &["journalctl", "--no-pager", "-u", "aivc-dashboard.service"]
+        ))
     );
 
     // A notice posted on the host reaches the student's folder through aivc-notices.path.

@@ -206,7 +206,7 @@ fn one_file_a_day_and_days_past_keep_days_are_pruned() {
     let dir = lab.path().join("jobs/usage");
     std::fs::create_dir(&dir).unwrap();
     let head = "time,subject,gpu_util_percent,gpu_memory_mib,cpu_percent,memory_mib\n";
-    for day in ["2026-11-01", "2026-11-08", "2026-11-09"] {
+    for day in ["2026-08-17", "2026-08-24", "2026-08-25"] {
         std::fs::write(dir.join(format!("{day}.csv")), head).unwrap();
     }
     for now in ["2026-11-23 23:55", "2026-11-24 00:00"] {
@@ -217,10 +217,10 @@ fn one_file_a_day_and_days_past_keep_days_are_pruned() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    // 15 days kept before 2026-11-24: from 2026-11-09 on.
+    // 91 days (KEEP_DAYS) kept before 2026-11-24: from 2026-08-25 on.
     assert_eq!(
         files,
-        ["2026-11-09.csv", "2026-11-23.csv", "2026-11-24.csv"]
+        ["2026-08-25.csv", "2026-11-23.csv", "2026-11-24.csv"]
     );
     assert_eq!(
         samples(&lab, "2026-11-23 23:55", "2026-11-23 23:55").len(),

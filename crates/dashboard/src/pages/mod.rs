@@ -1,0 +1,137 @@
+//! The pages: server-rendered HTML (maud escapes every value), readable without JavaScript,
+//! refreshing themselves every 30 seconds, one stylesheet, no outside resource.
+
+pub mod lists;
+pub mod now;
+pub mod timeline;
+pub mod usage;
+
+use chrono::NaiveDateTime;
+use maud::{html, Markup, DOCTYPE};
+
+use crate::view::View;
+
+/// The stylesheet (`/style.css`): twelve user colours, four load levels.
+pub const STYLE: &str = include_str!("style.css");
+
+/// How many user colours there are; users beyond share them in order.
+pub const COLOURS: usize = 12;
+
+/// How often a page reloads itself, in seconds.
+pub const REFRESH_SECONDS: u32 = 30;
+
+const NAV: [(&str, &str); 5] = [
+    ("/", "Timeline"),
+    ("/now", "Now"),
+    ("/waitlist", "Waitlist"),
+    ("/problems", "Problems"),
+    ("/usage", "Usage"),
+];
+
+/// The frame of every page: title, navigation, the view's time, any read error.
+pub fn layout(view: &View, current: &str, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta http-equiv="refresh" content=(REFRESH_SECONDS);
+                title { (title) " · AIVC booking" }
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                header {
+                    nav aria-label="Pages" {
+                        span.brand { "AIVC booking" }
+                        @for (href, name) in NAV {
+                            @if href == current {
+                                a href=(href) aria-current="page" { (name) }
+                            } @else {
+                                a href=(href) { (name) }
+                            }
+                        }
+                    }
+                    p.clock {
+                        "As of " time datetime=(iso(view.now)) { (view.report.now) }
+                        " (" (view.report.timezone) ")"
+                        @if let Some(t) = &view.last_tick {
+                            " · last tick " (short(t.started)) " took " (format!("{:.1}", t.duration_seconds)) " s"
+                        }
+                    }
+                }
+                @for e in &view.errors {
+                    p.error role="alert" { "Could not read: " (e) " — showing the last good reading." }
+                }
+                main id="main" {
+                    h1 { (title) }
+                    (body)
+                }
+                footer { "Refreshes every " (REFRESH_SECONDS) " s · " a href="/api/v1/state" { "state as JSON" } " · " a href="/metrics" { "metrics" } }
+            }
+        }
+    }
+}
+
+/// A page for a request that cannot be answered (the installation unreadable, no route).
+pub fn error_page(title: &str, message: &str) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="refresh" content=(REFRESH_SECONDS);
+                title { (title) " · AIVC booking" }
+                link rel="stylesheet" href="/style.css";
+            }
+            body {
+                main { h1 { (title) } p.error role="alert" { (message) } p { a href="/" { "Timeline" } } }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The colour class of `user`: by their place among the report's users.
+pub fn colour(view: &View, user: &str) -> String {
+    let i = view
+        .report
+        .users
+        .iter()
+        .position(|u| u.id == user)
+        .unwrap_or_else(|| user.bytes().map(usize::from).sum());
+    format!("u{}", i % COLOURS)
+}
+
+pub fn iso(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S").to_string()
+}
+
+/// `Thu 26 Nov 14:30`.
+pub fn short(t: NaiveDateTime) -> String {
+    t.format("%a %d %b %H:%M").to_string()
+}
+
+/// `14:30`, with the day when it is not `today`'s.
+pub fn clock_or_day(t: NaiveDateTime, today: chrono::NaiveDate) -> String {
+    if t.date() == today {
+        t.format("%H:%M").to_string()
+    } else {
+        short(t)
+    }
+}
+
+pub fn hours(h: f64) -> String {
+    if h >= 100.0 {
+        format!("{h:.0}")
+    } else {
+        format!("{h:.1}")
+    }
+}
+
+pub fn gpu_list(gpus: &[u32]) -> String {
+    gpus.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

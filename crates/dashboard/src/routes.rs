@@ -1,0 +1,233 @@
+//! The routes: every one a GET (HEAD too), each answer rendered once per view
+//! ([`crate::view::View::rendered`]) and served with the same security headers.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use crate::pages;
+use crate::view::{Cache, Rendered, View};
+
+pub const HTML: &str = "text/html; charset=utf-8";
+pub const JSON: &str = "application/json";
+pub const METRICS: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CSS: &str = "text/css; charset=utf-8";
+
+/// No script, no frame, no outside resource: the pages need none.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The dashboard's routes over `cache`.
+pub fn router(cache: Arc<Cache>) -> Router {
+    Router::new()
+        .route("/", get(timeline))
+        .route("/now", get(now))
+        .route("/waitlist", get(waitlist))
+        .route("/problems", get(problems))
+        .route("/usage", get(usage_page))
+        .route("/style.css", get(style))
+        .route("/api/v1/state", get(state))
+        .route("/api/v1/usage", get(usage_api))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(cache)
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: bytes::Bytes) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if content_type == HTML {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    r
+}
+
+fn ok(r: Rendered) -> Response {
+    respond(StatusCode::OK, r.content_type, r.body)
+}
+
+/// Reads the view off the async workers: a reading waits on the shared lock while a
+/// booking holds the exclusive one.
+async fn with_view(
+    cache: Arc<Cache>,
+    f: impl FnOnce(&View) -> Response + Send + 'static,
+) -> Response {
+    let answer = tokio::task::spawn_blocking(move || match cache.view() {
+        Ok(view) => f(&view),
+        Err(e) => unavailable(&e),
+    })
+    .await;
+    answer.unwrap_or_else(|_| unavailable("the dashboard failed to read the installation"))
+}
+
+fn unavailable(why: &str) -> Response {
+    respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        HTML,
+        pages::error_page("Cannot read the installation", why).into(),
+    )
+}
+
+async fn timeline(State(cache): State<Arc<Cache>>) -> Response {
+    with_view(cache, |v| {
+        ok(v.rendered("/", |v| html(pages::timeline::page(v))))
+    })
+    .await
+}
+
+async fn now(State(cache): State<Arc<Cache>>) -> Response {
+    with_view(cache, |v| {
+        ok(v.rendered("/now", |v| html(pages::now::page(v))))
+    })
+    .await
+}
+
+async fn waitlist(State(cache): State<Arc<Cache>>) -> Response {
+    with_view(cache, |v| {
+        ok(v.rendered("/waitlist", |v| html(pages::lists::waitlist(v))))
+    })
+    .await
+}
+
+async fn problems(State(cache): State<Arc<Cache>>) -> Response {
+    with_view(cache, |v| {
+        ok(v.rendered("/problems", |v| html(pages::lists::problems(v))))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DaysQuery {
+    days: Option<String>,
+}
+
+/// `days` as a window of 1 to 90 days (30 when left out), or why not.
+fn days_of(q: &DaysQuery) -> Result<u32, String> {
+    match q.days.as_deref() {
+        None | Some("") => Ok(30),
+        Some(d) => d
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=crate::view::USAGE_DAYS).contains(d))
+            .ok_or_else(|| {
+                format!(
+                    "days must be a whole number from 1 to {}",
+                    crate::view::USAGE_DAYS
+                )
+            }),
+    }
+}
+
+async fn usage_page(State(cache): State<Arc<Cache>>, q: Query<DaysQuery>) -> Response {
+    let days = match days_of(&q) {
+        Ok(d) if checker::metrics::WINDOWS.contains(&d) => d,
+        Ok(_) | Err(_) => {
+            return respond(
+                StatusCode::BAD_REQUEST,
+                HTML,
+                pages::error_page("Bad request", "days must be 7, 30 or 90").into(),
+            )
+        }
+    };
+    with_view(cache, move |v| {
+        ok(v.rendered(&format!("/usage?days={days}"), |v| {
+            html(pages::usage::page(v, days))
+        }))
+    })
+    .await
+}
+
+async fn style() -> Response {
+    respond(
+        StatusCode::OK,
+        CSS,
+        bytes::Bytes::from_static(pages::STYLE.as_bytes()),
+    )
+}
+
+async fn state(State(cache): State<Arc<Cache>>) -> Response {
+    with_view(cache, |v| {
+        ok(v.rendered("/api/v1/state", |v| json(&v.report)))
+    })
+    .await
+}
+
+async fn usage_api(State(cache): State<Arc<Cache>>, q: Query<DaysQuery>) -> Response {
+    let days = match days_of(&q) {
+        Ok(d) => d,
+        Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
+    };
+    with_view(cache, move |v| {
+        ok(v.rendered(&format!("/api/v1/usage?days={days}"), |v| {
+            json(&v.usage_report(days))
+        }))
+    })
+    .await
+}
+
+async fn metrics(State(cache): State<Arc<Cache>>) -> Response {
+    with_view(cache, |v| {
+        ok(v.rendered("/metrics", |v| Rendered {
+            content_type: METRICS,
+            body: checker::metrics::render(&checker::metrics::Input {
+                report: &v.report,
+                latest: &v.latest,
+                usage: &v.usage,
+                last_tick: v.last_tick,
+                last_sample_unix: v.last_sample_unix,
+            })
+            .into(),
+        }))
+    })
+    .await
+}
+
+async fn not_found() -> Response {
+    respond(
+        StatusCode::NOT_FOUND,
+        HTML,
+        pages::error_page("Not found", "There is no such page here.").into(),
+    )
+}
+
+fn html(markup: maud::Markup) -> Rendered {
+    Rendered {
+        content_type: HTML,
+        body: markup.into_string().into(),
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> Rendered {
+    Rendered {
+        content_type: JSON,
+        body: serde_json::to_vec(value).unwrap_or_default().into(),
+    }
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    respond(
+        status,
+        JSON,
+        serde_json::to_vec(&serde_json::json!({ "error": message }))
+            .unwrap_or_default()
+            .into(),
+    )
+}
