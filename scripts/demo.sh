@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole system on a throwaway root: a student books from now, a monitor tick starts the
 # container (a real one when a Docker engine answers and the stand-in image builds, else the
-# dry run of it, saying why), checker shows the state, and a tick at the booking's end
+# dry run of it, saying why), checker and the dashboard show the state, and a tick at the booking's end
 # removes it. Prints where the root stays.
 #
 # The engine may be a lab's: the demo is an installation of its own (its root's
@@ -76,6 +76,22 @@ fi
 
 step "checker"
 "$bin/checker" --root "$root" || true
+
+step "dashboard: the same state on the web (a free loopback port; stopped right after)"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin/dashboard" --root "$root" --listen "127.0.0.1:$port" 2>/dev/null &
+dash=$!
+for _ in $(seq 50); do python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/metrics')" 2>/dev/null && break; sleep 0.1; done
+python3 - "$port" <<'PY'
+import sys, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+for path in ["/", "/now", "/waitlist", "/problems", "/usage", "/api/v1/state", "/metrics"]:
+    with urllib.request.urlopen(base + path) as r:
+        print("%s %s  %s, %d bytes" % (r.status, path, r.headers["Content-Type"], len(r.read())))
+with urllib.request.urlopen(base + "/metrics") as r:
+    print("\n".join(l for l in r.read().decode().splitlines() if l.startswith(("aivc_gpu_booked", "aivc_bookings"))))
+PY
+kill "$dash"
 
 if [ "$engine" = 1 ]; then
   step "monitor at the booking's end ($end): the container is removed"

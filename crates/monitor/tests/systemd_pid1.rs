@@ -294,6 +294,26 @@ fn systemd_as_pid_1_runs_the_units_setup_installs_the_timer_ticks_and_a_now_book
         ))
     );
 
+    // The sandbox took: the serving process has no capability, no way to gain one, and a
+    // system call filter.
+    let pid = property(&name, "aivc-dashboard.service", "MainPID");
+    let status = text(&exec(&name, &["cat", &format!("/proc/{pid}/status")]));
+    for line in [
+        "CapEff:\t0000000000000000",
+        "CapBnd:\t0000000000000000",
+        "NoNewPrivs:\t1",
+        "Seccomp:\t2",
+    ] {
+        assert!(
+            status.contains(line),
+            "the dashboard's process lacks `{line}`:\n{status}"
+        );
+    }
+    assert_eq!(
+        property(&name, "aivc-dashboard.service", "RestrictAddressFamilies"),
+        "AF_INET AF_INET6"
+    );
+
     // A notice posted on the host reaches the student's folder through aivc-notices.path.
     let notice = hostinfo::notices::Notice::new(
         hostinfo::schedule::parse_time("2026-11-23 10:00:00").unwrap(),
