@@ -50,6 +50,41 @@ pub fn latest_points(points: &[GpuPoint], now: NaiveDateTime) -> Vec<GpuPoint> {
     newest.into_values().collect()
 }
 
+/// What the metrics and the dashboard derive from the samples.
+#[derive(Debug)]
+pub struct FromSamples {
+    /// The newest sample of each GPU ([`latest_points`]).
+    pub latest: Vec<GpuPoint>,
+    /// One report per entry of [`WINDOWS`].
+    pub usage: Vec<UsageReport>,
+    /// When the newest sample was taken, on the real clock.
+    pub last_sample_unix: Option<f64>,
+}
+
+/// [`FromSamples`] of `points` (any order) against `rows` (every booking known) at `now`.
+pub fn from_samples(
+    config: &hostinfo::Config,
+    rows: &[hostinfo::schedule::Row],
+    points: &[GpuPoint],
+    now: NaiveDateTime,
+) -> FromSamples {
+    let latest = latest_points(points, now);
+    let usage = WINDOWS
+        .iter()
+        .map(|&days| crate::usage::report(config, rows, points, now, days))
+        .collect();
+    let last_sample_unix = latest
+        .iter()
+        .map(|p| p.time)
+        .max()
+        .and_then(|t| unix_seconds(&config.zone, t));
+    FromSamples {
+        latest,
+        usage,
+        last_sample_unix,
+    }
+}
+
 /// `t` (wall-clock in `zone`) as seconds since the Unix epoch.
 pub fn unix_seconds(zone: &impl TimeZone, t: NaiveDateTime) -> Option<f64> {
     zone.from_local_datetime(&t)
@@ -253,63 +288,51 @@ pub fn render(input: &Input) -> String {
         .iter()
         .map(|u| (format!("{}d", u.days), u))
         .collect();
-    for (name, kind, help) in [
+    type Hours<T> = fn(&T) -> f64;
+    let user_series: [(&str, &str, Hours<crate::usage::UserUsage>); 2] = [
         (
             "aivc_user_gpu_booked_seconds",
-            true,
             "GPU time the user booked in the window before now (GPU-hours × 3600).",
+            |u| u.booked_gpu_hours,
         ),
         (
             "aivc_user_gpu_used_seconds",
-            false,
             "GPU time the user's booked GPUs were busy in the window, from the usage samples.",
+            |u| u.used_gpu_hours,
         ),
-    ] {
+    ];
+    for (name, help, hours) in user_series {
         out.family(name, "gauge", help);
         for (window, u) in &windows {
             for user in &u.users {
-                let hours = if kind {
-                    user.booked_gpu_hours
-                } else {
-                    user.used_gpu_hours
-                };
-                out.sample(
-                    name,
-                    &[
-                        ("user", &user.id),
-                        ("group", user.group.as_deref().unwrap_or("")),
-                        ("window", window),
-                    ],
-                    hours * 3600.0,
-                );
+                let group = user.group.as_deref().unwrap_or("");
+                let labels = [
+                    ("user", user.id.as_str()),
+                    ("group", group),
+                    ("window", window),
+                ];
+                out.sample(name, &labels, hours(user) * 3600.0);
             }
         }
     }
-    for (name, kind, help) in [
+    let group_series: [(&str, &str, Hours<crate::usage::GroupUsage>); 2] = [
         (
             "aivc_group_gpu_booked_seconds",
-            true,
             "GPU time the group's members booked in the window before now.",
+            |g| g.booked_gpu_hours,
         ),
         (
             "aivc_group_gpu_used_seconds",
-            false,
             "GPU time the group's members' booked GPUs were busy in the window.",
+            |g| g.used_gpu_hours,
         ),
-    ] {
+    ];
+    for (name, help, hours) in group_series {
         out.family(name, "gauge", help);
         for (window, u) in &windows {
             for group in &u.groups {
-                let hours = if kind {
-                    group.booked_gpu_hours
-                } else {
-                    group.used_gpu_hours
-                };
-                out.sample(
-                    name,
-                    &[("group", &group.name), ("window", window)],
-                    hours * 3600.0,
-                );
+                let labels = [("group", group.name.as_str()), ("window", window)];
+                out.sample(name, &labels, hours(group) * 3600.0);
             }
         }
     }
@@ -370,21 +393,12 @@ pub fn load(root: &hostinfo::Root) -> Result<String, crate::Error> {
     let samples = root.read_usage_since(now - Duration::days(i64::from(longest)), now)?;
     let points = crate::usage::gpu_points(&samples);
     drop(samples);
-    let latest = latest_points(&points, now);
-    let usage: Vec<UsageReport> = WINDOWS
-        .iter()
-        .map(|&days| crate::usage::report(&snapshot.config, &rows, &points, now, days))
-        .collect();
-    let last_sample_unix = latest
-        .iter()
-        .map(|p| p.time)
-        .max()
-        .and_then(|t| unix_seconds(&snapshot.config.zone, t));
+    let derived = from_samples(&snapshot.config, &rows, &points, now);
     Ok(render(&Input {
         report: &report,
-        latest: &latest,
-        usage: &usage,
+        latest: &derived.latest,
+        usage: &derived.usage,
         last_tick: root.read_last_tick()?,
-        last_sample_unix,
+        last_sample_unix: derived.last_sample_unix,
     }))
 }

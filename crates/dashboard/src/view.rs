@@ -323,16 +323,11 @@ impl Cache {
                     }),
             )
             .collect();
-        let latest = checker::metrics::latest_points(&points, now);
-        let usage = checker::metrics::WINDOWS
-            .iter()
-            .map(|&days| checker::usage::report(&snapshot.config, &rows, &points, now, days))
-            .collect();
-        let last_sample_unix = latest
-            .iter()
-            .map(|p| p.time)
-            .max()
-            .and_then(|t| checker::metrics::unix_seconds(&snapshot.config.zone, t));
+        let checker::metrics::FromSamples {
+            latest,
+            usage,
+            last_sample_unix,
+        } = checker::metrics::from_samples(&snapshot.config, &rows, &points, now);
         let last_tick = match self.root.read_last_tick() {
             Ok(t) => t,
             Err(e) => {

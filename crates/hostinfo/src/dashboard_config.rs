@@ -49,10 +49,9 @@ impl DashboardConfig {
 
     /// The file, or the defaults when there is none.
     pub fn load(path: &Path) -> Result<Self> {
-        match yaml::read(path) {
-            Ok(text) => Self::parse(path, &text),
-            Err(Error::Missing { .. }) => Ok(DashboardConfig::default()),
-            Err(e) => Err(e),
+        match yaml::read_optional(path)? {
+            Some(text) => Self::parse(path, &text),
+            None => Ok(DashboardConfig::default()),
         }
     }
 }

@@ -115,10 +115,9 @@ impl NotifyConfig {
 
     /// The file, or the default (containers only) when there is none.
     pub fn load(path: &Path) -> Result<Self> {
-        match yaml::read(path) {
-            Ok(text) => Self::parse(path, &text),
-            Err(Error::Missing { .. }) => Ok(NotifyConfig::default()),
-            Err(e) => Err(e),
+        match yaml::read_optional(path)? {
+            Some(text) => Self::parse(path, &text),
+            None => Ok(NotifyConfig::default()),
         }
     }
 

@@ -42,6 +42,15 @@ pub(crate) fn check_bounds(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// [`read`] of an optional file: `None` when it is missing.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>> {
+    match read(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(Error::Missing { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads a `cfg/` YAML file, at most [`MAX_YAML_BYTES`] of it: a larger one is refused
 /// without being read whole.
 pub(crate) fn read(path: &Path) -> Result<String> {
