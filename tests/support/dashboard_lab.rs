@@ -85,12 +85,12 @@ pub fn write_small_lab(dir: &Path, now: NaiveDateTime, sample_days: i64) {
     let dave = row("dave", now + Duration::hours(72), 2, &[3], 10004);
     std::fs::write(
         dir.join("jobs/used.csv"),
-        schedule::to_bytes(&[alice.clone()]),
+        schedule::to_bytes(std::slice::from_ref(&alice)),
     )
     .unwrap();
     std::fs::write(
         dir.join("jobs/using.csv"),
-        schedule::to_bytes(&[bob.clone()]),
+        schedule::to_bytes(std::slice::from_ref(&bob)),
     )
     .unwrap();
     std::fs::write(

@@ -34,13 +34,13 @@ pub fn router(cache: Arc<Cache>) -> Router {
         .route("/api/v1/usage", get(usage_api))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(cache)
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: bytes::Bytes) -> Response {
-    let mut r = (status, body).into_response();
+/// The headers of every answer, the router's own (a 405) included.
+async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -51,12 +51,19 @@ fn respond(status: StatusCode, content_type: &'static str, body: bytes::Bytes) -
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    if content_type == HTML {
+    if h.get(header::CONTENT_TYPE).is_some_and(|t| t == HTML) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
         );
     }
+    r
+}
+
+fn respond(status: StatusCode, content_type: &'static str, body: bytes::Bytes) -> Response {
+    let mut r = (status, body).into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 

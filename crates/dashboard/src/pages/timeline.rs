@@ -168,7 +168,7 @@ pub fn page(view: &View) -> Markup {
             tr.nowrow aria-hidden="true" {
                 th.row { (label) }
                 @if now_slot > 0 { td colspan=(now_slot) {} }
-                td.nowmark title=(format!("now: {}", short(now))) {}
+                td.nowmark id=(label) title=(format!("now: {}", short(now))) {}
                 @if (now_slot as usize) + 1 < slots { td colspan=(slots - now_slot as usize - 1) {} }
             }
         }
@@ -177,7 +177,8 @@ pub fn page(view: &View) -> Markup {
     let body = html! {
         p.note {
             "GPUs by 30-minute slot, " (short(first)) " to " (short(last))
-            ". Hover over a booking, or follow it to its line below. The red mark is now."
+            ". Hover over a booking, or follow it to its line below. The red mark is now ("
+            a href="#now" { "scroll to it" } ")."
         }
         @if users.is_empty() {
             p { "Nothing is booked in these days." }
