@@ -155,7 +155,7 @@ fn ask_code(root: &Root, id: &str, say: &Say) -> Result<Secret, Error> {
 fn new_password(say: &Say) -> Result<Secret, Error> {
     loop {
         let first = secret("Please set your password:")?;
-        if let Some(why) = ask::password_problem(&first) {
+        if let Some(why) = crate::credentials::password_problem(&first) {
             say.red(&ask::sentence(why));
             continue;
         }

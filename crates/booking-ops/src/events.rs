@@ -1,5 +1,6 @@
 //! The notices a booking operation posts for the student (docs/user-guide.md, Notices):
-//! made, changed, cancelled. Posting is best effort ([`hostinfo::Root::notify`]).
+//! made, changed, cancelled — the same whether it was booked from the CLI or the web.
+//! Posting is best effort ([`hostinfo::Root::notify`]).
 
 use chrono::NaiveDateTime;
 use hostinfo::notices::{Kind, Notice, Recipient};

@@ -1,6 +1,7 @@
-//! Every change `booking` makes, each one transaction under the exclusive lock: what is
-//! checked and what is written are the same files, so two students booking the last GPU at
-//! the same moment cannot both get it.
+//! Every change a student makes, from the CLI (`booking`) or the web (`dashboard`) alike,
+//! each one transaction under the exclusive lock: what is checked and what is written are
+//! the same files, so two students booking the last GPU at the same moment cannot both get
+//! it, whichever of the two they book from.
 
 use std::collections::HashSet;
 
@@ -17,7 +18,7 @@ use hostinfo::names::{user_id_problem, PORT_RANGE};
 use hostinfo::schedule::{format_time, Row};
 use hostinfo::{Config, LiveTable, Root, Table};
 
-use crate::ask;
+use crate::credentials;
 use crate::Error;
 
 /// What to book.
@@ -168,7 +169,7 @@ pub fn authenticate_in(
     let checked = root.check_secret(id, Credential::Password, now, &policy, &lock, || {
         // Never compare more than a password can hold: the cost stays bounded.
         password.expose().len() <= auth::PASSWORD_MAX_BYTES
-            && ask::password_matches(password.expose(), user.password.expose())
+            && credentials::password_matches(password.expose(), user.password.expose())
     })?;
     drop(lock);
     checked.map_err(|r| refusal(r, id, Credential::Password, &policy))
@@ -376,7 +377,7 @@ pub fn sign_up(
     password: Secret,
     code: Option<&Secret>,
 ) -> Result<SignedUp, Error> {
-    if let Some(why) = ask::password_problem(password.expose()) {
+    if let Some(why) = credentials::password_problem(password.expose()) {
         return Err(Error::WeakPassword(why));
     }
     let policy = Policy::from_env();
@@ -409,7 +410,8 @@ pub fn sign_up(
                         .map(|r| r.forward_port),
                 );
             }
-            let port = ask::pick_port(&taken, ask::seed()).ok_or(Error::NoFreePort)?;
+            let port =
+                credentials::pick_port(&taken, credentials::seed()).ok_or(Error::NoFreePort)?;
             (UserEntry::new_user(id, &config.host, password, port), false)
         }
     };
@@ -449,7 +451,7 @@ pub struct UserChange {
 /// Updates a user's defaults in `users_config.yaml`.
 pub fn update_user(root: &Root, id: &str, change: &UserChange) -> Result<(), Error> {
     if let Some(p) = &change.password {
-        if let Some(why) = ask::password_problem(p.expose()) {
+        if let Some(why) = credentials::password_problem(p.expose()) {
             return Err(Error::WeakPassword(why));
         }
     }

@@ -1,6 +1,7 @@
-//! The student's side of the waitlist (docs/user-guide.md, The waitlist): joining it when a
-//! booking is refused for capacity, listing one's entries, leaving one. The rules and the
-//! serving are checker's ([`checker::waitlist`]); every change here is under the exclusive lock.
+//! The student's side of the waitlist (docs/user-guide.md, The waitlist), for the CLI and the
+//! web alike: joining it when a booking is refused for capacity, listing one's entries,
+//! leaving one. The rules and the serving are checker's ([`checker::waitlist`]); every change
+//! here is under the exclusive lock.
 
 use checker::policies::{days_ahead, Broken};
 use checker::{Refusal, Request};
