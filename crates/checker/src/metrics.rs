@@ -36,10 +36,13 @@ pub struct Input<'a> {
 }
 
 /// The newest sample of each GPU, when no older than [`LATEST_MAX_AGE`] at `now`; by GPU.
-pub fn latest_points(points: &[GpuPoint], now: NaiveDateTime) -> Vec<GpuPoint> {
+pub fn latest_points<'p>(
+    points: impl IntoIterator<Item = &'p GpuPoint>,
+    now: NaiveDateTime,
+) -> Vec<GpuPoint> {
     let mut newest: BTreeMap<u32, GpuPoint> = BTreeMap::new();
     for p in points
-        .iter()
+        .into_iter()
         .filter(|p| p.time <= now && now - p.time <= LATEST_MAX_AGE)
     {
         let slot = newest.entry(p.gpu).or_insert(*p);
@@ -61,17 +64,19 @@ pub struct FromSamples {
     pub last_sample_unix: Option<f64>,
 }
 
-/// [`FromSamples`] of `points` (any order) against `rows` (every booking known) at `now`.
+/// [`FromSamples`] of the points in `pieces` (any order; the dashboard keeps one vector a
+/// day) against `rows` (every booking known) at `now`.
 pub fn from_samples(
     config: &hostinfo::Config,
     rows: &[hostinfo::schedule::Row],
-    points: &[GpuPoint],
+    pieces: &[&[GpuPoint]],
     now: NaiveDateTime,
 ) -> FromSamples {
-    let latest = latest_points(points, now);
+    let all = || pieces.iter().flat_map(|p| p.iter());
+    let latest = latest_points(all(), now);
     let usage = WINDOWS
         .iter()
-        .map(|&days| crate::usage::report(config, rows, points, now, days))
+        .map(|&days| crate::usage::report_from(config, rows, all(), now, days))
         .collect();
     let last_sample_unix = latest
         .iter()
@@ -393,7 +398,7 @@ pub fn load(root: &hostinfo::Root) -> Result<String, crate::Error> {
     let samples = root.read_usage_since(now - Duration::days(i64::from(longest)), now)?;
     let points = crate::usage::gpu_points(&samples);
     drop(samples);
-    let derived = from_samples(&snapshot.config, &rows, &points, now);
+    let derived = from_samples(&snapshot.config, &rows, &[&points], now);
     Ok(render(&Input {
         report: &report,
         latest: &derived.latest,

@@ -155,6 +155,18 @@ pub fn report(
     now: NaiveDateTime,
     days: u32,
 ) -> UsageReport {
+    report_from(config, rows, points.iter(), now, days)
+}
+
+/// [`report`] of points kept in pieces (the dashboard keeps one vector a day): nothing is
+/// copied but a reference per point in the window.
+pub fn report_from<'p>(
+    config: &Config,
+    rows: &[Row],
+    points: impl Iterator<Item = &'p GpuPoint>,
+    now: NaiveDateTime,
+    days: u32,
+) -> UsageReport {
     let from = now - Duration::days(i64::from(days));
     let busy_percent = config
         .capability
@@ -189,7 +201,6 @@ pub fn report(
     }
 
     let mut window: Vec<&GpuPoint> = points
-        .iter()
         .filter(|p| from <= p.time && p.time < now)
         .collect();
     window.sort_unstable_by_key(|p| (p.gpu, p.time));

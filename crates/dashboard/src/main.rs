@@ -67,7 +67,7 @@ fn run(cli: Cli) -> Result<(), String> {
     let cache = Arc::new(dashboard::Cache::new(root));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(8)
+        .max_blocking_threads(4)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;

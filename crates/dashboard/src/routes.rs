@@ -194,14 +194,14 @@ async fn metrics(State(cache): State<Arc<Cache>>) -> Response {
     with_view(cache, |v| {
         ok(v.rendered("/metrics", |v| Rendered {
             content_type: METRICS,
-            body: checker::metrics::render(&checker::metrics::Input {
+            body: kept(checker::metrics::render(&checker::metrics::Input {
                 report: &v.report,
                 latest: &v.latest,
                 usage: &v.usage,
                 last_tick: v.last_tick,
                 last_sample_unix: v.last_sample_unix,
             })
-            .into(),
+            .into_bytes()),
         }))
     })
     .await
@@ -215,17 +215,42 @@ async fn not_found() -> Response {
     )
 }
 
+/// A body kept for the view's life: no spare capacity kept with it.
+fn kept(mut bytes: Vec<u8>) -> bytes::Bytes {
+    bytes.shrink_to_fit();
+    bytes.into()
+}
+
 fn html(markup: maud::Markup) -> Rendered {
     Rendered {
         content_type: HTML,
-        body: markup.into_string().into(),
+        body: kept(markup.into_string().into_bytes()),
     }
 }
 
+/// Counts what is written to it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The JSON of `value`, written once into a buffer of its exact size: the state document
+/// is megabytes at 10,000 bookings, and a growing buffer would briefly hold twice that.
 fn json(value: &impl serde::Serialize) -> Rendered {
+    let mut size = Counter(0);
+    let _ = serde_json::to_writer(&mut size, value);
+    let mut body = Vec::with_capacity(size.0);
+    let _ = serde_json::to_writer(&mut body, value);
     Rendered {
         content_type: JSON,
-        body: serde_json::to_vec(value).unwrap_or_default().into(),
+        body: kept(body),
     }
 }
 

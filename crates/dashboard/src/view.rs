@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration as StdDuration, Instant};
 
 use checker::report::Report;
@@ -38,7 +38,7 @@ pub struct View {
     pub now: NaiveDateTime,
     pub config: hostinfo::Config,
     /// Every booking the installation knows: `used.csv`, `using.csv`, `booking.csv`.
-    pub rows: Vec<hostinfo::schedule::Row>,
+    pub rows: Arc<Vec<hostinfo::schedule::Row>>,
     /// The monitor's records of starts that failed, by user and start.
     pub start_failures: Vec<hostinfo::StartFailure>,
     /// The newest sample of each GPU, when recent.
@@ -54,7 +54,7 @@ pub struct View {
     /// The GPU samples of the usage window, one vector per day (shared with the cache).
     pub days: Vec<Arc<Vec<GpuPoint>>>,
     /// What was rendered from this view, by route (and query): each once.
-    pub rendered: Mutex<BTreeMap<String, Rendered>>,
+    pub rendered: Mutex<BTreeMap<String, Arc<OnceLock<Rendered>>>>,
 }
 
 /// A response body made once per view.
@@ -75,20 +75,18 @@ impl View {
         if let Some(u) = self.usage_of(days) {
             return u.clone();
         }
-        let points: Vec<GpuPoint> = self.days.iter().flat_map(|d| d.iter().copied()).collect();
-        checker::usage::report(&self.config, &self.rows, &points, self.now, days)
+        let points = self.days.iter().flat_map(|d| d.iter());
+        checker::usage::report_from(&self.config, &self.rows, points, self.now, days)
     }
 
-    /// `key`'s body, rendered by `make` the first time it is asked for.
+    /// `key`'s body, rendered by `make` the first time it is asked for; a request that asks
+    /// while it is being rendered waits for that one rather than rendering it again.
     pub fn rendered(&self, key: &str, make: impl FnOnce(&View) -> Rendered) -> Rendered {
-        if let Some(r) = self.rendered.lock().ok().and_then(|m| m.get(key).cloned()) {
-            return r;
-        }
-        let r = make(self);
-        if let Ok(mut m) = self.rendered.lock() {
-            m.insert(key.to_string(), r.clone());
-        }
-        r
+        let cell = {
+            let mut map = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.to_string()).or_default().clone()
+        };
+        cell.get_or_init(|| make(self)).clone()
     }
 }
 
@@ -107,7 +105,11 @@ struct Inner {
     /// The stamps the current snapshot was read at.
     stamps: Vec<Option<FileStamp>>,
     snapshot: Option<Snapshot>,
+    /// The snapshot's history and live rows together, shared by every view built from it.
+    rows: Arc<Vec<hostinfo::schedule::Row>>,
     snapshot_error: Option<String>,
+    /// `jobs/last-tick.csv` as read with the snapshot (it is one of the watched files).
+    last_tick: Option<Result<Option<TickRecord>, String>>,
     days: BTreeMap<NaiveDate, Day>,
     view: Option<Arc<View>>,
     built: Option<Instant>,
@@ -196,8 +198,12 @@ impl Cache {
         let files_changed = inner.snapshot.is_none() || stamps != inner.stamps;
         if files_changed {
             inner.reads += 1;
+            inner.last_tick = Some(self.root.read_last_tick().map_err(one_line));
             match Snapshot::load_with_history(self.root.clone()) {
-                Ok(s) => {
+                Ok(mut s) => {
+                    // The history is only for the usage: kept once, with the live rows.
+                    inner.rows = Arc::new(s.all_rows());
+                    s.history = Vec::new();
                     inner.stamps = self
                         .watched(Some(&s))
                         .iter()
@@ -218,6 +224,8 @@ impl Cache {
                 return Ok(view.clone());
             }
         }
+        // The old view goes before the new one is built (requests still holding it keep it).
+        inner.view = None;
         let view = Arc::new(self.build(&mut inner)?);
         inner.view = Some(view.clone());
         inner.built = Some(Instant::now());
@@ -296,12 +304,9 @@ impl Cache {
         );
         let mut report = checker::report::build(snapshot, inventory);
         withhold_private(&mut report);
-        let rows = snapshot.all_rows();
-        let points: Vec<GpuPoint> = inner
-            .days
-            .values()
-            .flat_map(|d| d.points.iter().copied())
-            .collect();
+        let rows = inner.rows.clone();
+        let pieces: Vec<Arc<Vec<GpuPoint>>> = inner.days.values().map(|d| d.points.clone()).collect();
+        let slices: Vec<&[GpuPoint]> = pieces.iter().map(|p| p.as_slice()).collect();
         let since = now - Duration::hours(USER_SAMPLES_HOURS);
         let recent: Vec<Sample> = inner
             .days
@@ -310,8 +315,9 @@ impl Cache {
             .filter(|s| s.time >= since && s.time <= now)
             .cloned()
             .chain(
-                points
+                slices
                     .iter()
+                    .flat_map(|p| p.iter())
                     .filter(|p| p.time >= since && p.time <= now)
                     .map(|p| Sample {
                         time: p.time,
@@ -327,13 +333,14 @@ impl Cache {
             latest,
             usage,
             last_sample_unix,
-        } = checker::metrics::from_samples(&snapshot.config, &rows, &points, now);
-        let last_tick = match self.root.read_last_tick() {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(one_line(e));
+        } = checker::metrics::from_samples(&snapshot.config, &rows, &slices, now);
+        let last_tick = match &inner.last_tick {
+            Some(Ok(t)) => *t,
+            Some(Err(e)) => {
+                errors.push(e.clone());
                 None
             }
+            None => None,
         };
         let start_failures = match &snapshot.start_failures {
             Ok(f) => f.clone(),
@@ -351,7 +358,7 @@ impl Cache {
             last_tick,
             last_sample_unix,
             errors,
-            days: inner.days.values().map(|d| d.points.clone()).collect(),
+            days: pieces,
             rendered: Mutex::new(BTreeMap::new()),
         })
     }

@@ -102,8 +102,7 @@ fn the_timeline_shows_each_gpu_bobs_cells_with_his_times_the_legend_and_the_now_
                 let title = &titles[0];
                 assert!(
                     title.starts_with("bob:")
-                        && title.contains("Mon 23 Nov 08:00")
-                        && title.contains("Mon 23 Nov 13:00")
+                        && title.contains("Mon 23 Nov 08:00–13:00")
                         && title.contains("GPU 1, 2"),
                     "bob's cell says {title:?}"
                 );

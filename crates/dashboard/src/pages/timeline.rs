@@ -1,7 +1,6 @@
 //! The timeline (`/`): one row per GPU, one column per 30-minute slot from two days back to
-//! fourteen ahead; who holds each slot in their colour (hover for the booking, or follow
-//! the link to its line below: a tap on a phone), the CPU and memory booked as bands, and
-//! the current slot marked.
+//! fourteen ahead; who holds each slot in their colour (hover, tap or Tab to a booking to
+//! see it: no script), the CPU and memory booked as bands, and the current slot marked.
 
 use checker::timeline::Timeline;
 use chrono::{Duration, NaiveDateTime};
@@ -102,16 +101,18 @@ fn trim(v: f64) -> String {
     }
 }
 
-/// What a booking cell says on hover and what its line below says.
-pub fn describe(r: &Row) -> String {
+/// What a booking cell says on hover, tap or focus: who, when, which GPUs.
+pub fn hover(r: &Row) -> String {
+    let end = if r.end.date() == r.start.date() {
+        r.end.format("%H:%M").to_string()
+    } else {
+        short(r.end)
+    };
     format!(
-        "{}: {} → {} · GPU {} · {} CPUs · {} GB",
+        "{}: {}–{end} · GPU {}",
         r.user_id,
         short(r.start),
-        short(r.end),
-        gpu_list(r.gpus.ids()),
-        trim(r.cpus),
-        r.memory
+        gpu_list(r.gpus.ids())
     )
 }
 
@@ -177,7 +178,7 @@ pub fn page(view: &View) -> Markup {
     let body = html! {
         p.note {
             "GPUs by 30-minute slot, " (short(first)) " to " (short(last))
-            ". Hover over a booking, or follow it to its line below. The red mark is now ("
+            ". Hover over a booking, or tap it (or Tab to it), to see it. The red mark is now ("
             a href="#now" { "scroll to it" } ")."
         }
         @if users.is_empty() {
@@ -219,7 +220,8 @@ pub fn page(view: &View) -> Markup {
                                     Cell::Booked(i) => {
                                         @let r = &view.rows[i];
                                         td colspan=(n) class=(format!("b {}", colour(view, &r.user_id))) data-user=(r.user_id) {
-                                            a href=(format!("#b{i}")) title=(describe(r)) {
+                                            // Focusable: a tap or Tab shows the booking (style.css).
+                                            span tabindex="0" title=(hover(r)) {
                                                 @if n >= 4 { (r.user_id) }
                                             }
                                         }
@@ -240,16 +242,6 @@ pub fn page(view: &View) -> Markup {
                             td colspan=(n) class=(format!("l{level}")) title=(text) {}
                         }
                     }
-                }
-            }
-        }
-        h2 { "Bookings shown" }
-        @if shown.is_empty() {
-            p { "None." }
-        } @else {
-            ol.bookings {
-                @for &i in &shown {
-                    li id=(format!("b{i}")) { (describe(&view.rows[i])) }
                 }
             }
         }
