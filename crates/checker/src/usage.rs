@@ -200,9 +200,7 @@ pub fn report_from<'p>(
         h.seal();
     }
 
-    let mut window: Vec<&GpuPoint> = points
-        .filter(|p| from <= p.time && p.time < now)
-        .collect();
+    let mut window: Vec<&GpuPoint> = points.filter(|p| from <= p.time && p.time < now).collect();
     window.sort_unstable_by_key(|p| (p.gpu, p.time));
     let mut sampled = 0i64;
     let mut unbooked = 0i64;

@@ -194,14 +194,16 @@ async fn metrics(State(cache): State<Arc<Cache>>) -> Response {
     with_view(cache, |v| {
         ok(v.rendered("/metrics", |v| Rendered {
             content_type: METRICS,
-            body: kept(checker::metrics::render(&checker::metrics::Input {
-                report: &v.report,
-                latest: &v.latest,
-                usage: &v.usage,
-                last_tick: v.last_tick,
-                last_sample_unix: v.last_sample_unix,
-            })
-            .into_bytes()),
+            body: kept(
+                checker::metrics::render(&checker::metrics::Input {
+                    report: &v.report,
+                    latest: &v.latest,
+                    usage: &v.usage,
+                    last_tick: v.last_tick,
+                    last_sample_unix: v.last_sample_unix,
+                })
+                .into_bytes(),
+            ),
         }))
     })
     .await

@@ -305,7 +305,8 @@ impl Cache {
         let mut report = checker::report::build(snapshot, inventory);
         withhold_private(&mut report);
         let rows = inner.rows.clone();
-        let pieces: Vec<Arc<Vec<GpuPoint>>> = inner.days.values().map(|d| d.points.clone()).collect();
+        let pieces: Vec<Arc<Vec<GpuPoint>>> =
+            inner.days.values().map(|d| d.points.clone()).collect();
         let slices: Vec<&[GpuPoint]> = pieces.iter().map(|p| p.as_slice()).collect();
         let since = now - Duration::hours(USER_SAMPLES_HOURS);
         let recent: Vec<Sample> = inner
