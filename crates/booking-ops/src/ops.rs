@@ -37,6 +37,57 @@ pub struct Booking {
     pub extra_command: Option<String>,
 }
 
+/// A booking as a person typed it: the CLI's flags, the web's form or JSON. Times are in
+/// the CLI's words (docs/user-guide.md: `now`, `2026-12-01 14:00`, `tomorrow 9:00`, `3h`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typed<'a> {
+    pub user_id: String,
+    pub cpus: f64,
+    pub memory: u32,
+    pub gpus: u32,
+    pub start: &'a str,
+    pub end: &'a str,
+    /// Wait on the waitlist when refused for capacity, for any start up to this one
+    /// (implies `wait`).
+    pub latest_start: Option<&'a str>,
+    /// Wait on the waitlist when refused for capacity (for this start only, without
+    /// `latest_start`).
+    pub wait: bool,
+    pub forward_port: Option<u16>,
+    pub image: Option<String>,
+    pub extra_command: Option<String>,
+}
+
+/// The [`Booking`] and the latest start to wait for (when it may wait) of what was typed,
+/// read with the installation's clock: one reading for the CLI and the web.
+pub fn parse_typed(
+    config: &Config,
+    typed: &Typed,
+) -> Result<(Booking, Option<NaiveDateTime>), Error> {
+    let clock = config.clock()?;
+    let start = parse_when(typed.start, Role::Start, &clock)?;
+    let end = parse_when(typed.end, Role::End { start: start.at }, &clock)?.at;
+    let latest = match (typed.latest_start, typed.wait) {
+        (Some(when), _) => Some(parse_when(when, Role::Start, &clock)?.at),
+        (None, true) => Some(start.at),
+        (None, false) => None,
+    };
+    Ok((
+        Booking {
+            user_id: typed.user_id.clone(),
+            cpus: typed.cpus,
+            memory: typed.memory,
+            gpus: typed.gpus,
+            start,
+            end,
+            forward_port: typed.forward_port,
+            image: typed.image.clone(),
+            extra_command: typed.extra_command.clone(),
+        },
+        latest,
+    ))
+}
+
 /// The id checks every path starts with: the pattern, then the allow list.
 pub fn check_user(config: &Config, id: &str) -> Result<(), Error> {
     if let Some(why) = user_id_problem(id) {

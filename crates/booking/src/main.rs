@@ -10,7 +10,6 @@ use booking::interactive::{self, Say};
 use booking::ops::LoginState;
 use booking::{list, ops, Error, NEEDS_TTY};
 use clap::{Parser, ValueEnum};
-use hostinfo::clock::{parse_when, Role};
 use hostinfo::schedule;
 use hostinfo::Root;
 use termcolor::{Ansi, ColorChoice, NoColor};
@@ -331,34 +330,22 @@ fn book_with_flags(
             missing.join(", ")
         )));
     }
-    let clock = config.clock()?;
-    let start = parse_when(
-        cli.start.as_deref().unwrap_or_default(),
-        Role::Start,
-        &clock,
+    let (request, latest) = ops::parse_typed(
+        config,
+        &ops::Typed {
+            user_id: id,
+            cpus: cli.cpus.unwrap_or_default(),
+            memory: cli.memory.unwrap_or_default(),
+            gpus: cli.gpus.unwrap_or(0),
+            start: cli.start.as_deref().unwrap_or_default(),
+            end: cli.end.as_deref().unwrap_or_default(),
+            latest_start: cli.latest_start.as_deref(),
+            wait: cli.wait,
+            forward_port: cli.forward_port,
+            image: cli.image.clone(),
+            extra_command: cli.extra_command.clone(),
+        },
     )?;
-    let end = parse_when(
-        cli.end.as_deref().unwrap_or_default(),
-        Role::End { start: start.at },
-        &clock,
-    )?
-    .at;
-    let latest = match (&cli.latest_start, cli.wait) {
-        (Some(when), _) => Some(parse_when(when, Role::Start, &clock)?.at),
-        (None, true) => Some(start.at),
-        (None, false) => None,
-    };
-    let request = ops::Booking {
-        user_id: id,
-        cpus: cli.cpus.unwrap_or_default(),
-        memory: cli.memory.unwrap_or_default(),
-        gpus: cli.gpus.unwrap_or(0),
-        start,
-        end,
-        forward_port: cli.forward_port,
-        image: cli.image.clone(),
-        extra_command: cli.extra_command.clone(),
-    };
     match ops::book_or_wait_in(root, config, &request, latest) {
         Ok(ops::Booked::Waiting(entry)) => {
             say.line(&booking::waitlist::joined_text(&entry));

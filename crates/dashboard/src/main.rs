@@ -64,10 +64,10 @@ fn run(cli: Cli) -> Result<(), String> {
     let root = Root::resolve(cli.root).map_err(|e| e.to_string())?;
     // The configuration must read before the port opens: a typo is an error at start.
     root.load_config().map_err(|e| e.to_string())?;
-    let cache = Arc::new(dashboard::Cache::new(root));
+    let app = Arc::new(dashboard::App::new(root).map_err(|e| e.to_string())?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(4)
+        .max_blocking_threads(16)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
@@ -76,7 +76,7 @@ fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
         eprintln!("dashboard: listening on http://{}", cli.listen);
-        axum::serve(listener, dashboard::router(cache))
+        axum::serve(listener, dashboard::router(app))
             .with_graceful_shutdown(stopped())
             .await
             .map_err(|e| format!("serving failed: {e}"))

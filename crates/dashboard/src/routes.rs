@@ -4,14 +4,42 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
 use crate::pages;
+use crate::session::Sessions;
 use crate::view::{Cache, Rendered, View};
+use crate::web;
+
+/// What every request shares: the cache of the installation's state, the sessions, and
+/// the lab's settings for booking on the web.
+#[derive(Debug)]
+pub struct App {
+    pub cache: Cache,
+    pub sessions: Sessions,
+    pub web: web::Settings,
+}
+
+impl App {
+    /// The app of `root` with the settings of its `cfg/dashboard.yaml`.
+    pub fn new(root: hostinfo::Root) -> Result<Self, hostinfo::Error> {
+        let settings = web::Settings::of(&root.load_dashboard_config()?);
+        Ok(Self::with(root, settings))
+    }
+
+    pub fn with(root: hostinfo::Root, web: web::Settings) -> Self {
+        App {
+            cache: Cache::with_booking(root, web.enabled),
+            sessions: Sessions::default(),
+            web,
+        }
+    }
+}
 
 pub const HTML: &str = "text/html; charset=utf-8";
 pub const JSON: &str = "application/json";
@@ -21,10 +49,26 @@ pub const CSS: &str = "text/css; charset=utf-8";
 /// No script, no frame, no outside resource: the pages need none.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The dashboard's routes over `cache`.
-pub fn router(cache: Arc<Cache>) -> Router {
+/// The dashboard's routes over `app`.
+pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(timeline))
+        .route("/signin", get(web::signin_page).post(web::signin_post))
+        .route("/signup", get(web::signup_page).post(web::signup_post))
+        .route("/signout", post(web::signout_post))
+        .route("/book", get(web::book_page).post(web::book_post))
+        .route("/my", get(web::my_page).post(web::my_post))
+        .route(
+            "/api/v1/session",
+            post(web::api_session_create).delete(web::api_session_delete),
+        )
+        .route(
+            "/api/v1/bookings",
+            get(web::api_bookings_get)
+                .post(web::api_bookings_post)
+                .delete(web::api_bookings_delete)
+                .patch(web::api_bookings_patch),
+        )
         .route("/now", get(now))
         .route("/waitlist", get(waitlist))
         .route("/problems", get(problems))
@@ -35,7 +79,7 @@ pub fn router(cache: Arc<Cache>) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
-        .with_state(cache)
+        .with_state(app)
 }
 
 /// The headers of every answer, the router's own (a 405) included.
@@ -73,11 +117,11 @@ fn ok(r: Rendered) -> Response {
 
 /// Reads the view off the async workers: a reading waits on the shared lock while a
 /// booking holds the exclusive one.
-async fn with_view(
-    cache: Arc<Cache>,
+pub async fn with_view_app(
+    app: Arc<App>,
     f: impl FnOnce(&View) -> Response + Send + 'static,
 ) -> Response {
-    let answer = tokio::task::spawn_blocking(move || match cache.view() {
+    let answer = tokio::task::spawn_blocking(move || match app.cache.view() {
         Ok(view) => f(&view),
         Err(e) => unavailable(&e),
     })
@@ -93,29 +137,43 @@ fn unavailable(why: &str) -> Response {
     )
 }
 
-async fn timeline(State(cache): State<Arc<Cache>>) -> Response {
-    with_view(cache, |v| {
+#[derive(Debug, Deserialize)]
+pub struct PickQuery {
+    pick: Option<String>,
+}
+
+/// The timeline: the same page for everyone, but for a signed-in student, whose bookings
+/// it marks and whose free slots pick a range to book (rendered for them alone).
+async fn timeline(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    q: Query<PickQuery>,
+) -> Response {
+    if let Some((_, me)) = web::signed_in(&app, &headers) {
+        return web::timeline_for(app, me, q.0.pick).await;
+    }
+    with_view_app(app, |v| {
         ok(v.rendered("/", |v| html(pages::timeline::page(v))))
     })
     .await
 }
 
-async fn now(State(cache): State<Arc<Cache>>) -> Response {
-    with_view(cache, |v| {
+async fn now(State(app): State<Arc<App>>) -> Response {
+    with_view_app(app, |v| {
         ok(v.rendered("/now", |v| html(pages::now::page(v))))
     })
     .await
 }
 
-async fn waitlist(State(cache): State<Arc<Cache>>) -> Response {
-    with_view(cache, |v| {
+async fn waitlist(State(app): State<Arc<App>>) -> Response {
+    with_view_app(app, |v| {
         ok(v.rendered("/waitlist", |v| html(pages::lists::waitlist(v))))
     })
     .await
 }
 
-async fn problems(State(cache): State<Arc<Cache>>) -> Response {
-    with_view(cache, |v| {
+async fn problems(State(app): State<Arc<App>>) -> Response {
+    with_view_app(app, |v| {
         ok(v.rendered("/problems", |v| html(pages::lists::problems(v))))
     })
     .await
@@ -143,7 +201,7 @@ fn days_of(q: &DaysQuery) -> Result<u32, String> {
     }
 }
 
-async fn usage_page(State(cache): State<Arc<Cache>>, q: Query<DaysQuery>) -> Response {
+async fn usage_page(State(app): State<Arc<App>>, q: Query<DaysQuery>) -> Response {
     let days = match days_of(&q) {
         Ok(d) if checker::metrics::WINDOWS.contains(&d) => d,
         Ok(_) | Err(_) => {
@@ -154,7 +212,7 @@ async fn usage_page(State(cache): State<Arc<Cache>>, q: Query<DaysQuery>) -> Res
             )
         }
     };
-    with_view(cache, move |v| {
+    with_view_app(app, move |v| {
         ok(v.rendered(&format!("/usage?days={days}"), |v| {
             html(pages::usage::page(v, days))
         }))
@@ -170,19 +228,20 @@ async fn style() -> Response {
     )
 }
 
-async fn state(State(cache): State<Arc<Cache>>) -> Response {
-    with_view(cache, |v| {
-        ok(v.rendered("/api/v1/state", |v| json(&v.report)))
-    })
+async fn state(State(app): State<Arc<App>>) -> Response {
+    with_view_app(
+        app,
+        |v| ok(v.rendered("/api/v1/state", |v| json(&v.report))),
+    )
     .await
 }
 
-async fn usage_api(State(cache): State<Arc<Cache>>, q: Query<DaysQuery>) -> Response {
+async fn usage_api(State(app): State<Arc<App>>, q: Query<DaysQuery>) -> Response {
     let days = match days_of(&q) {
         Ok(d) => d,
         Err(e) => return json_error(StatusCode::BAD_REQUEST, &e),
     };
-    with_view(cache, move |v| {
+    with_view_app(app, move |v| {
         ok(v.rendered(&format!("/api/v1/usage?days={days}"), |v| {
             json(&v.usage_report(days))
         }))
@@ -190,8 +249,8 @@ async fn usage_api(State(cache): State<Arc<Cache>>, q: Query<DaysQuery>) -> Resp
     .await
 }
 
-async fn metrics(State(cache): State<Arc<Cache>>) -> Response {
-    with_view(cache, |v| {
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    with_view_app(app, |v| {
         ok(v.rendered("/metrics", |v| Rendered {
             content_type: METRICS,
             body: kept(

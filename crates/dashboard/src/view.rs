@@ -53,6 +53,8 @@ pub struct View {
     pub errors: Vec<String>,
     /// The GPU samples of the usage window, one vector per day (shared with the cache).
     pub days: Vec<Arc<Vec<GpuPoint>>>,
+    /// Booking on the web is on (the pages offer a sign-in).
+    pub booking_on: bool,
     /// What was rendered from this view, by route (and query): each once.
     pub rendered: Mutex<BTreeMap<String, Arc<OnceLock<Rendered>>>>,
 }
@@ -123,6 +125,8 @@ struct Inner {
 pub struct Cache {
     root: Root,
     inner: Mutex<Inner>,
+    /// Booking on the web is on: the pages offer a sign-in.
+    booking_on: bool,
 }
 
 /// A damaged file names itself; never more than one line.
@@ -132,9 +136,22 @@ fn one_line(e: impl std::fmt::Display) -> String {
 
 impl Cache {
     pub fn new(root: Root) -> Self {
+        Self::with_booking(root, false)
+    }
+
+    /// A cache whose pages offer a sign-in when `booking_on`.
+    pub fn with_booking(root: Root, booking_on: bool) -> Self {
         Cache {
             root,
             inner: Mutex::new(Inner::default()),
+            booking_on,
+        }
+    }
+
+    /// Makes the next view look at the files' stamps at once (after a change made here).
+    pub fn invalidate(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.checked = None;
         }
     }
 
@@ -360,6 +377,7 @@ impl Cache {
             last_sample_unix,
             errors,
             days: pieces,
+            booking_on: self.booking_on,
             rendered: Mutex::new(BTreeMap::new()),
         })
     }

@@ -17,6 +17,25 @@ pub struct DashboardConfig {
     /// path; the folder must exist.
     #[serde(default)]
     pub metrics_textfile: Option<PathBuf>,
+    /// Whether students may sign in and book on the web (on unless set to `false`: the
+    /// dashboard is then read-only).
+    #[serde(default)]
+    pub web_booking: Option<bool>,
+    /// The site is served over TLS by the lab's reverse proxy: the session cookie gets
+    /// `Secure`, and a request's `Origin` is checked against `https://`.
+    #[serde(default)]
+    pub behind_tls: bool,
+    /// The host name students ssh to, for the `ssh` line of a booking (default: this
+    /// machine's name).
+    #[serde(default)]
+    pub ssh_host: Option<String>,
+}
+
+impl DashboardConfig {
+    /// Whether booking on the web is on.
+    pub fn web_booking(&self) -> bool {
+        self.web_booking.unwrap_or(true)
+    }
 }
 
 impl DashboardConfig {

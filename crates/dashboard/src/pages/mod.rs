@@ -1,6 +1,7 @@
 //! The pages: server-rendered HTML (maud escapes every value), readable without JavaScript,
 //! refreshing themselves every 30 seconds, one stylesheet, no outside resource.
 
+pub mod account;
 pub mod lists;
 pub mod now;
 pub mod timeline;
@@ -9,6 +10,7 @@ pub mod usage;
 use chrono::NaiveDateTime;
 use maud::{html, Markup, DOCTYPE};
 
+use crate::session::Session;
 use crate::view::View;
 
 /// The stylesheet (`/style.css`): twelve user colours, four load levels.
@@ -28,8 +30,48 @@ const NAV: [(&str, &str); 5] = [
     ("/usage", "Usage"),
 ];
 
+/// The navigation of every page; with booking on, who is signed in (and a sign-out
+/// button carrying the session's CSRF token) or a sign-in link.
+pub fn nav(current: &str, me: Option<&Session>, booking: bool) -> Markup {
+    html! {
+        nav aria-label="Pages" {
+            span.brand { "AIVC booking" }
+            @for (href, name) in NAV {
+                @if href == current {
+                    a href=(href) aria-current="page" { (name) }
+                } @else {
+                    a href=(href) { (name) }
+                }
+            }
+            @if let Some(me) = me {
+                a href="/book" { "Book" }
+                a href="/my" { "My bookings" }
+                span.me { "Signed in as " strong { (me.user) } }
+                form.inline method="post" action="/signout" {
+                    input type="hidden" name="csrf" value=(me.csrf);
+                    button type="submit" { "Sign out" }
+                }
+            } @else if booking {
+                a href="/signin" { "Sign in to book" }
+            }
+        }
+    }
+}
+
 /// The frame of every page: title, navigation, the view's time, any read error.
 pub fn layout(view: &View, current: &str, title: &str, body: Markup) -> Markup {
+    layout_as(view, current, title, body, None)
+}
+
+/// [`layout`] for a signed-in user (`me`, and whether booking on the web is on), or for
+/// anyone with booking on (`None`, `true`: a sign-in link).
+pub fn layout_as(
+    view: &View,
+    current: &str,
+    title: &str,
+    body: Markup,
+    me: Option<(&Session, bool)>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -42,16 +84,7 @@ pub fn layout(view: &View, current: &str, title: &str, body: Markup) -> Markup {
             }
             body {
                 header {
-                    nav aria-label="Pages" {
-                        span.brand { "AIVC booking" }
-                        @for (href, name) in NAV {
-                            @if href == current {
-                                a href=(href) aria-current="page" { (name) }
-                            } @else {
-                                a href=(href) { (name) }
-                            }
-                        }
-                    }
+                    (nav(current, me.map(|m| m.0), me.is_some_and(|m| m.1) || view.booking_on))
                     p.clock {
                         "As of " time datetime=(iso(view.now)) { (view.report.now) }
                         " (" (view.report.timezone) ")"

@@ -8,7 +8,7 @@ use hostinfo::clock::SLOT_MINUTES;
 use hostinfo::schedule::Row;
 use maud::{html, Markup};
 
-use super::{colour, gpu_list, layout, short};
+use super::{colour, gpu_list, short};
 use crate::view::View;
 
 /// Days shown before the current slot.
@@ -37,7 +37,7 @@ enum Cell {
     Booked(usize),
 }
 
-/// The cells of GPU `gpu`: runs of (cell, slots).
+/// The cells of GPU `gpu`: runs of (cell, first slot, slots).
 fn gpu_cells(
     view: &View,
     shown: &[usize],
@@ -45,7 +45,7 @@ fn gpu_cells(
     first: NaiveDateTime,
     slots: usize,
     now_slot: i64,
-) -> Vec<(Cell, usize)> {
+) -> Vec<(Cell, usize, usize)> {
     let mut owner: Vec<Option<usize>> = vec![None; slots];
     for &i in shown {
         let r = &view.rows[i];
@@ -59,7 +59,7 @@ fn gpu_cells(
             *o = Some(i);
         }
     }
-    let mut runs: Vec<(Cell, usize)> = Vec::new();
+    let mut runs: Vec<(Cell, usize, usize)> = Vec::new();
     for (s, o) in owner.into_iter().enumerate() {
         let cell = match o {
             Some(i) => Cell::Booked(i),
@@ -68,8 +68,8 @@ fn gpu_cells(
             },
         };
         match runs.last_mut() {
-            Some((c, n)) if *c == cell => *n += 1,
-            _ => runs.push((cell, 1)),
+            Some((c, _, n)) if *c == cell => *n += 1,
+            _ => runs.push((cell, s, 1)),
         }
     }
     runs
@@ -117,7 +117,41 @@ pub fn hover(r: &Row) -> String {
 }
 
 pub fn page(view: &View) -> Markup {
+    page_for(view, None, None)
+}
+
+/// The link of a free slot for a signed-in user picking a range: the first pick is its
+/// start; after one, a later slot ends it and opens the booking form.
+fn pick_link(slot: NaiveDateTime, pick: Option<NaiveDateTime>) -> (String, String) {
+    let end = slot + Duration::minutes(SLOT_MINUTES);
+    let fmt = |t: NaiveDateTime| t.format("%Y-%m-%d %H:%M").to_string();
+    match pick {
+        Some(p) if slot >= p => (
+            format!(
+                "/book?start={}&end={}&gpus=1",
+                fmt(p).replace(' ', "+"),
+                fmt(end).replace(' ', "+")
+            ),
+            format!("book {} to {}", short(p), short(end)),
+        ),
+        _ => (
+            format!("/?pick={}#now", fmt(slot).replace(' ', "+")),
+            format!("start at {}", short(slot)),
+        ),
+    }
+}
+
+/// [`page`] for a signed-in user (`me`, and whether booking on the web is on): their own
+/// bookings outlined, and with booking on every free slot to come a link that picks a
+/// range (`pick`: the start picked so far).
+pub fn page_for(
+    view: &View,
+    me: Option<(&crate::session::Session, bool)>,
+    pick: Option<NaiveDateTime>,
+) -> Markup {
     let now = view.now;
+    let mine = |user: &str| me.is_some_and(|(s, _)| s.user == user);
+    let picking = me.is_some_and(|(_, on)| on);
     let (first, slots) = window(now);
     let last = first + Duration::minutes(SLOT_MINUTES * slots as i64);
     let now_slot = slot_of(first, now);
@@ -212,14 +246,23 @@ pub fn page(view: &View) -> Markup {
                     @for g in 0..gpus {
                         tr data-gpu=(g) {
                             th.row scope="row" title=[names[g as usize].as_ref()] { "GPU " (g) }
-                            @for (cell, n) in gpu_cells(view, &shown, g, first, slots, now_slot) {
+                            @for (cell, at, n) in gpu_cells(view, &shown, g, first, slots, now_slot) {
                                 @match cell {
+                                    Cell::Free { past: false } if picking => {
+                                        @for k in 0..n {
+                                            @let slot = first + Duration::minutes(SLOT_MINUTES * ((at + k) as i64));
+                                            @let (href, what) = pick_link(slot, pick);
+                                            td class=(if pick == Some(slot) { "free pick picked" } else { "free pick" }) {
+                                                a href=(href) title=(what) aria-label=(what) {}
+                                            }
+                                        }
+                                    }
                                     Cell::Free { past } => {
                                         td colspan=(n) class=(if past { "past" } else { "free" }) {}
                                     }
                                     Cell::Booked(i) => {
                                         @let r = &view.rows[i];
-                                        td colspan=(n) class=(format!("b {}", colour(view, &r.user_id))) data-user=(r.user_id) {
+                                        td colspan=(n) class=(format!("b {}{}", colour(view, &r.user_id), if mine(&r.user_id) { " mine" } else { "" })) data-user=(r.user_id) {
                                             // Focusable: a tap or Tab shows the booking (style.css).
                                             span tabindex="0" title=(hover(r)) {
                                                 @if n >= 4 { (r.user_id) }
@@ -246,5 +289,5 @@ pub fn page(view: &View) -> Markup {
             }
         }
     };
-    layout(view, "/", "Timeline", body)
+    crate::pages::layout_as(view, "/", "Timeline", body, me)
 }
