@@ -9,7 +9,7 @@ export AIVC_BENCH_ROWS=${AIVC_BENCH_ROWS:-100,1000,10000,100000}
 command -v /usr/bin/time >/dev/null || echo "bench: no GNU time (apt-get install time): peak memory shows n/a" >&2
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), $(uname -sr)"
 echo "rows: $AIVC_BENCH_ROWS"
-for target in "hostinfo load" "booking booking" "checker checker" "monitor tick" "dashboard dashboard"; do
+for target in "hostinfo load" "booking booking" "checker checker" "monitor tick" "dashboard dashboard" "dashboard web"; do
   set -- $target
   echo
   echo "## $1 ($2)"

@@ -21,6 +21,7 @@ command -v cc >/dev/null || need+=(gcc)                    # builds the stand-in
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need+=(python3-aiosmtpd)
 # The dashboard's tests (tests/support/browser.rs, prometheus.rs, load.rs):
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)  # loads each page, screenshots
+command -v chromedriver >/dev/null || need+=(chromium-driver)  # WebDriver: web_browser.rs books in a real browser
 command -v prometheus >/dev/null || need+=(prometheus)      # scrapes /metrics
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)  # textfile collector
 command -v wrk >/dev/null || need+=(wrk)                    # p99 latency under load

@@ -237,7 +237,7 @@ pub fn render(input: &Input) -> String {
             out.sample(
                 "aivc_gpu_memory_used_bytes",
                 &[("gpu", &label(g)), ("user", user)],
-                (m * 1024 * 1024) as f64,
+                m as f64 * 1_048_576.0,
             );
         }
     }

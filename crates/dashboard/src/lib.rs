@@ -5,6 +5,7 @@
 
 pub mod pages;
 pub mod routes;
+pub mod serve;
 pub mod session;
 pub mod view;
 pub mod web;

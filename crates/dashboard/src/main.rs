@@ -76,8 +76,7 @@ fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", cli.listen))?;
         eprintln!("dashboard: listening on http://{}", cli.listen);
-        axum::serve(listener, dashboard::router(app))
-            .with_graceful_shutdown(stopped())
+        dashboard::serve::serve(listener, dashboard::router(app), stopped())
             .await
             .map_err(|e| format!("serving failed: {e}"))
     })

@@ -78,6 +78,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/usage", get(usage_api))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        // No route takes more than a small JSON or form body.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)
 }
@@ -92,7 +94,7 @@ async fn security_headers(mut r: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if h.get(header::CONTENT_TYPE).is_some_and(|t| t == HTML) {

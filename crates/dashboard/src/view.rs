@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, TryLockError};
 use std::time::{Duration as StdDuration, Instant};
 
 use checker::report::Report;
@@ -29,6 +29,26 @@ pub const STAT_EVERY: StdDuration = StdDuration::from_secs(1);
 
 /// The user samples kept for the running bookings' idle state and last CPU and memory.
 pub const USER_SAMPLES_HOURS: i64 = 24;
+
+/// The most GPU samples kept of one day: one a minute for 64 GPUs. A day's file holds
+/// far fewer (one every 5 minutes); one that holds more keeps the first of each GPU's
+/// minutes, so a damaged or runaway file cannot grow the server.
+pub const MAX_DAY_POINTS: usize = 64 * 24 * 60;
+
+/// The most user samples kept of one day (one a minute for 200 bookings).
+pub const MAX_DAY_USER_SAMPLES: usize = 200 * 24 * 60;
+
+/// `points` with at most one per GPU and minute, and no more than [`MAX_DAY_POINTS`].
+fn thin(mut points: Vec<GpuPoint>) -> Vec<GpuPoint> {
+    if points.len() <= MAX_DAY_POINTS {
+        return points;
+    }
+    let mut seen = std::collections::HashSet::new();
+    points.retain(|p| seen.insert((p.gpu, p.time.and_utc().timestamp().div_euclid(60))));
+    points.truncate(MAX_DAY_POINTS);
+    points.shrink_to_fit();
+    points
+}
 
 /// Everything one rendering needs.
 #[derive(Debug)]
@@ -102,9 +122,20 @@ struct Day {
     error: Option<String>,
 }
 
+/// The view being served, readable while another request rebuilds the next one.
+#[derive(Debug, Default)]
+struct Shown {
+    view: Option<Arc<View>>,
+    /// When the files' stamps were last looked at.
+    checked: Option<Instant>,
+    /// When `view` was built.
+    built: Option<Instant>,
+}
+
 #[derive(Debug, Default)]
 struct Inner {
-    /// The stamps the current snapshot was read at.
+    /// The stamps the current snapshot was read at (taken before it was read: a write
+    /// during the read shows as a change next time).
     stamps: Vec<Option<FileStamp>>,
     snapshot: Option<Snapshot>,
     /// The snapshot's history and live rows together, shared by every view built from it.
@@ -113,9 +144,6 @@ struct Inner {
     /// `jobs/last-tick.csv` as read with the snapshot (it is one of the watched files).
     last_tick: Option<Result<Option<TickRecord>, String>>,
     days: BTreeMap<NaiveDate, Day>,
-    view: Option<Arc<View>>,
-    built: Option<Instant>,
-    checked: Option<Instant>,
     /// How many times the files were read (the tests and the benchmark count them).
     reads: u64,
 }
@@ -124,7 +152,10 @@ struct Inner {
 #[derive(Debug)]
 pub struct Cache {
     root: Root,
+    /// Held by the one request that looks at the files and rebuilds; the others serve
+    /// `shown` meanwhile.
     inner: Mutex<Inner>,
+    shown: RwLock<Shown>,
     /// Booking on the web is on: the pages offer a sign-in.
     booking_on: bool,
 }
@@ -144,14 +175,15 @@ impl Cache {
         Cache {
             root,
             inner: Mutex::new(Inner::default()),
+            shown: RwLock::new(Shown::default()),
             booking_on,
         }
     }
 
     /// Makes the next view look at the files' stamps at once (after a change made here).
     pub fn invalidate(&self) {
-        if let Ok(mut inner) = self.inner.lock() {
-            inner.checked = None;
+        if let Ok(mut shown) = self.shown.write() {
+            shown.checked = None;
         }
     }
 
@@ -195,23 +227,38 @@ impl Cache {
     /// (one line naming the file) only when nothing could ever be read; after that a damaged
     /// file leaves the last good reading in place, with the error on every page.
     pub fn view(&self) -> Result<Arc<View>, String> {
-        let mut inner = match self.inner.lock() {
-            Ok(i) => i,
-            Err(poisoned) => poisoned.into_inner(),
-        };
         let fresh =
             |at: Option<Instant>, every: StdDuration| at.is_some_and(|t| t.elapsed() < every);
-        if let Some(view) = &inner.view {
-            if fresh(inner.checked, STAT_EVERY) && fresh(inner.built, REBUILD_AFTER) {
-                return Ok(view.clone());
-            }
+        let serving = || {
+            let shown = self.shown.read().unwrap_or_else(|p| p.into_inner());
+            let current = fresh(shown.checked, STAT_EVERY) && fresh(shown.built, REBUILD_AFTER);
+            (shown.view.clone(), current)
+        };
+        if let (Some(view), true) = serving() {
+            return Ok(view);
         }
-        inner.checked = Some(Instant::now());
-        let stamps: Vec<_> = self
-            .watched(inner.snapshot.as_ref())
-            .iter()
-            .map(|p| self.root.stamp(p))
-            .collect();
+        // One request looks and rebuilds; while it does (a read may wait on the lock a
+        // booking holds), the others are served the view there is.
+        let mut inner = match self.inner.try_lock() {
+            Ok(inner) => inner,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                if let (Some(view), _) = serving() {
+                    return Ok(view);
+                }
+                self.inner.lock().unwrap_or_else(|p| p.into_inner())
+            }
+        };
+        if let (Some(view), true) = serving() {
+            return Ok(view);
+        }
+        let (previous, built) = {
+            let mut shown = self.shown.write().unwrap_or_else(|p| p.into_inner());
+            shown.checked = Some(Instant::now());
+            (shown.view.clone(), shown.built)
+        };
+        let paths = self.watched(inner.snapshot.as_ref());
+        let stamps: Vec<_> = paths.iter().map(|p| self.root.stamp(p)).collect();
         let files_changed = inner.snapshot.is_none() || stamps != inner.stamps;
         if files_changed {
             inner.reads += 1;
@@ -221,31 +268,37 @@ impl Cache {
                     // The history is only for the usage: kept once, with the live rows.
                     inner.rows = Arc::new(s.all_rows());
                     s.history = Vec::new();
+                    // The stamps from before the read; a file the new configuration
+                    // brings in (a members file) is looked at now.
                     inner.stamps = self
                         .watched(Some(&s))
                         .iter()
-                        .map(|p| self.root.stamp(p))
+                        .map(|p| match paths.iter().position(|q| q == p) {
+                            Some(i) => stamps[i],
+                            None => self.root.stamp(p),
+                        })
                         .collect();
                     inner.snapshot = Some(s);
                     inner.snapshot_error = None;
                 }
                 Err(e) => {
-                    inner.stamps = stamps;
+                    // Nothing recorded: the next look (a second later) reads again.
+                    inner.stamps = Vec::new();
                     inner.snapshot_error = Some(one_line(e));
                 }
             }
         }
         let days_changed = self.refresh_days(&mut inner);
-        if !files_changed && !days_changed && fresh(inner.built, REBUILD_AFTER) {
-            if let Some(view) = &inner.view {
-                return Ok(view.clone());
+        if !files_changed && !days_changed && fresh(built, REBUILD_AFTER) {
+            if let Some(view) = previous {
+                return Ok(view);
             }
         }
-        // The old view goes before the new one is built (requests still holding it keep it).
-        inner.view = None;
+        drop(previous);
         let view = Arc::new(self.build(&mut inner)?);
-        inner.view = Some(view.clone());
-        inner.built = Some(Instant::now());
+        let mut shown = self.shown.write().unwrap_or_else(|p| p.into_inner());
+        shown.view = Some(view.clone());
+        shown.built = Some(Instant::now());
         Ok(view)
     }
 
@@ -281,11 +334,12 @@ impl Cache {
                         Err(e) => (Vec::new(), Some(one_line(e))),
                     },
                 };
-                let points = checker::usage::gpu_points(&samples);
+                let points = thin(checker::usage::gpu_points(&samples));
                 let users: Vec<Sample> = if today - day <= Duration::days(1) {
                     samples
                         .into_iter()
                         .filter(|s| matches!(s.subject, Subject::User(_)))
+                        .take(MAX_DAY_USER_SAMPLES)
                         .collect()
                 } else {
                     Vec::new()
@@ -384,8 +438,15 @@ impl Cache {
 }
 
 /// The web shows no `extra_command`: a student's command line is theirs (it may hold a
-/// token or a path they would not publish).
+/// token or a path they would not publish); and no docker message of a failed start (host
+/// paths, the admin's business: `booking -ls` does not show them to students either).
 pub fn withhold_private(report: &mut Report) {
+    for p in &mut report.problems {
+        if p.code == "start_failing" {
+            p.message =
+                "a booking's container has failed to start; `checker` on the host says why".into();
+        }
+    }
     for r in &mut report.rows {
         r.extra_command = None;
     }

@@ -273,10 +273,20 @@ fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Refused> {
             "the request body is over 16 KiB",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            String::new()
+        } else {
+            format!("{path}: ")
+        };
         Refused::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            format!("the body is not the JSON this route takes: {e}"),
+            format!(
+                "the body is not the JSON this route takes: {field}{}",
+                e.inner()
+            ),
         )
     })
 }
@@ -294,7 +304,14 @@ pub fn sign_in(app: &App, user: &str, password: &str) -> Result<(String, Session
     enabled(app)?;
     let root = app.cache.root();
     let config = root.load_config().map_err(|e| refused(e.into()))?;
-    ops::check_user(&config, user).map_err(refused)?;
+    // An id that is not the lab's gets the answer a wrong password gets: the sign-in
+    // tells nobody which ids exist.
+    if ops::check_user(&config, user).is_err() {
+        return Err(Refused::new(
+            StatusCode::UNAUTHORIZED,
+            format!("incorrect password for `{}`", user.escape_debug()),
+        ));
+    }
     match ops::login_state_in(root, &config, user).map_err(refused)? {
         LoginState::Known => {}
         LoginState::ResetPending => {
@@ -903,7 +920,15 @@ pub async fn my_post(
         let root = app.cache.root();
         match f.action.as_str() {
             "cancel" => ops::cancel(root, &user, &f.start).map(|_| "cancelled"),
-            "end" => ops::end_at(root, &user, Some(&f.start), "now").map(|_| "ended"),
+            // End now: at the next half hour (the slot under way is the booking's).
+            "end" => {
+                let next = now(app)
+                    .checked_add_signed(chrono::Duration::minutes(hostinfo::clock::SLOT_MINUTES))
+                    .map(hostinfo::clock::floor_slot)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                ops::end_at(root, &user, Some(&f.start), &next).map(|_| "ended")
+            }
             "move" => ops::end_at(root, &user, Some(&f.start), &f.end).map(|_| "changed"),
             "leave" => {
                 booking_ops::waitlist::leave(root, &user, f.entry.unwrap_or(0)).map(|_| "left")
@@ -935,9 +960,10 @@ pub async fn my_post(
 /// The timeline of a signed-in user: their bookings marked, free slots to pick a range.
 pub async fn timeline_for(app: Arc<App>, me: Session, pick: Option<String>) -> Response {
     routes::with_view_app(app.clone(), move |v| {
+        // As the pick links write it: `YYYY-MM-DD HH:MM`.
         let pick = pick
             .as_deref()
-            .and_then(|p| hostinfo::schedule::parse_time(p).ok());
+            .and_then(|p| chrono::NaiveDateTime::parse_from_str(p.trim(), "%Y-%m-%d %H:%M").ok());
         page(
             StatusCode::OK,
             crate::pages::timeline::page_for(v, Some((&me, app.web.enabled)), pick),

@@ -56,7 +56,9 @@ fn assert_security_headers(a: &common::Answer) {
         "{what}"
     );
     assert_eq!(a.header("cache-control"), Some("no-store"), "{what}");
-    assert_eq!(a.header("referrer-policy"), Some("no-referrer"), "{what}");
+    // Same-origin, not no-referrer: under no-referrer a browser posts its own forms with
+    // `Origin: null`, which the origin check must refuse.
+    assert_eq!(a.header("referrer-policy"), Some("same-origin"), "{what}");
     assert_eq!(a.header("x-frame-options"), Some("DENY"), "{what}");
     if a.header("content-type") == Some(HTML) {
         assert_eq!(a.header("content-security-policy"), Some(CSP), "{what}");
@@ -721,4 +723,41 @@ fn the_listen_default_is_loopback_port_8642() {
         .find(|l| l.trim_start().starts_with("--listen"))
         .unwrap_or_else(|| panic!("no --listen in:\n{help}"));
     assert!(listen.contains("[default: 127.0.0.1:8642]"), "{listen}");
+}
+
+#[test]
+fn a_client_that_opens_connections_and_sends_nothing_is_cut_off_and_others_are_served() {
+    use std::io::{Read, Write};
+    let lab = Lab::small();
+    let d = Dashboard::start(lab.path());
+    // Idle connections and one that sends half a request line, then nothing.
+    let mut idle: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| std::net::TcpStream::connect(d.address()).unwrap())
+        .collect();
+    idle[0].write_all(b"GET / HTTP/1.1\r\nHost: x").unwrap();
+    // Another client is served meanwhile.
+    d.get("/now").expect_status(200);
+    // The server closes the silent ones once the header-read timeout (10 s) is over.
+    let began = std::time::Instant::now();
+    let mut first = idle.remove(0);
+    first
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = first.read_to_end(&mut rest);
+    let waited = began.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(20),
+        "a half-sent request held its connection {waited:?}"
+    );
+    for mut c in idle {
+        c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(
+            c.read(&mut buf).unwrap_or(0),
+            0,
+            "an idle connection was still open after the timeout"
+        );
+    }
 }

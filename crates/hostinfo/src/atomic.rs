@@ -263,6 +263,62 @@ pub(crate) fn remove(path: &Path) -> Result<()> {
         .map_err(write_err)
 }
 
+/// [`replace`] for a file outside the installation (the admin's metrics textfile): its
+/// folder is reached without following a link anywhere on the way (`openat2` with
+/// `RESOLVE_NO_SYMLINKS`), and the temporary file is made, written and renamed relative to
+/// that folder. Whoever owns a folder on the path (on Debian, the `prometheus` account owns
+/// `/var/lib/prometheus`) cannot send root's write elsewhere by swapping in a link.
+pub fn replace_no_links(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use rustix::fs::{openat, openat2, renameat, unlinkat, AtFlags, ResolveFlags, CWD};
+    let write_err = |source: io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| write_err(io::Error::other("it names no file")))?;
+    let dir = openat2(
+        CWD,
+        parent(path),
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::LOOP | rustix::io::Errno::XDEV => write_err(io::Error::other(
+            "a folder on its path is a symbolic link, which is never followed here",
+        )),
+        e => write_err(e.into()),
+    })?;
+    let temp = format!(
+        ".{}.{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    );
+    let fd = openat(
+        &dir,
+        temp.as_str(),
+        OFlags::CREATE | OFlags::EXCL | OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    )
+    .map_err(|e| write_err(e.into()))?;
+    let mut file = File::from(fd);
+    let written = file
+        .set_permissions(Permissions::from_mode(mode))
+        .and_then(|()| file.write_all(bytes))
+        .and_then(|()| file.sync_all())
+        .and_then(|()| renameat(&dir, temp.as_str(), &dir, name).map_err(io::Error::from));
+    if let Err(e) = written {
+        let _ = unlinkat(&dir, temp.as_str(), AtFlags::empty());
+        return Err(write_err(e));
+    }
+    rustix::fs::fsync(&dir).map_err(|e| write_err(e.into()))?;
+    Ok(())
+}
+
 fn parent(path: &Path) -> &Path {
     path.parent()
         .filter(|d| !d.as_os_str().is_empty())

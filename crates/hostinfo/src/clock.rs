@@ -298,13 +298,17 @@ fn relative_days(words: &[&str], input: &str) -> Result<Option<i64>, TimeError> 
     Ok(Some(total))
 }
 
-/// `YYYY MM DD hh mm` or `YYYY-MM-DD hh:mm`.
+/// `YYYY MM DD hh mm` or `YYYY-MM-DD hh:mm` (also `hh:mm:00`, as the files, `-ls --json`
+/// and the dashboard write times, so a time copied from them reads back).
 fn absolute(words: &[&str], input: &str) -> Result<NaiveDateTime, TimeError> {
     let parts: Vec<&str> = match words {
         [y, mo, d, h, mi] => vec![y, mo, d, h, mi],
         [date, time] => {
             let d: Vec<&str> = date.split('-').collect();
-            let t: Vec<&str> = time.split(':').collect();
+            let mut t: Vec<&str> = time.split(':').collect();
+            if t.len() == 3 && t[2] == "00" {
+                t.pop();
+            }
             if d.len() != 3 || t.len() != 2 {
                 return Err(TimeError::Syntax(input.to_string()));
             }
@@ -413,6 +417,18 @@ mod tests {
             "x-day",
             "1-days",
         ] {
+            assert!(parse_when(text, Role::Start, &clock).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_time_copied_from_the_files_with_zero_seconds_reads_back_and_other_seconds_do_not() {
+        let clock = taipei_at("2026-11-21 15:47");
+        let at = parse_when("2026-11-25 14:00:00", Role::Start, &clock)
+            .unwrap()
+            .at;
+        assert_eq!(at, t("2026-11-25 14:00"));
+        for text in ["2026-11-25 14:00:30", "2026-11-25 14:00:00:00"] {
             assert!(parse_when(text, Role::Start, &clock).is_err(), "{text}");
         }
     }

@@ -103,6 +103,23 @@ fn parse_override(s: &str) -> Option<Machine> {
     (m.cpus > 0).then_some(m)
 }
 
+/// This machine's name (`/proc/sys/kernel/hostname`), when it reads as one.
+pub fn host_name() -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open("/proc/sys/kernel/hostname")
+        .ok()?
+        .take(256)
+        .read_to_string(&mut text)
+        .ok()?;
+    let name = text.trim();
+    (!name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+    .then(|| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,21 +151,4 @@ mod tests {
     fn this_machine_has_at_least_one_cpu() {
         assert!(probe().cpus >= 1);
     }
-}
-
-/// This machine's name (`/proc/sys/kernel/hostname`), when it reads as one.
-pub fn host_name() -> Option<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open("/proc/sys/kernel/hostname")
-        .ok()?
-        .take(256)
-        .read_to_string(&mut text)
-        .ok()?;
-    let name = text.trim();
-    (!name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'))
-    .then(|| name.to_string())
 }

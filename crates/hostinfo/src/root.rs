@@ -187,17 +187,20 @@ impl Root {
     }
 
     /// Replaces the admin's metrics textfile (`metrics_textfile` of `cfg/dashboard.yaml`)
-    /// atomically, so node_exporter never reads half of it; mode 0644.
+    /// atomically, so node_exporter never reads half of it; mode 0644. Its folder is
+    /// reached without following any link (the folders on the way may be another
+    /// account's).
     pub fn write_metrics_textfile(&self, path: &Path, text: &str) -> Result<()> {
-        atomic::replace(path, text.as_bytes(), 0o644)
+        atomic::replace_no_links(path, text.as_bytes(), 0o644)
     }
 
-    /// What identifies this version of `path` (device, inode, length, modification time),
-    /// without following a link; `None` when it is missing or unreadable. A reader that
-    /// keeps what it parsed re-reads a file only when its stamp changes.
+    /// What identifies this version of `path` (device, inode, length, modification time)
+    /// — of the file a link leads to, as the readers read it (an admin may link a `cfg/`
+    /// file); `None` when it is missing or unreadable. A reader that keeps what it parsed
+    /// re-reads a file only when its stamp changes.
     pub fn stamp(&self, path: &Path) -> Option<FileStamp> {
         use std::os::unix::fs::MetadataExt;
-        let m = std::fs::symlink_metadata(path).ok()?;
+        let m = std::fs::metadata(path).ok()?;
         Some(FileStamp {
             dev: m.dev(),
             ino: m.ino(),

@@ -1,6 +1,6 @@
 //! `jobs/last-tick.csv` (docs/file-formats.md): when the monitor's last tick ran and how
 //! long it took, for the dashboard and the metrics. One row, replaced atomically at the end
-//! of every tick that changed files (not by a dry run); a failed tick leaves the previous.
+//! of every tick but a dry run; a failed tick leaves the previous.
 
 use std::path::Path;
 

@@ -206,7 +206,7 @@ pub fn my(
                                 form method="post" action="/my" class="inline" {
                                     input type="hidden" name="csrf" value=(me.csrf);
                                     input type="hidden" name="start" value=(start);
-                                    label { "End at " input name="end" size="16" value=(format_time(r.end)) aria-label="New end"; }
+                                    label { "End at " input name="end" size="16" value=(r.end.format("%Y-%m-%d %H:%M").to_string()) aria-label="New end"; }
                                     button type="submit" name="action" value="move" { "Change the end" }
                                 }
                                 form method="post" action="/my" class="inline" {

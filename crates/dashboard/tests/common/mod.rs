@@ -77,6 +77,11 @@ impl Dashboard {
     /// Starts it and waits until it answers a request; a start that lost its port to
     /// another process is retried on a fresh one.
     pub fn start(root: &Path) -> Dashboard {
+        Self::start_with(root, &[])
+    }
+
+    /// [`Dashboard::start`] with `env` added to [`clock_env`] (`AIVC_AUTH_DELAY_MS`, say).
+    pub fn start_with(root: &Path, env: &[(&str, &str)]) -> Dashboard {
         let mut last = String::new();
         for _attempt in 0..3 {
             let logs = tempfile::tempdir().unwrap();
@@ -88,6 +93,7 @@ impl Dashboard {
                 .arg(root)
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{port}"))
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
                 .stderr(out)
@@ -153,35 +159,77 @@ impl Dashboard {
             "PUT" => a.put(&url).send("x=1"),
             other => panic!("no such method here: {other}"),
         };
-        let mut response = sent.unwrap_or_else(|e| {
+        let response = sent.unwrap_or_else(|e| {
             panic!(
                 "{method} {path}: {e}; the dashboard's log:\n{}",
                 self.log_text()
             )
         });
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    v.to_str().unwrap_or("(not text)").to_string(),
-                )
-            })
-            .collect();
-        let mut body = Vec::new();
-        response
-            .body_mut()
-            .as_reader()
-            .read_to_end(&mut body)
-            .unwrap();
-        Answer {
-            method: method.to_string(),
-            path: path.to_string(),
-            status: response.status().as_u16(),
-            headers,
-            body: String::from_utf8(body).expect("a body in UTF-8"),
-        }
+        answer_of(method, path, response)
+    }
+
+    /// `http://127.0.0.1:PORT`: the `Origin` a page of this site sends.
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Any request: `method` on `path` with `headers` and, when given, `body`; the answer
+    /// whatever its status.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Answer {
+        send_to(&self.url(path), method, path, headers, body)
+            .unwrap_or_else(|e| panic!("{e}; the dashboard's log:\n{}", self.log_text()))
+    }
+}
+
+/// `method` on `url` (`path` names it in messages), the answer whatever its status.
+pub fn send_to(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Answer, String> {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let sent = match body {
+        Some(body) => agent().run(b.body(body.to_vec()).unwrap()),
+        None => agent().run(b.body(()).unwrap()),
+    };
+    sent.map(|r| answer_of(method, path, r))
+        .map_err(|e| format!("{method} {path}: {e}"))
+}
+
+fn answer_of(method: &str, path: &str, mut response: ureq::http::Response<ureq::Body>) -> Answer {
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                v.to_str().unwrap_or("(not text)").to_string(),
+            )
+        })
+        .collect();
+    let mut body = Vec::new();
+    response
+        .body_mut()
+        .as_reader()
+        .read_to_end(&mut body)
+        .unwrap();
+    Answer {
+        method: method.to_string(),
+        path: path.to_string(),
+        status: response.status().as_u16(),
+        headers,
+        body: String::from_utf8(body).expect("a body in UTF-8"),
     }
 }
 
@@ -276,4 +324,198 @@ pub fn sibling(name: &str) -> PathBuf {
         built.push(name.to_string());
     }
     path
+}
+
+// ---- Booking from the browser (issue 18) ----------------------------------------------
+
+/// What makes a wrong password answer at once in tests (a debug build reads it; the
+/// release default is a second per wrong answer in a row).
+pub const FAST_AUTH: (&str, &str) = ("AIVC_AUTH_DELAY_MS", "1");
+
+/// A web client of the dashboard at `base` (`http://127.0.0.1:PORT`): its session cookie and
+/// CSRF token, once signed in. It keeps no reference to the server, so a token can be tried
+/// on another one ([`Client::at`]).
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub base: String,
+    /// The value of the `aivc_session` cookie.
+    pub token: Option<String>,
+    pub csrf: Option<String>,
+    pub user: String,
+}
+
+/// The value of `name` in a `Set-Cookie` header, if that header sets it.
+pub fn cookie_value<'a>(set_cookie: &'a str, name: &str) -> Option<&'a str> {
+    set_cookie
+        .split(';')
+        .next()?
+        .trim()
+        .strip_prefix(name)?
+        .strip_prefix('=')
+}
+
+impl Client {
+    /// No session at all.
+    pub fn anonymous(d: &Dashboard) -> Client {
+        Client {
+            base: d.origin(),
+            token: None,
+            csrf: None,
+            user: String::new(),
+        }
+    }
+
+    /// Signs in through `POST /api/v1/session`; the answer, and the client when it is 200.
+    pub fn try_sign_in(d: &Dashboard, user: &str, password: &str) -> (Answer, Option<Client>) {
+        let body = serde_json::json!({ "user": user, "password": password }).to_string();
+        let a = d.send(
+            "POST",
+            "/api/v1/session",
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        );
+        if a.status != 200 {
+            return (a, None);
+        }
+        let token = a
+            .header("set-cookie")
+            .and_then(|c| cookie_value(c, "aivc_session"))
+            .unwrap_or_else(|| panic!("sign-in of {user} set no session cookie: {a:?}"))
+            .to_string();
+        let csrf = a.json()["csrf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("sign-in of {user} gave no csrf: {}", a.body))
+            .to_string();
+        let client = Client {
+            base: d.origin(),
+            token: Some(token),
+            csrf: Some(csrf),
+            user: user.to_string(),
+        };
+        (a, Some(client))
+    }
+
+    /// Signs in; panics unless it answers 200.
+    pub fn sign_in(d: &Dashboard, user: &str, password: &str) -> Client {
+        let (a, c) = Self::try_sign_in(d, user, password);
+        c.unwrap_or_else(|| {
+            panic!(
+                "sign-in of {user}: {} {}\n{}",
+                a.status,
+                a.body,
+                d.log_text()
+            )
+        })
+    }
+
+    /// The same session, sent to `d` (a server started later, say).
+    pub fn at(&self, d: &Dashboard) -> Client {
+        Client {
+            base: d.origin(),
+            ..self.clone()
+        }
+    }
+
+    /// `method` on `path` with the session cookie, `headers` and `body`; nothing else.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Answer {
+        let cookie = self.token.as_ref().map(|t| format!("aivc_session={t}"));
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(c) = &cookie {
+            all.push(("cookie", c));
+        }
+        send_to(&format!("{}{path}", self.base), method, path, &all, body)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An API call as a script makes it: the cookie, `X-CSRF-Token`, and `body` as JSON.
+    pub fn api(&self, method: &str, path: &str, body: Option<&serde_json::Value>) -> Answer {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(c) = &self.csrf {
+            headers.push(("x-csrf-token", c));
+        }
+        let body = body.map(|b| b.to_string().into_bytes());
+        self.send(method, path, &headers, body.as_deref())
+    }
+
+    /// A form POST as a page sends it: the cookie, this site's `Origin`, the fields
+    /// url-encoded (the CSRF field only when `fields` names one).
+    pub fn form(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        let body = form_encode(fields);
+        self.send(
+            "POST",
+            path,
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("origin", &self.base),
+            ],
+            Some(body.as_bytes()),
+        )
+    }
+
+    /// `GET path` with the cookie.
+    pub fn get(&self, path: &str) -> Answer {
+        self.send("GET", path, &[], None)
+    }
+}
+
+/// `fields` as `application/x-www-form-urlencoded`.
+pub fn form_encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", url_encode(k), url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes `s` for a query or form value (a space as `%20`).
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The JSON body of a booking request through the API.
+pub fn booking_body(gpus: u32, start: &str, end: &str) -> serde_json::Value {
+    serde_json::json!({ "cpus": 1, "memory": 1, "gpus": gpus, "start": start, "end": end })
+}
+
+/// The `booking` CLI on `root` as `user`, with the tests' clock, `args` after the common
+/// ones and `password` on stdin: its output.
+pub fn booking_cli(root: &Path, user: &str, password: &str, args: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = booking_command(root, user, args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = writeln!(stdin, "{password}");
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+/// `booking --root ROOT --yes --password-stdin --user-id USER ARGS` with the tests' clock
+/// and fast wrong-password answers, not yet started.
+pub fn booking_command(root: &Path, user: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(sibling("booking"));
+    clock_env(&mut cmd)
+        .env(FAST_AUTH.0, FAST_AUTH.1)
+        .env("NO_COLOR", "1")
+        .arg("--root")
+        .arg(root)
+        .args(["--yes", "--password-stdin", "--user-id", user])
+        .args(args);
+    cmd
 }
