@@ -21,12 +21,14 @@ mod dashboard_lab;
 
 #[path = "../../../tests/support/load.rs"]
 mod load;
+mod server;
 
+use server::Server;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -546,73 +548,6 @@ fn max_latency(w: &load::WrkResult) -> String {
         .and_then(|l| l.split_whitespace().nth(2))
         .and_then(|t| load::parse_time(t).ok())
         .map_or("?".into(), ms)
-}
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(root: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dashboard"))
-            .arg("--root")
-            .arg(root)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("AIVC_NO_NVML", "1")
-            // As systemd/aivc-dashboard.service runs it.
-            .env("MALLOC_ARENA_MAX", "2")
-            .env("MALLOC_MMAP_THRESHOLD_", "131072")
-            .env_remove("AIVC_NOW")
-            .env_remove("AIVC_ROOT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        stderr.read_line(&mut first).unwrap();
-        assert!(
-            first.contains("listening"),
-            "dashboard did not start: {first}"
-        );
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-        });
-        Server { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// VmHWM and VmRSS from /proc, in MB.
-    fn memory(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-                .map_or(f64::NAN, |kb| kb / 1024.0)
-        };
-        (field("VmHWM:"), field("VmRSS:"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Plain GETs of every route, one after another, for `span` (one round at least): how many.

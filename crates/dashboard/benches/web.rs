@@ -17,10 +17,12 @@ mod synthetic_lab;
 
 #[path = "../../../tests/support/load.rs"]
 mod load;
+mod server;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use server::Server;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,60 +76,6 @@ fn url_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// The release `dashboard` on a loopback port, as systemd runs it; killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(root: &Path) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dashboard"))
-            .arg("--root")
-            .arg(root)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("AIVC_NO_NVML", "1")
-            .env("MALLOC_ARENA_MAX", "2")
-            .env("MALLOC_MMAP_THRESHOLD_", "131072")
-            .env_remove("AIVC_NOW")
-            .env_remove("AIVC_ROOT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        stderr.read_line(&mut first).unwrap();
-        assert!(
-            first.contains("listening"),
-            "dashboard did not start: {first}"
-        );
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = stderr.read_to_string(&mut rest);
-        });
-        Server { child, port }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A signed-in API client with its own kept-alive connection.
