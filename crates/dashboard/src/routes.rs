@@ -23,6 +23,8 @@ pub struct App {
     pub cache: Cache,
     pub sessions: Sessions,
     pub web: web::Settings,
+    /// Sign-ins and sign-ups checking a password or code now ([`web::checking_credentials`]).
+    pub credential_checks: tokio::sync::Semaphore,
 }
 
 impl App {
@@ -37,6 +39,7 @@ impl App {
             cache: Cache::with_booking(root, web.enabled),
             sessions: Sessions::default(),
             web,
+            credential_checks: tokio::sync::Semaphore::new(web::CONCURRENT_CREDENTIAL_CHECKS),
         }
     }
 }
@@ -78,10 +81,34 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/usage", get(usage_api))
         .route("/metrics", get(metrics))
         .fallback(not_found)
-        // No route takes more than a small JSON or form body.
+        // No route takes more than a small JSON or form body, sent within the bound.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(within_bound))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(app)
+}
+
+/// The longest a request may take, its body included: a client that sends a body a byte
+/// a minute is answered 408 and its connection closed.
+pub const REQUEST_BOUND: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn within_bound(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(REQUEST_BOUND, next.run(request)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut r = respond(
+                StatusCode::REQUEST_TIMEOUT,
+                HTML,
+                pages::error_page("Too slow", "The request took too long to arrive.").into(),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+    }
 }
 
 /// The headers of every answer, the router's own (a 405) included.

@@ -19,7 +19,7 @@ pub const MAX_CONNECTIONS: usize = 512;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest a connection is kept, however busy.
-pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(300);
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 
 /// Serves `app` on `listener` until `stop` completes.
 pub async fn serve(

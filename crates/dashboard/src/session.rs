@@ -13,9 +13,13 @@ pub const COOKIE: &str = "aivc_session";
 /// How long a session lasts from sign-in.
 pub const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 
-/// The most sessions kept; past it the oldest go first (a flood of sign-ins cannot grow the
-/// server without bound).
+/// The most sessions kept; past it the oldest of whoever holds the most go first (a flood
+/// of sign-ins cannot grow the server without bound).
 pub const MAX_SESSIONS: usize = 10_000;
+
+/// The most sessions one user holds; a new one ends their oldest. One student signing in
+/// again and again ends only their own sessions, never another's.
+pub const MAX_PER_USER: usize = 16;
 
 /// One signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,13 +60,28 @@ impl Sessions {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
+        let oldest_of = |map: &HashMap<String, Session>, user: &str| {
+            map.iter()
+                .filter(|(_, s)| s.user == user)
                 .min_by_key(|(_, s)| s.expires)
                 .map(|(t, _)| t.clone())
-            {
-                map.remove(&oldest);
+        };
+        if map.values().filter(|s| s.user == user).count() >= MAX_PER_USER {
+            if let Some(t) = oldest_of(&map, user) {
+                map.remove(&t);
+            }
+        }
+        if map.len() >= MAX_SESSIONS {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            for s in map.values() {
+                *counts.entry(s.user.as_str()).or_default() += 1;
+            }
+            let most = counts
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(u, _)| u.to_string());
+            if let Some(t) = most.and_then(|u| oldest_of(&map, &u)) {
+                map.remove(&t);
             }
         }
         map.insert(token.clone(), session.clone());
@@ -128,6 +147,19 @@ mod tests {
         let (token, _) = s.create("bob").unwrap();
         s.expire_all();
         assert!(s.get(&token).is_none());
+    }
+
+    #[test]
+    fn signing_in_again_and_again_ends_only_ones_own_oldest_sessions() {
+        let s = Sessions::default();
+        let (alice, _) = s.create("alice").unwrap();
+        let carol: Vec<String> = (0..MAX_PER_USER + 5)
+            .map(|_| s.create("carol").unwrap().0)
+            .collect();
+        assert!(s.get(&alice).is_some(), "alice was signed out by carol's sign-ins");
+        let live = carol.iter().filter(|t| s.get(t).is_some()).count();
+        assert_eq!(live, MAX_PER_USER);
+        assert!(s.get(&carol[0]).is_none() && s.get(carol.last().unwrap()).is_some());
     }
 
     #[test]

@@ -205,6 +205,42 @@ pub async fn blocking<T: Send + 'static>(
     out
 }
 
+/// How many password or code checks run at once. A wrong one waits before its answer
+/// (the lock-out's growing delay, the CLI's too); the rest of the server, pages included,
+/// must not wait behind a flood of them.
+pub const CONCURRENT_CREDENTIAL_CHECKS: usize = 4;
+
+/// The answer to an id that cannot sign in (not the lab's, or not signed up), and to a
+/// wrong password: one wording, and no sooner than a wrong password's first answer.
+pub const NOT_SIGNED_IN: &str =
+    "the user id or the password is wrong (first time here? sign up first)";
+
+/// [`blocking`] for a sign-in or sign-up: one of [`CONCURRENT_CREDENTIAL_CHECKS`] at a time,
+/// the others waiting without holding a thread.
+pub async fn checking_credentials<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, Refused> + Send + 'static,
+) -> Result<T, Refused> {
+    let Ok(_permit) = app.credential_checks.acquire().await else {
+        return Err(Refused::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the dashboard is stopping",
+        ));
+    };
+    let began = std::time::Instant::now();
+    let out = blocking(app, f).await;
+    if let Err(r) = &out {
+        if r.status == StatusCode::UNAUTHORIZED {
+            // An id that is not there answers no faster than a wrong password does.
+            let least = hostinfo::auth::Policy::from_env().delay_unit;
+            if let Some(rest) = least.checked_sub(began.elapsed()) {
+                tokio::time::sleep(rest).await;
+            }
+        }
+    }
+    out
+}
+
 // ---- JSON API -------------------------------------------------------------------------
 
 /// A booking as the API shows it to its owner.
@@ -307,10 +343,7 @@ pub fn sign_in(app: &App, user: &str, password: &str) -> Result<(String, Session
     // An id that is not the lab's gets the answer a wrong password gets: the sign-in
     // tells nobody which ids exist.
     if ops::check_user(&config, user).is_err() {
-        return Err(Refused::new(
-            StatusCode::UNAUTHORIZED,
-            format!("incorrect password for `{}`", user.escape_debug()),
-        ));
+        return Err(Refused::new(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN));
     }
     match ops::login_state_in(root, &config, user).map_err(refused)? {
         LoginState::Known => {}
@@ -318,13 +351,15 @@ pub fn sign_in(app: &App, user: &str, password: &str) -> Result<(String, Session
             return Err(refused(OpsError::ResetPending(user.to_string())));
         }
         LoginState::New { .. } => {
-            return Err(Refused::new(
-                StatusCode::UNAUTHORIZED,
-                format!("`{user}` has not signed up yet: sign up first"),
-            ));
+            return Err(Refused::new(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN));
         }
     }
-    ops::authenticate_in(root, &config, user, &Secret::new(password)).map_err(refused)?;
+    ops::authenticate_in(root, &config, user, &Secret::new(password)).map_err(|e| match e {
+        OpsError::WrongPassword {
+            locked_until: None, ..
+        } => Refused::new(StatusCode::UNAUTHORIZED, NOT_SIGNED_IN),
+        e => refused(e),
+    })?;
     app.sessions.create(user).ok_or_else(|| {
         Refused::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -345,7 +380,7 @@ pub async fn api_session_create(
         Ok(f) => f,
         Err(r) => return json_refused(r),
     };
-    match blocking(&app, move |app| sign_in(app, &form.user, &form.password)).await {
+    match checking_credentials(&app, move |app| sign_in(app, &form.user, &form.password)).await {
         Ok((token, session)) => {
             let mut r = json_answer(
                 StatusCode::OK,
@@ -638,7 +673,7 @@ pub async fn signin_post(
     }
     let form = form.0;
     let user = form.user.clone();
-    match blocking(&app, move |app| sign_in(app, &form.user, &form.password)).await {
+    match checking_credentials(&app, move |app| sign_in(app, &form.user, &form.password)).await {
         Ok((token, _)) => {
             let mut r = see_other("/my");
             r.headers_mut()
@@ -723,7 +758,7 @@ pub async fn signup_post(
     }
     let form = form.0;
     let user = form.user.clone();
-    match blocking(&app, move |app| sign_up(app, &form)).await {
+    match checking_credentials(&app, move |app| sign_up(app, &form)).await {
         Ok((token, _)) => {
             let mut r = see_other("/my?done=signed-up");
             r.headers_mut()

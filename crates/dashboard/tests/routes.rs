@@ -761,3 +761,26 @@ fn a_client_that_opens_connections_and_sends_nothing_is_cut_off_and_others_are_s
         );
     }
 }
+
+#[test]
+fn a_request_whose_body_never_arrives_is_answered_408_and_its_connection_closed() {
+    use std::io::{Read, Write};
+    let lab = Lab::small();
+    let d = Dashboard::start(lab.path());
+    let mut c = std::net::TcpStream::connect(d.address()).unwrap();
+    c.write_all(
+        b"POST /signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nuser=bob",
+    )
+    .unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let began = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let _ = c.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "after {:?}: {answer}",
+        began.elapsed()
+    );
+}
