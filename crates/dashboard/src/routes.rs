@@ -92,10 +92,7 @@ pub fn router(app: Arc<App>) -> Router {
 /// a minute is answered 408 and its connection closed.
 pub const REQUEST_BOUND: std::time::Duration = std::time::Duration::from_secs(30);
 
-async fn within_bound(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
+async fn within_bound(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
     match tokio::time::timeout(REQUEST_BOUND, next.run(request)).await {
         Ok(r) => r,
         Err(_) => {

@@ -156,7 +156,10 @@ mod tests {
         let carol: Vec<String> = (0..MAX_PER_USER + 5)
             .map(|_| s.create("carol").unwrap().0)
             .collect();
-        assert!(s.get(&alice).is_some(), "alice was signed out by carol's sign-ins");
+        assert!(
+            s.get(&alice).is_some(),
+            "alice was signed out by carol's sign-ins"
+        );
         let live = carol.iter().filter(|t| s.get(t).is_some()).count();
         assert_eq!(live, MAX_PER_USER);
         assert!(s.get(&carol[0]).is_none() && s.get(carol.last().unwrap()).is_some());
