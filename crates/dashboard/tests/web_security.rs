@@ -1282,13 +1282,13 @@ fn the_sites_own_sign_in_form_is_accepted_as_a_browser_posts_it() {
 
 #[test]
 fn a_flood_of_wrong_passwords_waits_its_delays_without_stalling_the_pages() {
-    // Wrong passwords wait 300 ms × their count in a row before their answer: 20 at once
+    // Wrong passwords wait 500 ms × their count in a row before their answer: 20 at once
     // are more than the threads the server reads pages on (the first version let them
     // take every one, so a page waited for the first guess to be answered).
     let lab = Lab::small();
     let d = std::sync::Arc::new(Dashboard::start_with(
         lab.path(),
-        &[("AIVC_AUTH_DELAY_MS", "300")],
+        &[("AIVC_AUTH_DELAY_MS", "500")],
     ));
     d.get("/").expect_status(200);
     let began = std::time::Instant::now();
