@@ -644,6 +644,18 @@ fn page(status: StatusCode, markup: maud::Markup) -> Response {
     r
 }
 
+/// [`guard`] for a form: a refusal is a page saying why under `title`.
+#[allow(clippy::result_large_err)] // the refusal is the answer itself, made once
+fn guard_form(
+    app: &App,
+    headers: &HeaderMap,
+    csrf: &str,
+    title: &str,
+) -> Result<Session, Response> {
+    guard(app, headers, Some(csrf))
+        .map_err(|r| page(r.status, account::message(app, None, title, &r.message)))
+}
+
 fn see_other(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(to) {
@@ -779,21 +791,16 @@ pub async fn signout_post(
     headers: HeaderMap,
     form: axum::extract::Form<CsrfForm>,
 ) -> Response {
-    match guard(&app, &headers, Some(&form.csrf)) {
-        Ok(_) => {
-            if let Some(token) = cookie_token(&headers) {
-                app.sessions.end(token);
-            }
-            let mut r = see_other("/");
-            r.headers_mut()
-                .insert(header::SET_COOKIE, cookie(&app, None));
-            r
-        }
-        Err(r) => page(
-            r.status,
-            account::message(&app, None, "Not signed out", &r.message),
-        ),
+    if let Err(answer) = guard_form(&app, &headers, &form.csrf, "Not signed out") {
+        return answer;
     }
+    if let Some(token) = cookie_token(&headers) {
+        app.sessions.end(token);
+    }
+    let mut r = see_other("/");
+    r.headers_mut()
+        .insert(header::SET_COOKIE, cookie(&app, None));
+    r
 }
 
 /// The booking form, filled from the query (a range picked on the timeline).
@@ -853,14 +860,9 @@ pub async fn book_post(
     form: axum::extract::Form<BookForm>,
 ) -> Response {
     let f = form.0;
-    let me = match guard(&app, &headers, Some(&f.csrf)) {
+    let me = match guard_form(&app, &headers, &f.csrf, "Not booked") {
         Ok(s) => s,
-        Err(r) => {
-            return page(
-                r.status,
-                account::message(&app, None, "Not booked", &r.message),
-            )
-        }
+        Err(answer) => return answer,
     };
     let filled = BookQuery {
         cpus: Some(f.cpus.clone()),
@@ -941,14 +943,9 @@ pub async fn my_post(
     form: axum::extract::Form<ChangeForm>,
 ) -> Response {
     let f = form.0;
-    let me = match guard(&app, &headers, Some(&f.csrf)) {
+    let me = match guard_form(&app, &headers, &f.csrf, "Not changed") {
         Ok(s) => s,
-        Err(r) => {
-            return page(
-                r.status,
-                account::message(&app, None, "Not changed", &r.message),
-            )
-        }
+        Err(answer) => return answer,
     };
     let user = me.user.clone();
     let done = blocking(&app, move |app| {
