@@ -25,6 +25,9 @@ pub struct App {
     pub web: web::Settings,
     /// Sign-ins and sign-ups checking a password or code now ([`web::checking_credentials`]).
     pub credential_checks: tokio::sync::Semaphore,
+    /// The web's changes to the schedule, one at a time in arrival order
+    /// ([`web::changing`]).
+    pub changes: tokio::sync::Mutex<()>,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
             sessions: Sessions::default(),
             web,
             credential_checks: tokio::sync::Semaphore::new(web::CONCURRENT_CREDENTIAL_CHECKS),
+            changes: tokio::sync::Mutex::new(()),
         }
     }
 }

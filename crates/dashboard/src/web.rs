@@ -241,6 +241,18 @@ pub async fn checking_credentials<T: Send + 'static>(
     out
 }
 
+/// [`blocking`] for an operation that changes the schedule: the web's changes take their
+/// turn in the order they arrived (a fair queue in the server) before they wait for
+/// `jobs/.lock`, so students booking at the same moment are served in order rather than
+/// racing each other for the file lock.
+pub async fn changing<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, Refused> + Send + 'static,
+) -> Result<T, Refused> {
+    let _turn = app.changes.lock().await;
+    blocking(app, f).await
+}
+
 // ---- JSON API -------------------------------------------------------------------------
 
 /// A booking as the API shows it to its owner.
@@ -532,7 +544,7 @@ pub async fn api_bookings_post(
         Err(r) => return json_refused(r),
     };
     let user = session.user;
-    match blocking(&app, move |app| {
+    match changing(&app, move |app| {
         let done = book(app, &user, &req)?;
         Ok((done, now(app)))
     })
@@ -581,7 +593,7 @@ pub async fn api_bookings_delete(
         Err(r) => return json_refused(r),
     };
     let user = session.user;
-    match blocking(&app, move |app| {
+    match changing(&app, move |app| {
         let row = ops::cancel(app.cache.root(), &user, &start).map_err(refused)?;
         Ok((row, now(app)))
     })
@@ -620,7 +632,7 @@ pub async fn api_bookings_patch(
         Err(r) => return json_refused(r),
     };
     let user = session.user;
-    match blocking(&app, move |app| {
+    match changing(&app, move |app| {
         let (_, new) =
             ops::end_at(app.cache.root(), &user, Some(&start), &change.end).map_err(refused)?;
         Ok((new, now(app)))
@@ -891,7 +903,7 @@ pub async fn book_post(
         Err(r) => return page(r.status, account::book_form(&app, &me, &filled, Some(&r))),
     };
     let user = me.user.clone();
-    match blocking(&app, move |app| book(app, &user, &req)).await {
+    match changing(&app, move |app| book(app, &user, &req)).await {
         Ok(Booked::Row(_)) => see_other("/my?done=booked"),
         Ok(Booked::Waiting(_)) => see_other("/my?done=waiting"),
         Err(r) => page(r.status, account::book_form(&app, &me, &filled, Some(&r))),
@@ -948,7 +960,7 @@ pub async fn my_post(
         Err(answer) => return answer,
     };
     let user = me.user.clone();
-    let done = blocking(&app, move |app| {
+    let done = changing(&app, move |app| {
         let root = app.cache.root();
         match f.action.as_str() {
             "cancel" => ops::cancel(root, &user, &f.start).map(|_| "cancelled"),
