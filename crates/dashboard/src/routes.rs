@@ -134,7 +134,9 @@ async fn security_headers(mut r: Response) -> Response {
     r
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: bytes::Bytes) -> Response {
+/// An answer of `content_type` (the security headers are added to every answer by
+/// the router's layer).
+pub fn respond(status: StatusCode, content_type: &'static str, body: bytes::Bytes) -> Response {
     let mut r = (status, body).into_response();
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

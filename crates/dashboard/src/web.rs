@@ -295,11 +295,11 @@ pub fn ssh_line(app: &App, port: u16) -> String {
 }
 
 fn json_answer(status: StatusCode, value: &impl Serialize) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut r = (status, body).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
-    r
+    routes::respond(
+        status,
+        JSON,
+        serde_json::to_vec(value).unwrap_or_default().into(),
+    )
 }
 
 fn json_refused(r: Refused) -> Response {
@@ -424,30 +424,27 @@ pub async fn api_session_delete(State(app): State<Arc<App>>, headers: HeaderMap)
 /// The user's own bookings (live rows) and waitlist entries, read fresh.
 pub fn own(app: &App, user: &str) -> Result<(Vec<Row>, Vec<hostinfo::waitlist::Entry>), Refused> {
     let root = app.cache.root();
-    let lock = root.lock_shared().map_err(|e| refused(e.into()))?;
-    let mut rows = Vec::new();
-    for table in [hostinfo::Table::Using, hostinfo::Table::Booking] {
-        let s = root
-            .read_schedule(table, &lock)
-            .map_err(|e| refused(e.into()))?;
-        rows.extend(s.rows.into_iter().filter(|r| r.user_id == user));
-    }
-    let entries = root
-        .read_waitlist(&lock)
-        .map_err(|e| refused(e.into()))?
+    let files = |e: hostinfo::Error| refused(e.into());
+    let lock = root.lock_shared().map_err(files)?;
+    let mut rows: Vec<Row> = checker::snapshot::read_rows(root, &lock)
+        .map_err(files)?
         .into_iter()
-        .filter(|e| e.user_id == user)
+        .map(|t| t.row)
+        .filter(|r| r.user_id == user)
         .collect();
+    let mut entries = root.read_waitlist(&lock).map_err(files)?;
+    entries.retain(|e| e.user_id == user);
     rows.sort_by_key(|r| r.start);
     Ok((rows, entries))
 }
 
+/// Now on the installation's clock, in the zone of the configuration the pages were last
+/// built from (read again only when it changes).
 pub fn now(app: &App) -> chrono::NaiveDateTime {
     app.cache
-        .root()
-        .load_config()
+        .view()
         .ok()
-        .and_then(|c| c.clock().ok())
+        .and_then(|v| v.config.clock().ok())
         .map_or_else(|| chrono::Local::now().naive_local(), |c| c.now())
 }
 
@@ -650,10 +647,7 @@ pub async fn api_bookings_patch(
 // ---- Pages ----------------------------------------------------------------------------
 
 fn page(status: StatusCode, markup: maud::Markup) -> Response {
-    let mut r = (status, markup.into_string()).into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(HTML));
-    r
+    routes::respond(status, HTML, markup.into_string().into())
 }
 
 /// [`guard`] for a form: a refusal is a page saying why under `title`.
