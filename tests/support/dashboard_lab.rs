@@ -28,6 +28,7 @@ pub fn row(user: &str, start: NaiveDateTime, hours: i64, gpus: &[u32], port: u16
         forward_port: port,
         image: None,
         extra_command: Some(format!("echo {}", SECRETS[2])),
+        node: None,
     }
 }
 

@@ -29,6 +29,7 @@ pub fn rows(n: usize, base: NaiveDateTime) -> Vec<Row> {
                 forward_port: 10001 + u as u16,
                 image: None,
                 extra_command: None,
+                node: None,
             }
         })
         .collect()

@@ -401,6 +401,7 @@ pub fn book_or_wait_in(
         forward_port: request.forward_port,
         image: request.image,
         extra_command: b.extra_command.clone(),
+        node: None,
     };
     root.add_rows(LiveTable::Booking, std::slice::from_ref(&row), &lock)?;
     if row.start <= clock.now() {

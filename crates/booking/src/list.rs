@@ -593,6 +593,7 @@ mod tests {
             forward_port: 10001,
             image: None,
             extra_command: None,
+            node: None,
         }
     }
 

@@ -114,6 +114,7 @@ pub fn serve(
                     forward_port: entry.forward_port,
                     image: entry.image.clone(),
                     extra_command: entry.extra_command.clone(),
+                    node: None,
                 };
                 added.push(row.clone());
                 served.booked.push((entry, row));

@@ -734,6 +734,7 @@ fn seed_rows(m: &Model, rng: &mut Rng) -> Vec<Row> {
             forward_port: u.port,
             image: None,
             extra_command: None,
+            node: None,
         };
         let own = rows
             .iter()
@@ -775,6 +776,7 @@ fn run_case(seed: u64, seen: &mut Seen) -> Result<(), String> {
                     forward_port: req.forward_port,
                     image: None,
                     extra_command: None,
+                    node: None,
                 });
                 invariants(&m, &rows).map_err(|e| at(&rows, e))?;
             }

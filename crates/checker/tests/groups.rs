@@ -112,6 +112,7 @@ fn row(user: &str, from: &str, to: &str, cpus: f64, memory: u32, gpus: &[u32]) -
         forward_port: port(user),
         image: None,
         extra_command: None,
+        node: None,
     }
 }
 

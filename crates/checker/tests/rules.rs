@@ -29,6 +29,7 @@ fn row(user: &str, from: &str, to: &str, cpus: f64, memory: u32, gpus: &[u32], p
         forward_port: port,
         image: None,
         extra_command: None,
+        node: None,
     }
 }
 

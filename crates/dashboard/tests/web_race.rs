@@ -75,6 +75,7 @@ fn write_race_lab(dir: &Path, users: &[String]) {
         forward_port: 10001,
         image: None,
         extra_command: None,
+        node: None,
     };
     std::fs::write(dir.join("jobs/booking.csv"), schedule::to_bytes(&[held])).unwrap();
     std::fs::write(dir.join("jobs/using.csv"), schedule::HEADER_LINE).unwrap();

@@ -636,6 +636,7 @@ mod tests {
             forward_port: port,
             image: None,
             extra_command: None,
+            node: None,
         }
     }
 

@@ -30,6 +30,7 @@ fn rows(n: usize) -> Vec<Row> {
                 forward_port: 10001 + (i % 50) as u16,
                 image: (i % 5 == 0).then(|| "rober5566a/aivc-server:latest".to_string()),
                 extra_command: (i % 7 == 0).then(|| "echo ready".to_string()),
+                node: None,
             }
         })
         .collect()

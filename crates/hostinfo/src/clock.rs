@@ -64,6 +64,8 @@ pub enum TimeError {
     TooLong { start: String, end: String },
     #[error("AIVC_NOW=`{0}` is not a time like `2026-01-31 13:30`")]
     BadFixedNow(String),
+    #[error("AIVC_CLOCK_SHIFT_SECONDS=`{0}` is not a whole number of seconds under a year")]
+    BadShift(String),
 }
 
 /// Where the clock's zone came from, for the state report.
@@ -82,6 +84,10 @@ pub struct Clock {
     fixed: Option<NaiveDateTime>,
     /// A fixed instant instead of the system clock (tests of the DST repeat).
     instant: Option<DateTime<Utc>>,
+    /// Added to the system clock: `AIVC_CLOCK_SHIFT_SECONDS` in debug builds, so that a test
+    /// of cluster mode stands a few seconds before a slot boundary while Slurm keeps real
+    /// time ([`Clock::shift`] turns schedule times into Slurm's). Zero in release builds.
+    shift: Duration,
 }
 
 impl Clock {
@@ -95,11 +101,33 @@ impl Clock {
         } else {
             None
         };
+        let shift = if cfg!(debug_assertions) {
+            match std::env::var("AIVC_CLOCK_SHIFT_SECONDS") {
+                Ok(text) if !text.trim().is_empty() => Duration::seconds(
+                    text.trim()
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|s| s.abs() < 366 * 86_400)
+                        .ok_or_else(|| TimeError::BadShift(text.clone()))?,
+                ),
+                _ => Duration::zero(),
+            }
+        } else {
+            Duration::zero()
+        };
         Ok(Clock {
             tz,
             fixed,
             instant: None,
+            shift,
         })
+    }
+
+    /// How far the schedule's clock runs ahead of the system clock: zero, but for a debug
+    /// build run with `AIVC_CLOCK_SHIFT_SECONDS`. A schedule time `t` happens at the
+    /// system's `t - shift`.
+    pub fn shift(&self) -> Duration {
+        self.shift
     }
 
     /// A clock stopped at `now` (wall-clock time in `tz`).
@@ -108,6 +136,7 @@ impl Clock {
             tz,
             fixed: Some(now),
             instant: None,
+            shift: Duration::zero(),
         }
     }
 
@@ -118,6 +147,7 @@ impl Clock {
             tz,
             fixed: None,
             instant: Some(at),
+            shift: Duration::zero(),
         }
     }
 
@@ -133,8 +163,7 @@ impl Clock {
     /// The wall-clock time now in the configured zone.
     pub fn now(&self) -> NaiveDateTime {
         self.fixed.unwrap_or_else(|| {
-            self.instant
-                .unwrap_or_else(Utc::now)
+            (self.instant.unwrap_or_else(Utc::now) + self.shift)
                 .with_timezone(&self.tz)
                 .naive_local()
         })
@@ -150,7 +179,7 @@ impl Clock {
         if self.fixed.is_some() {
             return slot;
         }
-        let instant = self.instant.unwrap_or_else(Utc::now);
+        let instant = self.instant.unwrap_or_else(Utc::now) + self.shift;
         let LocalResult::Ambiguous(first, _) = self
             .tz
             .from_local_datetime(&instant.with_timezone(&self.tz).naive_local())

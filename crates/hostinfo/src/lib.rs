@@ -7,6 +7,7 @@
 mod atomic;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod dashboard_config;
 mod error;

@@ -159,6 +159,49 @@ impl Root {
         crate::dashboard_config::DashboardConfig::load(&self.dashboard_config_path())
     }
 
+    pub fn cluster_config_path(&self) -> PathBuf {
+        self.cfg_dir().join("cluster.yaml")
+    }
+
+    /// `cfg/cluster.yaml`: `None` for a single host (no such file), else cluster mode.
+    pub fn load_cluster(&self) -> Result<Option<crate::cluster::ClusterConfig>> {
+        crate::cluster::ClusterConfig::load(&self.cluster_config_path())
+    }
+
+    pub fn slurm_jobs_path(&self) -> PathBuf {
+        self.jobs_dir().join("slurm-jobs.csv")
+    }
+
+    /// The monitor's record of the Slurm jobs it submitted (cluster mode); none without one.
+    pub fn read_slurm_jobs(&self, _lock: &impl Held) -> Result<Vec<crate::cluster::SlurmJob>> {
+        let path = self.slurm_jobs_path();
+        none_when_missing(read_text(&path), |text| {
+            crate::cluster::parse_jobs(&path, text)
+        })
+    }
+
+    /// [`Root::read_slurm_jobs`] without the lock, for the node side and the readers that
+    /// only show it: the file is replaced whole, never written in place.
+    pub fn read_slurm_jobs_unlocked(&self) -> Result<Vec<crate::cluster::SlurmJob>> {
+        let path = self.slurm_jobs_path();
+        none_when_missing(read_text(&path), |text| {
+            crate::cluster::parse_jobs(&path, text)
+        })
+    }
+
+    /// Rewrites `jobs/slurm-jobs.csv` atomically.
+    pub fn write_slurm_jobs(
+        &self,
+        jobs: &[crate::cluster::SlurmJob],
+        _lock: &ExclusiveLock,
+    ) -> Result<()> {
+        atomic::replace(
+            &self.slurm_jobs_path(),
+            &crate::cluster::jobs_to_bytes(jobs),
+            0o644,
+        )
+    }
+
     pub fn last_tick_path(&self) -> PathBuf {
         self.jobs_dir().join("last-tick.csv")
     }
@@ -665,11 +708,21 @@ impl Root {
         // A row glued onto an open quote would vanish into that field.
         schedule::check_appendable(&path, &bytes)?;
         if bytes.is_empty() {
-            bytes.extend_from_slice(schedule::HEADER_LINE.as_bytes());
-        } else if bytes.last() != Some(&b'\n') {
+            bytes = schedule::to_bytes(rows);
+            return atomic::replace(&path, &bytes, 0o644);
+        }
+        let file_has_node = schedule::has_node_column(&bytes);
+        if !file_has_node && schedule::needs_node_column(rows) {
+            // The first booking of a node in a file begun in the single-host format: the
+            // file is written anew with the node column, every earlier row on no node.
+            let mut all = schedule::parse(&path, &bytes)?.rows;
+            all.extend_from_slice(rows);
+            return atomic::replace(&path, &schedule::to_bytes(&all), 0o644);
+        }
+        if bytes.last() != Some(&b'\n') {
             bytes.push(b'\n');
         }
-        schedule::append_rows_to(&mut bytes, rows);
+        schedule::append_rows_with(&mut bytes, rows, file_has_node);
         atomic::replace(&path, &bytes, 0o644)
     }
 
@@ -678,13 +731,22 @@ impl Root {
         if rows.is_empty() {
             return Ok(());
         }
+        // The history is never rewritten: rows take the columns its header has (a history
+        // begun in the single-host format keeps them, and drops the node).
+        let path = self.schedule_path(Table::Used);
+        let head = read_head(&path, 256);
+        let with_node = match &head {
+            Some(h) if !h.is_empty() => schedule::has_node_column(h),
+            _ => schedule::needs_node_column(rows),
+        };
+        let header = if with_node {
+            schedule::HEADER_LINE_WITH_NODE
+        } else {
+            schedule::HEADER_LINE
+        };
         let mut bytes = Vec::new();
-        schedule::append_rows_to(&mut bytes, rows);
-        atomic::append(
-            &self.schedule_path(Table::Used),
-            schedule::HEADER_LINE.as_bytes(),
-            &bytes,
-        )
+        schedule::append_rows_with(&mut bytes, rows, with_node);
+        atomic::append(&path, header.as_bytes(), &bytes)
     }
 
     /// The pending requests to the monitor; a missing file has none.
@@ -946,4 +1008,13 @@ pub struct FileStamp {
     pub ino: u64,
     pub len: u64,
     pub mtime_nanos: i128,
+}
+
+/// The first `limit` bytes of a file, `None` when it cannot be read (a missing file).
+fn read_head(path: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    let mut head = Vec::new();
+    file.take(limit).read_to_end(&mut head).ok()?;
+    Some(head)
 }

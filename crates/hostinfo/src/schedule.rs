@@ -26,6 +26,14 @@ pub const HEADER: [&str; 9] = [
 pub const HEADER_LINE: &str =
     "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command\n";
 
+/// The column cluster mode adds after [`HEADER`]: the node a booking runs on
+/// (docs/cluster.md). A file without it is in the single-host format, every row on the host.
+pub const NODE_COLUMN: &str = "node";
+
+/// The header line of a file that carries the node column.
+pub const HEADER_LINE_WITH_NODE: &str =
+    "start,end,user_id,cpus,memory,gpus,forward_port,image,extra_command,node\n";
+
 /// A set of GPU device ids, kept sorted and without repeats.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -105,6 +113,8 @@ pub struct Row {
     pub forward_port: u16,
     pub image: Option<String>,
     pub extra_command: Option<String>,
+    /// The cluster node it runs on (cluster mode); `None` on a single host.
+    pub node: Option<String>,
 }
 
 fn ser_time<S: serde::Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
@@ -383,10 +393,22 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Schedule> {
             format!("missing the header line `{}`", HEADER_LINE.trim_end()),
         ));
     }
-    // Where each of our columns sits in this file.
+    // Where each of our columns sits in this file; the node column is optional.
     let mut index = [usize::MAX; 9];
+    let mut node_index = None;
     for (i, name) in header.iter().enumerate() {
         let name = String::from_utf8_lossy(name);
+        if name == NODE_COLUMN {
+            if node_index.replace(i).is_some() {
+                return Err(Error::invalid(
+                    path,
+                    Some(1),
+                    Some(name.into()),
+                    "column appears twice",
+                ));
+            }
+            continue;
+        }
         match HEADER.iter().position(|h| *h == name) {
             Some(k) if index[k] == usize::MAX => index[k] = i,
             Some(_) => {
@@ -466,6 +488,21 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Schedule> {
         let port_text = required(6)?;
         let forward_port: u16 = parse_whole(port_text)
             .ok_or_else(|| fail(6, format!("`{port_text}` is not a port number")))?;
+        let node = match node_index.map(|i| &record[i]) {
+            None | Some("") => None,
+            Some(name) if crate::cluster::is_node_name(name) => Some(name.to_string()),
+            Some(name) => {
+                return Err(Error::invalid(
+                    path,
+                    Some(line as usize),
+                    Some(NODE_COLUMN.into()),
+                    format!(
+                        "`{}` is not a node name (letters, digits, `-` and `_`)",
+                        name.escape_debug()
+                    ),
+                ))
+            }
+        };
         schedule.rows.push(Row {
             start,
             end,
@@ -476,6 +513,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Schedule> {
             forward_port,
             image: optional(7)?,
             extra_command: optional(8)?,
+            node,
         });
         schedule.lines.push(line);
     }
@@ -561,18 +599,44 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
     Error::invalid(path, line, None, message)
 }
 
-/// The bytes of a schedule file holding `rows`, header first.
+/// Whether rows written for `rows` carry the node column: when any of them has a node.
+pub fn needs_node_column(rows: &[Row]) -> bool {
+    rows.iter().any(|r| r.node.is_some())
+}
+
+/// Whether a schedule file's bytes begin with a header that has the node column.
+pub fn has_node_column(bytes: &[u8]) -> bool {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    first.split(|&b| b == b',').any(|name| name == NODE_COLUMN.as_bytes())
+}
+
+/// The bytes of a schedule file holding `rows`, header first: the single-host header, or
+/// the one with the node column when a row has a node.
 pub fn to_bytes(rows: &[Row]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(HEADER_LINE.len() + rows.len() * 64);
-    out.extend_from_slice(HEADER_LINE.as_bytes());
-    append_rows_to(&mut out, rows);
+    let with_node = needs_node_column(rows);
+    let header = if with_node {
+        HEADER_LINE_WITH_NODE
+    } else {
+        HEADER_LINE
+    };
+    let mut out = Vec::with_capacity(header.len() + rows.len() * 64);
+    out.extend_from_slice(header.as_bytes());
+    append_rows_with(&mut out, rows, with_node);
     out
 }
 
-/// Appends the CSV lines of `rows` (no header) to `out`. Quoting follows the csv crate's
+/// Appends the CSV lines of `rows` (no header) to `out`, in the single-host columns, or with
+/// the node column when a row has a node. See [`append_rows_with`].
+pub fn append_rows_to(out: &mut Vec<u8>, rows: &[Row]) {
+    append_rows_with(out, rows, needs_node_column(rows));
+}
+
+/// Appends the CSV lines of `rows` (no header) to `out`, with the node column when
+/// `with_node` (empty for a row without one). Quoting follows the csv crate's
 /// `Necessary` style (and Python's `QUOTE_MINIMAL`): a field is quoted when it holds a
 /// comma, a quote or a line break, with quotes doubled.
-pub fn append_rows_to(out: &mut Vec<u8>, rows: &[Row]) {
+pub fn append_rows_with(out: &mut Vec<u8>, rows: &[Row], with_node: bool) {
     let mut cell = String::with_capacity(32);
     for row in rows {
         cell.clear();
@@ -605,6 +669,10 @@ pub fn append_rows_to(out: &mut Vec<u8>, rows: &[Row]) {
         push_field(out, row.image.as_deref().unwrap_or(""));
         out.push(b',');
         push_field(out, row.extra_command.as_deref().unwrap_or(""));
+        if with_node {
+            out.push(b',');
+            push_field(out, row.node.as_deref().unwrap_or(""));
+        }
         out.push(b'\n');
     }
 }
@@ -686,6 +754,7 @@ mod tests {
             forward_port: 10001,
             image: None,
             extra_command: None,
+            node: None,
         }
     }
 

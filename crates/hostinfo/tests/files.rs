@@ -26,6 +26,7 @@ fn row(user: &str) -> Row {
         forward_port: 10001,
         image: None,
         extra_command: Some("echo a, b".into()),
+        node: None,
     }
 }
 

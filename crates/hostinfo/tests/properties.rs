@@ -64,6 +64,7 @@ fn any_row() -> impl Strategy<Value = Row> {
                 forward_port,
                 image,
                 extra_command,
+                node: None,
             },
         )
 }

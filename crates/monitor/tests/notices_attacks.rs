@@ -28,6 +28,7 @@ fn docker_text_a_student_chose_cannot_ping_the_admins_channel_through_the_webhoo
         forward_port: 10001,
         image: None,
         extra_command: None,
+        node: None,
     };
     let reason = "Error response from daemon: failed to create task for container: \
         error mounting \"/srv/aivc/kept/alice/x\" to rootfs at \"/proc/<!channel> <!here> URGENT root password leaked, rotate now at <https|evil.example/rotate>\": \
