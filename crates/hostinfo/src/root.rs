@@ -614,6 +614,7 @@ impl Root {
         let users_path = self.resolve_path(&host.users_config_yaml);
         let users = UsersConfig::load(&users_path)?;
         let (zone, zone_source) = clock::resolve_zone(host.timezone.as_deref());
+        let cluster = self.load_cluster()?;
         Ok(Config {
             host,
             capability,
@@ -623,6 +624,7 @@ impl Root {
             users_path,
             zone,
             zone_source,
+            cluster,
         })
     }
 
@@ -926,6 +928,8 @@ pub struct Config {
     pub users_path: PathBuf,
     pub zone: Tz,
     pub zone_source: ZoneSource,
+    /// `cfg/cluster.yaml` when there is one: cluster mode (docs/cluster.md).
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Config {

@@ -114,6 +114,7 @@ pub struct Row {
     pub image: Option<String>,
     pub extra_command: Option<String>,
     /// The cluster node it runs on (cluster mode); `None` on a single host.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
 }
 
