@@ -619,6 +619,8 @@ pub fn apply(
                             });
                             record_changed = true;
                             to_release.push(id);
+                            // The crash tests kill a run here: a job held, not recorded.
+                            hostinfo::crash_point("slurm-submitted");
                             Ok(())
                         }),
                 }
@@ -647,6 +649,7 @@ pub fn apply(
             return out;
         }
     }
+    hostinfo::crash_point("slurm-recorded");
     for id in to_release {
         match slurm.run("scontrol", &["release".into(), id.to_string()]) {
             Ok(_) => out.done.push(format!("release job {id}")),

@@ -280,7 +280,7 @@ pub struct Job {
     pub state: JobState,
     pub user: String,
     pub reservation: String,
-    /// Held by us (`JobHeldAdmin`): submitted, not yet released.
+    /// Held (`JobHeldUser` after our `sbatch --hold`, or `JobHeldAdmin`): not yet released.
     pub held: bool,
     /// When it started (running), or is expected to.
     pub start: Option<NaiveDateTime>,
@@ -316,7 +316,8 @@ impl Job {
             } else {
                 reservation
             },
-            held: reason == "JobHeldAdmin",
+            // Root's `sbatch --hold` shows as JobHeldUser.
+            held: matches!(reason, "JobHeldAdmin" | "JobHeldUser"),
             start,
             limit,
             nodes,

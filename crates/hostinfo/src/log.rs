@@ -42,10 +42,13 @@ pub enum Sign {
     GPUUnbookedStop,
     /// The metrics textfile for node_exporter (`cfg/dashboard.yaml`) could not be written.
     MetricsWarning,
+    /// Cluster mode: Slurm could not be read or refused a change (retried next tick), or
+    /// the node side refused a job.
+    SlurmError,
 }
 
 impl Sign {
-    pub const ALL: [Sign; 11] = [
+    pub const ALL: [Sign; 12] = [
         Sign::SpaceWarning,
         Sign::ContainerWarning,
         Sign::ContainerError,
@@ -57,6 +60,7 @@ impl Sign {
         Sign::IdleReclaim,
         Sign::GPUUnbookedStop,
         Sign::MetricsWarning,
+        Sign::SlurmError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +76,7 @@ impl Sign {
             Sign::IdleReclaim => "IdleReclaim",
             Sign::GPUUnbookedStop => "GPUUnbookedStop",
             Sign::MetricsWarning => "MetricsWarning",
+            Sign::SlurmError => "SlurmError",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod events;
 pub mod export;
 pub mod gpuwatch;
 pub mod idle;
+pub mod mirror;
 pub mod quota;
 pub mod tick;
 

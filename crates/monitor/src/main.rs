@@ -41,6 +41,11 @@ struct Cli {
     /// without a tick (aivc-usage.timer runs this every 5 minutes).
     #[arg(long)]
     sample: bool,
+    /// Cluster mode: check that slurm.conf (SLURM_CONF, else /etc/slurm/slurm.conf) gives
+    /// each node of cfg/cluster.yaml its GPU license; one line per mismatch, exit 2
+    /// (`scripts/setup.sh --slurm` runs it).
+    #[arg(long, conflicts_with_all = ["dry_run", "deliver", "sample"])]
+    check_cluster: bool,
     /// Tell the admins that a tick failed, then deliver (aivc-monitor-failed.service runs
     /// this when aivc-monitor.service fails).
     #[arg(long, conflicts_with_all = ["dry_run", "deliver", "sample"])]
@@ -88,6 +93,9 @@ fn run(cli: &Cli) -> Result<(), monitor::Error> {
         root.notify(&[monitor::events::tick_failed(now)]);
         notices::deliver_to_admins(&root, now)?;
         return Ok(());
+    }
+    if cli.check_cluster {
+        return check_cluster(&root);
     }
     if cli.sample {
         let now = root.load_config()?.clock()?.now();
@@ -137,4 +145,39 @@ fn run(cli: &Cli) -> Result<(), monitor::Error> {
         }
     }
     Ok(())
+}
+
+/// `--check-cluster`: slurm.conf's licenses against cfg/cluster.yaml.
+fn check_cluster(root: &Root) -> Result<(), monitor::Error> {
+    let config = root.load_config()?;
+    let Some(cluster) = &config.cluster else {
+        eprintln!(
+            "monitor: error: {} does not exist: this installation is a single host",
+            root.cluster_config_path().display()
+        );
+        std::process::exit(2);
+    };
+    let path = std::env::var_os("SLURM_CONF")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from("/etc/slurm/slurm.conf"), PathBuf::from);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("monitor: error: {}: {e}", path.display());
+            std::process::exit(2);
+        }
+    };
+    let found = cluster::check::mismatches(cluster, &path.display().to_string(), &text);
+    if found.is_empty() {
+        println!(
+            "{}: the licenses of all {} nodes match cfg/cluster.yaml",
+            path.display(),
+            cluster.nodes.len()
+        );
+        return Ok(());
+    }
+    for line in found {
+        eprintln!("monitor: error: {line}");
+    }
+    std::process::exit(2);
 }

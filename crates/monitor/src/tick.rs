@@ -100,6 +100,9 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     t.serve_waitlist()?;
     t.plan()?;
     crash_point("planned");
+    if t.config.cluster.is_some() {
+        return cluster_tick(t);
+    }
     t.survey_docker()?;
     t.close_ended()?;
     crash_point("closed");
@@ -115,6 +118,25 @@ pub fn tick(root: &Root, dry_run: bool) -> Result<(Report, Vec<LogLine>), Error>
     t.answer_requests()?;
     crash_point("requests-done");
     t.watch_gpus()?;
+    t.post_notices()?;
+    t.deliver_notices()?;
+    t.export()?;
+    Ok(t.finish())
+}
+
+/// The rest of a tick in cluster mode: Slurm starts and ends the sessions on the nodes, so
+/// the monitor mirrors the schedule into it, then files what ran and what ended as on a
+/// single host. No container is started or closed here.
+fn cluster_tick(mut t: Tick) -> Result<(Report, Vec<LogLine>), Error> {
+    t.mirror_slurm()?;
+    crash_point("mirrored");
+    t.warn_missed()?;
+    if t.dry_run {
+        return Ok(t.finish());
+    }
+    t.commit()?;
+    t.answer_requests()?;
+    crash_point("requests-done");
     t.post_notices()?;
     t.deliver_notices()?;
     t.export()?;
@@ -160,6 +182,8 @@ struct Tick<'r> {
     failed_starts: Vec<(Row, String)>,
     /// What the GPU watch found.
     gpu_findings: Vec<gpuwatch::Finding>,
+    /// Cluster mode: the bookings Slurm has or had a job of ours for.
+    submitted: HashSet<Key>,
 }
 
 impl<'r> Tick<'r> {
@@ -205,6 +229,7 @@ impl<'r> Tick<'r> {
             started: HashSet::new(),
             failed_starts: Vec::new(),
             gpu_findings: Vec::new(),
+            submitted: HashSet::new(),
         })
     }
 
@@ -418,9 +443,49 @@ impl<'r> Tick<'r> {
         Ok(())
     }
 
+    /// Cluster mode: mirrors the schedule into Slurm (see [`crate::mirror`]); the bookings
+    /// whose job runs are the ones started, those that ended are the ones closed.
+    fn mirror_slurm(&mut self) -> Result<(), Error> {
+        let done = crate::mirror::run(
+            self.root,
+            &self.config,
+            self.now,
+            &self.booking,
+            &self.using,
+            self.dry_run,
+        )?;
+        for line in done.lines {
+            self.log.push(line)?;
+        }
+        self.report.would_run.extend(done.would_run);
+        for row in &self.booking {
+            let k = key(row);
+            if row.end > self.now && done.running.contains(&k) {
+                self.report.started.push(row.user_id.clone());
+                self.started.insert(k);
+            }
+        }
+        for row in &self.close {
+            self.closed.insert(key(row));
+            self.report.closed.push(row.user_id.clone());
+        }
+        self.submitted = done.submitted;
+        Ok(())
+    }
+
     /// Warns of each booking that ended without being started (the commit files it in used.csv).
     fn warn_missed(&mut self) -> Result<(), Error> {
         for row in &self.missed {
+            if self.submitted.contains(&key(row)) {
+                // Cluster mode: its job ran between two ticks; filed in used.csv all the same.
+                self.log.info(format!(
+                    "{}'s booking from {} to {} ended; its Slurm job ran between ticks.",
+                    row.user_id,
+                    short(row.start),
+                    short(row.end)
+                ))?;
+                continue;
+            }
             self.report.missed.push(row.user_id.clone());
             self.log.warning(
                 Sign::ContainerWarning,
@@ -510,6 +575,20 @@ impl<'r> Tick<'r> {
         // they asked. Only then are they removed from the file, so one that arrived meanwhile
         // stays for the next tick.
         if self.requests.is_empty() {
+            return Ok(());
+        }
+        if self.config.cluster.is_some() {
+            // On a cluster the session's container lives on a node: this tick mirrored the
+            // schedule, which is what `now` asks; a restart is the job's to make.
+            for request in &self.requests {
+                if let Request::Restart(id) = request {
+                    self.log.info(format!(
+                        "{id} asked for a restart, which a cluster does not offer; the session runs on its node until its booking ends."
+                    ))?;
+                }
+            }
+            let lock = self.root.lock_exclusive("monitor")?;
+            self.root.drop_requests(self.requests.len(), &lock)?;
             return Ok(());
         }
         let containers = survey(&self.docker, &self.installation, &self.using)?.ours;

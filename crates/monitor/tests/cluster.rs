@@ -1,0 +1,370 @@
+//! Cluster mode against a real Slurm 22.05 (Debian's packages, two `slurmd -N` nodes on
+//! loopback, tests/support/slurm.rs): the monitor's tick mirrors the bookings into
+//! reservations and jobs of ours, a second tick changes nothing, a cancelled booking leaves
+//! Slurm as it was, a tick killed mid-mirror is completed by the next, shortening ends a job
+//! within 30 s, and what lacks our prefix is never touched.
+//!
+//! Slurm keeps real time, so the schedule's clock is shifted (`AIVC_CLOCK_SHIFT_SECONDS`,
+//! debug builds only) to stand a few seconds before a slot boundary: a booking of the next
+//! slot begins seconds later, in both clocks.
+
+mod common;
+
+#[path = "../../../tests/support/slurm.rs"]
+mod slurm;
+
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, Timelike};
+use slurm::{ensure_unix_user, wait_until, LabOptions, SlurmLab};
+
+const ZONE: chrono_tz::Tz = chrono_tz::Asia::Taipei;
+
+/// The schedule's clock, `lead` seconds before the next slot boundary: (shift in seconds,
+/// the boundary as a schedule time). [`boundary_instant`] is when it comes.
+fn before_boundary(lead: i64) -> (i64, NaiveDateTime) {
+    let now = chrono::Utc::now().with_timezone(&ZONE).naive_local();
+    let floor = now
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap()
+        .with_minute(now.minute() - now.minute() % 30)
+        .unwrap();
+    let boundary = floor + chrono::Duration::minutes(30);
+    let shift = (boundary - now).num_seconds() - lead;
+    (shift, boundary)
+}
+
+/// When schedule time `at` comes on this machine's clock, under `shift`.
+fn instant_of(at: NaiveDateTime, shift: i64) -> Instant {
+    let now =
+        chrono::Utc::now().with_timezone(&ZONE).naive_local() + chrono::Duration::seconds(shift);
+    let ahead = (at - now).num_milliseconds();
+    if ahead >= 0 {
+        Instant::now() + Duration::from_millis(ahead as u64)
+    } else {
+        Instant::now() - Duration::from_millis((-ahead) as u64)
+    }
+}
+
+fn t(at: NaiveDateTime) -> String {
+    at.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// A lab root in cluster mode over the two nodes of `slurm`, with users `ids` (Unix
+/// accounts of the same names).
+fn cluster_root(ids: &[&str]) -> common::Lab {
+    let lab = common::Lab::new(None);
+    for (i, id) in ids.iter().enumerate() {
+        ensure_unix_user(id);
+        lab.add_user(id, 10_500 + i as u16);
+    }
+    std::fs::write(
+        lab.path().join("cfg/cluster.yaml"),
+        "engine: slurm\nnodes:\n  node0: {cpus: 8, memory: 32, gpus: 4}\n  node1: {cpus: 8, memory: 32, gpus: 4}\nlicense: \"gpu_{node}\"\nreservation_prefix: aivc_\nunix_user: \"{id}\"\n",
+    )
+    .unwrap();
+    lab
+}
+
+/// booking.csv with these rows (user, node, start, end, gpus) in the cluster format.
+fn write_bookings(lab: &common::Lab, rows: &[(&str, &str, NaiveDateTime, NaiveDateTime, &str)]) {
+    let mut text = String::from(hostinfo::schedule::HEADER_LINE_WITH_NODE);
+    for (i, (user, node, from, to, gpus)) in rows.iter().enumerate() {
+        text.push_str(&format!(
+            "{},{},{user},1.0,1,\"{gpus}\",{},,,{node}\n",
+            t(*from),
+            t(*to),
+            10_500 + i
+        ));
+    }
+    std::fs::write(lab.path().join("jobs/booking.csv"), text).unwrap();
+}
+
+/// One real tick (no fixed clock: Slurm's is real) against `slurm`.
+fn tick(lab: &common::Lab, slurm: &SlurmLab, shift: i64, envs: &[(&str, &str)]) -> Output {
+    let shift = shift.to_string();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_monitor"));
+    cmd.arg("--root")
+        .arg(lab.path())
+        .env("SLURM_CONF", slurm.conf())
+        .env("AIVC_CLOCK_SHIFT_SECONDS", &shift)
+        .env("AIVC_NO_NVML", "1")
+        .env("AIVC_DOCKER", common::fake_docker())
+        .env("AIVC_FAKE_DOCKER_LOG", lab.docker.path().join("docker.log"))
+        .env("AIVC_FAKE_DOCKER_STATE", lab.state())
+        .env_remove("AIVC_NOW")
+        .env_remove("AIVC_ROOT")
+        .envs(envs.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "monitor: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Our reservations, `scontrol show reservation -o` lines of the aivc_ prefix.
+fn our_reservations(slurm: &SlurmLab) -> Vec<String> {
+    slurm
+        .scontrol(&["show", "reservation", "-o"])
+        .lines()
+        .filter(|l| l.starts_with("ReservationName=aivc_"))
+        .map(String::from)
+        .collect()
+}
+
+/// (id, name, state, user, reservation) of every job in the queue.
+fn queue(slurm: &SlurmLab) -> Vec<(u32, String, String, String, String)> {
+    slurm
+        .squeue(&["-h", "-o", "%i|%j|%T|%u|%v"])
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('|').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].to_string(),
+                f[2].to_string(),
+                f[3].to_string(),
+                f[4].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn bookings_on_two_nodes_become_reservations_and_jobs_and_two_overlapping_users_start_on_time() {
+    let slurm = SlurmLab::start(LabOptions::default());
+    let lab = cluster_root(&["aivcs1", "aivcs2", "aivcs3"]);
+    let (shift, b) = before_boundary(6);
+    let h = chrono::Duration::minutes(30);
+    write_bookings(
+        &lab,
+        &[
+            ("aivcs1", "node0", b, b + h * 2, "[0]"),
+            ("aivcs2", "node0", b, b + h, "[1, 2]"),
+            ("aivcs3", "node1", b + h, b + h * 3, "[0]"),
+        ],
+    );
+    let real_boundary = instant_of(b, shift);
+    ok(&tick(&lab, &slurm, shift, &[]));
+    let resv = our_reservations(&slurm);
+    assert_eq!(resv.len(), 2, "{resv:#?}");
+    let node0 = resv.iter().find(|r| r.contains("Nodes=node0 ")).unwrap();
+    assert!(node0.contains("Users=aivcs1,aivcs2"), "{node0}");
+    assert!(
+        node0.contains("Licenses=gpu_node0:4") && node0.contains("CoreCnt=8"),
+        "{node0}"
+    );
+    let jobs = queue(&slurm);
+    assert_eq!(jobs.len(), 3, "{jobs:#?}");
+    assert!(
+        jobs.iter()
+            .all(|j| j.1.starts_with("aivc_") && j.2 == "PENDING"),
+        "{jobs:#?}"
+    );
+    let record = lab.file("jobs/slurm-jobs.csv");
+    assert_eq!(record.lines().count(), 4, "{record}");
+
+    // Both node0 bookings start within 5 s of their window; node1's waits for its own.
+    let on_node0: Vec<u32> = jobs
+        .iter()
+        .filter(|j| j.1.starts_with("aivc_node0."))
+        .map(|j| j.0)
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(20), || on_node0
+            .iter()
+            .all(|id| slurm.job_state(*id).as_deref() == Some("RUNNING"))),
+        "{:#?}\n{}",
+        queue(&slurm),
+        slurm.logs()
+    );
+    let late = Instant::now().saturating_duration_since(real_boundary);
+    assert!(
+        late < Duration::from_secs(5),
+        "started {late:?} after the window opened"
+    );
+    for id in &on_node0 {
+        let job = slurm.show_job(*id).unwrap();
+        assert!(job.contains("GRES=gpu:"), "{job}");
+    }
+    // The next tick files them as running and reads the GPUs Slurm bound.
+    ok(&tick(&lab, &slurm, shift, &[]));
+    let using = lab.file("jobs/using.csv");
+    assert_eq!(using.lines().count(), 3, "{using}");
+    let record = lab.file("jobs/slurm-jobs.csv");
+    assert!(
+        record
+            .lines()
+            .filter(|l| l.contains("node0") && l.contains('['))
+            .count()
+            == 2,
+        "{record}"
+    );
+    // A quiet tick changes nothing in Slurm.
+    let before = (our_reservations(&slurm), queue(&slurm));
+    let out = tick(&lab, &slurm, shift, &[]);
+    ok(&out);
+    assert_eq!((our_reservations(&slurm), queue(&slurm)), before);
+    assert!(
+        !lab.file("jobs/monitor.log").contains("SlurmError"),
+        "{}",
+        lab.file("jobs/monitor.log")
+    );
+}
+
+#[test]
+fn a_cancelled_future_booking_leaves_slurm_as_if_it_never_existed_and_foreign_work_is_untouched() {
+    let slurm = SlurmLab::start(LabOptions::default());
+    let lab = cluster_root(&["aivcs1"]);
+    let (shift, b) = before_boundary(600);
+    let h = chrono::Duration::minutes(30);
+    // Someone else's reservation and job, on the same node and time.
+    slurm.scontrol(&[
+        "create",
+        "reservation",
+        "ReservationName=maint_node1",
+        "StartTime=now+3hours",
+        "Duration=30",
+        "Nodes=node1",
+        "CoreCnt=1",
+        "Users=root",
+    ]);
+    let theirs = slurm.sbatch(&[
+        "-J",
+        "training",
+        "-w",
+        "node1",
+        "-c",
+        "1",
+        "--mem=50",
+        "--time=30",
+        "--chdir=/tmp",
+        "--output=/dev/null",
+        "--wrap=sleep 600",
+    ]);
+    assert!(
+        wait_until(Duration::from_secs(15), || slurm
+            .job_state(theirs)
+            .as_deref()
+            == Some("RUNNING")),
+        "{:?}",
+        slurm.show_job(theirs)
+    );
+    let before = (
+        slurm.scontrol(&["show", "reservation", "-o"]),
+        slurm.squeue(&["-h", "-o", "%i|%j|%u|%v|%l"]),
+    );
+    write_bookings(&lab, &[("aivcs1", "node1", b + h, b + h * 2, "[0]")]);
+    ok(&tick(&lab, &slurm, shift, &[]));
+    assert_eq!(our_reservations(&slurm).len(), 1);
+    assert_eq!(queue(&slurm).len(), 2);
+    write_bookings(&lab, &[]);
+    ok(&tick(&lab, &slurm, shift, &[]));
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            (
+                slurm.scontrol(&["show", "reservation", "-o"]),
+                slurm.squeue(&["-h", "-o", "%i|%j|%u|%v|%l"]),
+            ) == before
+        }),
+        "before: {before:#?}\nafter: {:#?}",
+        (
+            slurm.scontrol(&["show", "reservation", "-o"]),
+            queue(&slurm)
+        )
+    );
+    let shown = slurm.show_job(theirs).unwrap();
+    assert!(shown.contains("JobState=RUNNING"), "{shown}");
+}
+
+#[test]
+fn a_tick_killed_between_submitting_and_recording_is_completed_by_the_next() {
+    let slurm = SlurmLab::start(LabOptions::default());
+    let lab = cluster_root(&["aivcs1", "aivcs2"]);
+    let (shift, b) = before_boundary(900);
+    let h = chrono::Duration::minutes(30);
+    write_bookings(
+        &lab,
+        &[
+            ("aivcs1", "node0", b + h, b + h * 2, "[0]"),
+            ("aivcs2", "node1", b + h, b + h * 2, "[0]"),
+        ],
+    );
+    let out = tick(&lab, &slurm, shift, &[("AIVC_CRASH_AT", "slurm-submitted")]);
+    assert_ne!(out.status.code(), Some(0), "the tick was to be killed");
+    let jobs = queue(&slurm);
+    assert_eq!(
+        jobs.len(),
+        1,
+        "killed after the first submission: {jobs:#?}"
+    );
+    let held = slurm.show_job(jobs[0].0).unwrap();
+    assert!(held.contains("Reason=JobHeld"), "{held}");
+    assert!(
+        lab.file("jobs/slurm-jobs.csv").lines().count() <= 1,
+        "not recorded yet"
+    );
+    ok(&tick(&lab, &slurm, shift, &[]));
+    let jobs = queue(&slurm);
+    assert_eq!(
+        jobs.len(),
+        2,
+        "one job per booking, no duplicate: {jobs:#?}"
+    );
+    for j in &jobs {
+        let shown = slurm.show_job(j.0).unwrap();
+        assert!(!shown.contains("JobHeld"), "{shown}");
+    }
+    let record = lab.file("jobs/slurm-jobs.csv");
+    assert_eq!(record.lines().count(), 3, "{record}");
+    let before = (our_reservations(&slurm), queue(&slurm));
+    ok(&tick(&lab, &slurm, shift, &[]));
+    assert_eq!((our_reservations(&slurm), queue(&slurm)), before);
+}
+
+#[test]
+fn shortening_a_running_booking_ends_its_job_within_30_seconds_of_the_new_end() {
+    let slurm = SlurmLab::start(LabOptions::default());
+    let lab = cluster_root(&["aivcs1"]);
+    let (shift, b) = before_boundary(25);
+    let h = chrono::Duration::minutes(30);
+    // Running now (the slot that ends at b), booked until an hour after b.
+    write_bookings(&lab, &[("aivcs1", "node1", b - h, b + h * 2, "[0]")]);
+    ok(&tick(&lab, &slurm, shift, &[]));
+    let id = queue(&slurm)[0].0;
+    assert!(wait_until(Duration::from_secs(10), || slurm
+        .job_state(id)
+        .as_deref()
+        == Some("RUNNING")));
+    // As `booking --end-at` leaves it: the booking now ends at b, seconds away.
+    write_bookings(&lab, &[]);
+    let using = lab.file("jobs/using.csv");
+    let shortened = using.replace(&t(b + h * 2), &t(b));
+    assert_ne!(
+        using, shortened,
+        "the running booking is in using.csv: {using}"
+    );
+    std::fs::write(lab.path().join("jobs/using.csv"), shortened).unwrap();
+    let real_end = instant_of(b, shift);
+    ok(&tick(&lab, &slurm, shift, &[]));
+    let resv = our_reservations(&slurm);
+    assert_eq!(resv.len(), 1);
+    assert!(
+        wait_until(Duration::from_secs(45), || slurm.job_finished(id)),
+        "{}",
+        slurm.logs()
+    );
+    let after = Instant::now().saturating_duration_since(real_end);
+    assert!(
+        after < Duration::from_secs(30),
+        "ended {after:?} after the new end"
+    );
+}
