@@ -71,8 +71,8 @@ SlurmdParameters=config_overrides
 GresTypes=gpu
 Licenses=gpu_node0:4,gpu_node1:4
 ${EXTRA_CONF:-}
-NodeName=node0 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$N0_PORT CPUs=$CPUS RealMemory=1000 Gres=gpu:4 State=UNKNOWN
-NodeName=node1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$N1_PORT CPUs=$CPUS RealMemory=1000 Gres=gpu:4 State=UNKNOWN
+NodeName=node0 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$N0_PORT CPUs=$CPUS RealMemory=${MEMORY_MB:-64000} Gres=gpu:4 State=UNKNOWN
+NodeName=node1 NodeHostname=localhost NodeAddr=127.0.0.1 Port=$N1_PORT CPUs=$CPUS RealMemory=${MEMORY_MB:-64000} Gres=gpu:4 State=UNKNOWN
 PartitionName=lab Nodes=node0,node1 Default=YES MaxTime=INFINITE State=UP
 CONF
 cat > "$D/etc/gres.conf" <<CONF
