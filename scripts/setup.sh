@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh [--root DIR] [--prefix DIR] [--bin-dir DIR] [--booking-port PORT]
 #                    [--base-image IMAGE] [--booking-name NAME] [--booking-image TAG]
-#                    [--no-systemd] [--no-container]
+#                    [--no-systemd] [--no-container] [--slurm]
 #
 #   --root DIR           the installation root (cfg/, jobs/); default: this checkout
 #   --prefix DIR         where binaries and docs go; default /usr/local
@@ -15,6 +15,13 @@
 #   --booking-image TAG  tag of the booking container image; default aivc/booking:latest
 #   --no-systemd         do not install the units (prints how to)
 #   --no-container       do not build or start the booking container
+#   --slurm              cluster mode (docs/cluster.md; needs cfg/cluster.yaml): also install
+#                        the guard job_submit.lua next to slurm.conf (SLURM_CONF, else
+#                        /etc/slurm/slurm.conf) and the Prolog/Epilog wrappers in
+#                        PREFIX/lib/aivc, check slurm.conf's licenses against cluster.yaml,
+#                        and print the slurm.conf lines still missing. Never restarts Slurm.
+#                        On the controller: setup.sh --slurm. On each node (no monitor there):
+#                        setup.sh --slurm --no-systemd --no-container, same --root.
 #
 # The root's cfg/installation-id (made here once) labels every container this installation
 # starts; an existing booking container is replaced only when it carries this
@@ -24,7 +31,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 root=$repo prefix=/usr/local bin_dir= port=10000 base=debian:bookworm-slim
 name=aivc-booking image=aivc/booking:latest
-systemd=1 container=1
+systemd=1 container=1 slurm=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root=$2; shift ;;
@@ -36,6 +43,7 @@ while [ $# -gt 0 ]; do
     --booking-image) image=$2; shift ;;
     --no-systemd) systemd=0 ;;
     --no-container) container=0 ;;
+    --slurm) slurm=1 ;;
     # The help is the comment block at the top of this file, and nothing after it.
     -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -193,6 +201,77 @@ mkdir -p "$root/cfg/container"
 install -m 0644 "$repo/scripts/container/aivc-notices.sh" "$root/cfg/container/aivc-notices.sh"
 
 "$prefix/bin/checker" --root "$root" validate
+
+# 3b. Cluster mode (--slurm, docs/cluster.md "Admin walkthrough"). The same steps on the
+# controller and on every node: slurmctld reads the guard (the controller's copy matters),
+# slurmd runs the wrappers (each node's copy matters), and slurm.conf is the same file on all.
+if [ "$slurm" = 1 ]; then
+  if [ ! -f "$root/cfg/cluster.yaml" ]; then
+    say "--slurm needs $root/cfg/cluster.yaml (docs/cluster.md shows one); nothing of Slurm was changed"
+    exit 2
+  fi
+  slurm_conf=${SLURM_CONF:-/etc/slurm/slurm.conf}
+  if [ ! -f "$slurm_conf" ]; then
+    say "--slurm: no slurm.conf at $slurm_conf (set SLURM_CONF to where it is)"
+    exit 2
+  fi
+  slurm_dir=$(dirname "$slurm_conf")
+  # The guard, with this lab's prefix and node licenses filled in from cluster.yaml.
+  lua_new=$(mktemp)
+  "$prefix/bin/run-container" --root "$root" slurm-job-submit > "$lua_new"
+  if ! cmp -s "$lua_new" "$slurm_dir/job_submit.lua"; then
+    install -m 0644 "$lua_new" "$slurm_dir/job_submit.lua"
+    say "installed $slurm_dir/job_submit.lua (slurmctld reads it at start and at \`scontrol reconfigure\`)"
+  fi
+  rm -f "$lua_new"
+  # slurmd gives a Prolog no environment of its own: the wrappers name the root and PATH.
+  mkdir -p "$prefix/lib/aivc"
+  for side in prolog epilog; do
+    cat > "$prefix/lib/aivc/slurm-$side.new" <<WRAPPER
+#!/bin/sh
+# Slurm's $side for AIVC cluster mode (docs/cluster.md), written by scripts/setup.sh --slurm.
+# slurmd runs it as root on the job's node for every job; run-container acts only on the jobs
+# the monitor recorded for a booking, and always exits 0 (a failing $side drains the node).
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+exec '$prefix/bin/run-container' --root '$root' slurm-$side
+WRAPPER
+    chmod 0755 "$prefix/lib/aivc/slurm-$side.new"
+    mv -f "$prefix/lib/aivc/slurm-$side.new" "$prefix/lib/aivc/slurm-$side"
+  done
+  say "installed $prefix/lib/aivc/slurm-prolog and slurm-epilog"
+  # Licenses= against cluster.yaml: one line per mismatch, and then stop (exit 2): a monitor
+  # mirroring into wrong licenses would book GPUs Slurm does not hold for us.
+  if ! SLURM_CONF=$slurm_conf "$prefix/bin/monitor" --root "$root" --check-cluster >&2; then
+    say "slurm.conf does not match cfg/cluster.yaml (above): fix Licenses= on every machine,"
+    say "  run \`scontrol reconfigure\`, then run setup again"
+    exit 2
+  fi
+  # The lines slurm.conf must have; setup never edits it or restarts Slurm.
+  conf_value() {   # the value of key $1 in slurm.conf (keys are case-insensitive), last wins
+    sed -e 's/#.*//' "$slurm_conf" | awk -F= -v k="$1" 'tolower($1) ~ "^[ \t]*" tolower(k) "[ \t]*$" { v = $0; sub(/^[^=]*=[ \t]*/, "", v); sub(/[ \t]+$/, "", v) } END { print v }'
+  }
+  missing=()
+  case ",$(conf_value JobSubmitPlugins)," in
+    *,lua,*|*,job_submit/lua,*) ;;
+    *) missing+=("JobSubmitPlugins=lua                        # the guard (job_submit.lua beside slurm.conf)") ;;
+  esac
+  [ "$(conf_value Prolog)" = "$prefix/lib/aivc/slurm-prolog" ] ||
+    missing+=("Prolog=$prefix/lib/aivc/slurm-prolog   # starts a booking's container on its node")
+  [ "$(conf_value Epilog)" = "$prefix/lib/aivc/slurm-epilog" ] ||
+    missing+=("Epilog=$prefix/lib/aivc/slurm-epilog   # backs it up and removes it at the job's end")
+  [ -n "$(conf_value PrologEpilogTimeout)" ] ||
+    missing+=("PrologEpilogTimeout=600                     # a close may copy backups for minutes; never wait for ever")
+  case ",$(conf_value GresTypes)," in
+    *,gpu,*) ;;
+    *) missing+=("GresTypes=gpu                               # and gres.conf: NodeName=... Name=gpu File=/dev/nvidia[0-N]") ;;
+  esac
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "add to $slurm_conf on every machine, then run \`scontrol reconfigure\` (setup restarts nothing):"
+    for l in "${missing[@]}"; do say "    $l"; done
+  else
+    say "$slurm_conf has the guard, the Prolog and the Epilog of cluster mode"
+  fi
+fi
 
 # 4. The monitor's systemd units (and the notices' delivery, the usage sampling and the
 # dashboard on 127.0.0.1:8642), with this root and binary folder written in.

@@ -26,6 +26,12 @@ command -v prometheus >/dev/null || need+=(prometheus)      # scrapes /metrics
 command -v prometheus-node-exporter >/dev/null || need+=(prometheus-node-exporter)  # textfile collector
 command -v wrk >/dev/null || need+=(wrk)                    # p99 latency under load
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)  # readable screenshots
+# Cluster mode's tests run a throwaway Slurm 22.05 on loopback (tests/support/slurm.rs,
+# scripts/slurm-lab): Debian's daemons, client and munge; the lua job_submit plugin comes with them.
+[ -x /usr/sbin/slurmctld ] || need+=(slurmctld)
+[ -x /usr/sbin/slurmd ] || need+=(slurmd)
+command -v sbatch >/dev/null || need+=(slurm-client)
+[ -x /usr/sbin/munged ] || need+=(munge)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=
   [ "$(id -u)" = 0 ] || sudo=sudo

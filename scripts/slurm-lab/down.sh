@@ -3,7 +3,7 @@
 # found by SLURM_CONF=DIR/etc/slurm.conf in their environment) and removes DIR.
 set -u
 D=${1:?usage: down.sh DIR}; D=$(cd "$D" 2>/dev/null && pwd) || { echo "no such dir" >&2; exit 1; }
-[ -f "$D/etc/slurm.conf" ] || { echo "not an up.sh dir: $D" >&2; exit 1; }
+[ -f "$D/etc/slurm.conf" ] || [ -f "$D/run/munged.pid" ] || { echo "not an up.sh dir: $D" >&2; exit 1; }
 export SLURM_CONF="$D/etc/slurm.conf"
 stop() { # pidfile
   local f=$1 p; [ -f "$f" ] || return 0; p=$(cat "$f"); [ -n "$p" ] || return 0
@@ -11,10 +11,12 @@ stop() { # pidfile
   for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
   kill -9 "$p" 2>/dev/null || true
 }
+if [ -f "$SLURM_CONF" ]; then   # absent when up.sh failed before writing it: munged alone then
 # 1. cancel every job of this cluster (all users) while slurmd can still run epilogs
 jobs=$(timeout 5 squeue -h -o %i 2>/dev/null)
 [ -n "$jobs" ] && timeout 5 scancel $jobs 2>/dev/null
 for _ in $(seq 1 50); do [ -z "$(timeout 5 squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.2; done
+fi
 # 2. daemons, by pid file
 stop "$D/run/slurmd-node0.pid"; stop "$D/run/slurmd-node1.pid"
 stop "$D/run/slurmctld.pid"

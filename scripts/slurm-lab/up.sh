@@ -94,5 +94,5 @@ for i in $(seq 1 300); do
 done
 t1=$(date +%s.%N)
 if [ "$n" -lt 2 ]; then echo "cluster not idle after 30s; logs in $D/log" >&2; sinfo -N >&2 || true; exit 1; fi
-printf 'up in %.2fs (both nodes idle)\n' "$(echo "$t1 - $t0" | bc)" >&2
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "up in %.2fs (both nodes idle)\n", b - a }' >&2
 echo "export SLURM_CONF=$SLURM_CONF"

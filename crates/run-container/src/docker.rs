@@ -66,6 +66,21 @@ pub fn close(
     user_id: &str,
     keep_bytes: u64,
 ) -> Result<Closed, Error> {
+    close_if(client, root, folders, user_id, keep_bytes, &|_, _| true)
+}
+
+/// [`close`], only when `accept(container, our installation id)` holds for the container
+/// that now bears the user's name; otherwise nothing is touched and `existed` is false.
+/// Everything after that one look goes by the container's id, so a container started under
+/// the same name meanwhile (the user's next booking) is never the one closed.
+pub fn close_if(
+    client: &Client,
+    root: &Root,
+    folders: &UserFolders,
+    user_id: &str,
+    keep_bytes: u64,
+    accept: &dyn Fn(&docker_client::Container, &str) -> bool,
+) -> Result<Closed, Error> {
     let mut closed = Closed::default();
     let Some(container) = client.inspect(user_id)? else {
         return Ok(closed);
@@ -76,6 +91,9 @@ pub fn close(
         return Ok(closed);
     }
     let installation = root.installation_id()?;
+    if !accept(&container, &installation) {
+        return Ok(closed);
+    }
     // Only a container without an installation label, named after its user label (the
     // first version) or without any `aivc.*` label (the Python version), could be one this
     // root started before the label existed: only then is using.csv consulted.

@@ -6,6 +6,9 @@ pub mod argv;
 pub mod docker;
 pub mod kept;
 pub mod plan;
+pub mod session;
+pub mod slurm_guard;
+pub mod slurm_node;
 
 pub use argv::{docker_run_args, Launch, Volumes};
 pub use docker::Closed;

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use hostinfo::config::Secret;
-use hostinfo::log::{LogLine, Sign};
 use hostinfo::schedule::{parse_time, GpuSet};
 use hostinfo::Root;
 use run_container::plan::{self, Ask};
@@ -16,6 +15,8 @@ use run_container::Error;
 
 const EXIT_CODES: &str =
     "Exit codes: 0 done; 2 refused or bad input; docker's own code when docker failed.\n\
+slurm-prolog and slurm-epilog always exit 0 (a non-zero exit would drain the Slurm node); \
+they log failures to jobs/monitor.log.\n\
 The password never appears on a command line: it reaches docker through its environment.";
 
 /// Build and run the `docker run` of one AIVC booking, or close a user's container.
@@ -44,6 +45,17 @@ enum Command {
         #[arg(long = "user-id", value_name = "ID")]
         user_id: String,
     },
+    /// Cluster mode, as Slurm's root Prolog on a node: start the container of the booking
+    /// whose job begins here, with the GPUs Slurm bound. Reads SLURM_JOB_ID,
+    /// SLURMD_NODENAME, SLURM_JOB_USER and SLURM_JOB_GPUS; ignores jobs the monitor did not
+    /// submit. Always exits 0.
+    SlurmProlog,
+    /// Cluster mode, as Slurm's root Epilog on a node: back up and remove the container of
+    /// the booking whose job ended here. Always exits 0.
+    SlurmEpilog,
+    /// Cluster mode: print the guard job_submit.lua, filled in from cfg/cluster.yaml
+    /// (scripts/setup.sh --slurm installs it next to slurm.conf).
+    SlurmJobSubmit,
 }
 
 #[derive(Debug, Args)]
@@ -118,9 +130,13 @@ fn main() -> ExitCode {
         Cli::command()
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
-                "`close` takes only --user-id after it",
+                "the subcommands take none of the start options (`close` takes --user-id after it)",
             )
             .exit();
+    }
+    if let Some(side @ (Command::SlurmProlog | Command::SlurmEpilog)) = &cli.command {
+        slurm_side(cli.root.clone(), matches!(side, Command::SlurmProlog));
+        return ExitCode::SUCCESS;
     }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,8 +151,10 @@ fn run(cli: Cli) -> Result<(), Error> {
     let root = Root::resolve(cli.root)?;
     let config = root.load_config()?;
     let a = cli.run;
-    if let Some(Command::Close { user_id }) = cli.command {
-        return close(&root, &config, &user_id);
+    match cli.command {
+        Some(Command::Close { user_id }) => return close(&root, &config, &user_id),
+        Some(Command::SlurmJobSubmit) => return job_submit(&config),
+        _ => {}
     }
     let user_id = a.user_id.ok_or_else(|| Error::BadUserId {
         id: String::new(),
@@ -181,6 +199,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         image: a.image,
         extra_command: a.extra_command,
         window,
+        gpu_count: None,
     };
     let mut plan = plan::plan(&root, &config, ask)?;
     let docker = docker_client::Client::from_env();
@@ -204,56 +223,76 @@ fn run(cli: Cli) -> Result<(), Error> {
         eprintln!("run-container: PASSWORD reaches docker through its environment, never the command line");
         return Ok(());
     }
-    let prepared = plan.prepare(&root)?;
-    let now = config.clock().map(|c| c.now()).unwrap_or_default();
-    let user = plan.launch.user_id.clone();
-    for entry in &prepared.imported {
-        let line = LogLine::info(
-            now,
-            format!("{user}'s backup entry `{entry}` is now kept by the host (imported from the backup folder)."),
-        );
+    let started = run_container::session::start(&root, &config, plan, &docker)?;
+    for line in &started.logged {
         eprintln!("{line}");
-        root.append_log(&line)?;
     }
-    for r in prepared.refused {
-        let line = LogLine::warning(
-            now,
-            Sign::ContainerWarning,
-            format!("{user}'s backup entry `{}` refused: {}", r.entry, r.why),
-        );
-        eprintln!("{line}");
-        root.append_log(&line)?;
-    }
-    let id = run_container::docker::run(&docker, &plan.args(), &plan.password)?;
-    println!("{id}");
+    println!("{}", started.id);
+    Ok(())
+}
+
+/// The Prolog or Epilog: whatever happens, the caller exits 0, since a non-zero exit drains
+/// the node for every user; what went wrong is in jobs/monitor.log and on stderr (slurmd's
+/// log, at its debug level).
+fn slurm_side(root: Option<PathBuf>, prolog: bool) {
+    use run_container::slurm_node::{self, JobEnv};
+    let name = if prolog {
+        "slurm-prolog"
+    } else {
+        "slurm-epilog"
+    };
+    let env = match JobEnv::from_env() {
+        Ok(env) => env,
+        Err(e) => {
+            eprintln!("run-container: {name}: nothing done: {e}");
+            return;
+        }
+    };
+    let root = match Root::resolve(root) {
+        Ok(root) => root,
+        Err(e) => {
+            eprintln!(
+                "run-container: {name}: nothing done for job {}: {e}",
+                env.job_id
+            );
+            return;
+        }
+    };
+    let docker = docker_client::Client::from_env();
+    let outcome = if prolog {
+        slurm_node::prolog(&root, &env, &docker)
+    } else {
+        slurm_node::epilog(&root, &env, &docker)
+    };
+    eprintln!("run-container: {name}: job {}: {outcome:?}", env.job_id);
+}
+
+fn job_submit(config: &hostinfo::Config) -> Result<(), Error> {
+    let Some(cluster) = &config.cluster else {
+        return Err(Error::BadPath {
+            path: "cfg/cluster.yaml".into(),
+            why: "is missing: the Slurm guard is for cluster mode".into(),
+        });
+    };
+    let lua = run_container::slurm_guard::render(run_container::slurm_guard::TEMPLATE, cluster)
+        .map_err(|why| Error::BadPath {
+            path: "cfg/cluster.yaml".into(),
+            why,
+        })?;
+    print!("{lua}");
     Ok(())
 }
 
 fn close(root: &Root, config: &hostinfo::Config, user_id: &str) -> Result<(), Error> {
-    if let Some(why) = hostinfo::names::user_id_problem(user_id) {
-        return Err(Error::BadUserId {
-            id: user_id.to_string(),
-            why,
-        });
-    }
-    let folders = plan::folders(root, config, user_id)?;
     let client = docker_client::Client::from_env();
-    let keep = plan::keep_bytes(config, user_id);
-    let closed = run_container::docker::close(&client, root, &folders, user_id, keep)?;
-    let now = config.clock().map(|c| c.now()).unwrap_or_default();
-    for r in &closed.refused {
-        let line = LogLine::warning(
-            now,
-            Sign::ContainerWarning,
-            format!("{user_id}'s backup entry `{}` not kept: {}", r.entry, r.why),
-        );
+    let done = run_container::session::close(root, config, user_id, &client, &|_, _| true)?;
+    for line in &done.logged {
         eprintln!("{line}");
-        root.append_log(&line)?;
     }
-    if closed.existed {
+    if done.closed.existed {
         eprintln!(
             "run-container: closed {user_id} ({} backup entries newly kept)",
-            closed.kept.len()
+            done.closed.kept.len()
         );
     } else {
         eprintln!("run-container: no container {user_id}; nothing to close");

@@ -25,6 +25,9 @@ pub struct Ask {
     pub image: Option<String>,
     pub extra_command: Option<String>,
     pub window: Option<(NaiveDateTime, NaiveDateTime)>,
+    /// How many GPUs the machine has, ids `0..n`: a cluster node's, which Slurm bound from;
+    /// `None` takes the host's `max.gpus`.
+    pub gpu_count: Option<u32>,
 }
 
 /// A checked launch and everything needed to run it.
@@ -126,7 +129,7 @@ pub fn plan(root: &Root, config: &Config, ask: Ask) -> Result<Plan, Error> {
     if !host.images.contains(&image) {
         return Err(Error::ImageNotAllowed(image));
     }
-    let count = config.capability.max.gpus;
+    let count = ask.gpu_count.unwrap_or(config.capability.max.gpus);
     if let Some(&bad) = ask.gpus.ids().iter().find(|g| **g >= count) {
         return Err(Error::NoSuchGpu { id: bad, count });
     }
