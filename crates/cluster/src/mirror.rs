@@ -9,7 +9,7 @@
 //! order that never asks Slurm for two overlapping reservations of ours on one node.
 //! Reservations and jobs whose names lack our prefix are never looked at.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
 use hostinfo::cluster::{ClusterConfig, SlurmJob};
@@ -28,27 +28,74 @@ const LIMIT_SLACK_SECONDS: i64 = 5;
 /// The name of a booking's job: `{prefix}{node}.{YYYYmmddHHMM}.{user}` (node names hold no
 /// `.`; the user id, which may, comes last).
 pub fn job_name(prefix: &str, node: &str, start: NaiveDateTime, user: &str) -> String {
-    format!("{prefix}{node}.{}.{user}", start.format("%Y%m%d%H%M"))
+    let mut name = String::with_capacity(prefix.len() + node.len() + user.len() + 14);
+    name.push_str(prefix);
+    name.push_str(node);
+    name.push('.');
+    push_stamp(&mut name, start);
+    name.push('.');
+    name.push_str(user);
+    name
+}
+
+/// `YYYYmmddHHMM`, by hand: ten thousand names a tick, and chrono's formatter is slow.
+fn push_stamp(s: &mut String, t: NaiveDateTime) {
+    let text = hostinfo::schedule::format_time(t);
+    // `YYYY-MM-DD HH:MM:SS` without its separators, down to the minute.
+    s.extend(
+        text.bytes()
+            .take(16)
+            .filter(u8::is_ascii_digit)
+            .map(char::from),
+    );
+}
+
+/// The time of a `YYYYmmddHHMM` stamp.
+fn parse_stamp(stamp: &str) -> Option<NaiveDateTime> {
+    let b = stamp.as_bytes();
+    if b.len() != 12 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = |from: usize, to: usize| -> u32 {
+        b[from..to]
+            .iter()
+            .fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+    };
+    chrono::NaiveDate::from_ymd_opt(n(0, 4) as i32, n(4, 6), n(6, 8))?.and_hms_opt(
+        n(8, 10),
+        n(10, 12),
+        0,
+    )
 }
 
 /// The booking a job name of ours stands for: (node, start, user).
 pub fn parse_job_name(prefix: &str, name: &str) -> Option<(String, NaiveDateTime, String)> {
+    parse_job_name_parts(prefix, name).map(|(n, t, u)| (n.to_string(), t, u.to_string()))
+}
+
+/// [`parse_job_name`], borrowing from `name`.
+fn parse_job_name_parts<'n>(
+    prefix: &str,
+    name: &'n str,
+) -> Option<(&'n str, NaiveDateTime, &'n str)> {
     let rest = name.strip_prefix(prefix)?;
     let (node, rest) = rest.split_once('.')?;
     let (stamp, user) = rest.split_once('.')?;
-    if stamp.len() != 12 || !hostinfo::cluster::is_node_name(node) {
+    if !hostinfo::cluster::is_node_name(node) {
         return None;
     }
-    let start = NaiveDateTime::parse_from_str(&format!("{stamp}00"), "%Y%m%d%H%M%S").ok()?;
+    let start = parse_stamp(stamp)?;
     if hostinfo::names::user_id_problem(user).is_some() {
         return None;
     }
-    Some((node.to_string(), start, user.to_string()))
+    Some((node, start, user))
 }
 
 /// A reservation's name: `{prefix}{node}.{YYYYmmddHHMM}` of the run it was made for.
 fn reservation_name(prefix: &str, node: &str, start: NaiveDateTime) -> String {
-    format!("{prefix}{node}.{}", start.format("%Y%m%d%H%M"))
+    let mut name = format!("{prefix}{node}.");
+    push_stamp(&mut name, start);
+    name
 }
 
 /// The node a reservation of ours is on, from its name.
@@ -73,10 +120,6 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    fn key(&self) -> Key {
-        (self.user_id.clone(), self.start)
-    }
-
     /// The `sbatch` arguments that submit it, held, at `now` (all in schedule time).
     pub fn sbatch_args(&self, slurm: &Slurm, gid: &str, now: NaiveDateTime) -> Vec<String> {
         let begin = self.start.max(now);
@@ -261,20 +304,32 @@ pub fn plan(
     let prefix = cluster.reservation_prefix.as_str();
     let live = live(cluster, rows, now);
     let mut actions = Vec::new();
-    let mut resv_of: HashMap<Key, String> = HashMap::new();
+    // Each live booking's reservation, as an index into `resv_names`.
+    let mut resv_names: Vec<String> = Vec::new();
+    let mut resv_of: HashMap<(&str, NaiveDateTime), usize> = HashMap::with_capacity(live.len());
     let ours: Vec<&Reservation> = reservations
         .iter()
         .filter(|r| r.name.starts_with(prefix))
         .collect();
     let taken: BTreeSet<&str> = ours.iter().map(|r| r.name.as_str()).collect();
     let mut created: BTreeSet<String> = BTreeSet::new();
+    // Each node's bookings and reservations of ours, found once.
+    let mut live_on: HashMap<&str, Vec<&Row>> = HashMap::new();
+    for r in &live {
+        live_on
+            .entry(r.node.as_deref().unwrap_or_default())
+            .or_default()
+            .push(r);
+    }
+    let mut ours_on: HashMap<&str, Vec<&Reservation>> = HashMap::new();
+    for r in &ours {
+        if let Some(node) = reservation_node(prefix, &r.name) {
+            ours_on.entry(node).or_default().push(r);
+        }
+    }
     for (node, cap) in &cluster.nodes {
         // The node's runs: bookings that overlap or touch, earliest first.
-        let mut on_node: Vec<&Row> = live
-            .iter()
-            .copied()
-            .filter(|r| r.node.as_deref() == Some(node.as_str()))
-            .collect();
+        let mut on_node: Vec<&Row> = live_on.remove(node.as_str()).unwrap_or_default();
         on_node.sort_by_key(|r| (r.start, r.end));
         let mut runs: Vec<(NaiveDateTime, NaiveDateTime, Vec<&Row>)> = Vec::new();
         for r in on_node {
@@ -286,13 +341,12 @@ pub fn plan(
                 _ => runs.push((r.start, r.end, vec![r])),
             }
         }
-        let mut actual: Vec<&Reservation> = ours
-            .iter()
-            .copied()
-            .filter(|r| reservation_node(prefix, &r.name) == Some(node.as_str()))
-            .collect();
+        let mut actual: Vec<&Reservation> = ours_on.remove(node.as_str()).unwrap_or_default();
         actual.sort_by_key(|r| r.start);
-        let mut kept: BTreeSet<&str> = BTreeSet::new();
+        let mut kept = vec![false; actual.len()];
+        // Runs and reservations both go by start: a reservation that ends before a run
+        // starts can match no later run either.
+        let mut first_open = 0;
         for (start, end, members) in &runs {
             let spec = ResvSpec {
                 node: node.clone(),
@@ -305,19 +359,21 @@ pub fn plan(
                 cores: cap.cpus,
                 license: (cap.gpus > 0).then(|| (cluster.license_of(node), cap.gpus)),
             };
-            let candidates: Vec<&Reservation> = actual
-                .iter()
-                .copied()
-                .filter(|r| !kept.contains(r.name.as_str()) && r.start <= *end && *start <= r.end)
+            while first_open < actual.len() && actual[first_open].end < *start {
+                first_open += 1;
+            }
+            let candidates: Vec<usize> = (first_open..actual.len())
+                .take_while(|&i| actual[i].start <= *end)
+                .filter(|&i| !kept[i] && *start <= actual[i].end)
                 .collect();
             let keeper = candidates
                 .iter()
-                .find(|r| r.active)
+                .find(|&&i| actual[i].active)
                 .or(candidates.first())
                 .copied();
-            let name = match keeper {
-                Some(k) if k.cores == spec.cores && k.licenses == spec.licenses() => {
-                    kept.insert(&k.name);
+            let name = match keeper.map(|i| (i, actual[i])) {
+                Some((i, k)) if k.cores == spec.cores && k.licenses == spec.licenses() => {
+                    kept[i] = true;
                     let users: BTreeSet<String> = k.users.iter().cloned().collect();
                     // A reservation that began keeps its start; one to begin moves to the
                     // run's (or to now, when the run began already).
@@ -360,12 +416,13 @@ pub fn plan(
                     name
                 }
             };
+            resv_names.push(name);
             for r in members {
-                resv_of.insert((r.user_id.clone(), r.start), name.clone());
+                resv_of.insert((r.user_id.as_str(), r.start), resv_names.len() - 1);
             }
         }
-        for r in &actual {
-            if !kept.contains(r.name.as_str()) {
+        for (r, kept) in actual.iter().zip(&kept) {
+            if !kept {
                 actions.push(Action::DeleteReservation {
                     name: r.name.clone(),
                 });
@@ -373,51 +430,40 @@ pub fn plan(
         }
     }
 
-    // Jobs: one per live booking, in its run's reservation.
-    let specs: BTreeMap<String, JobSpec> = live
+    // Jobs: one per live booking, in its run's reservation. Ten thousand bookings are
+    // compared without a name built or a string copied for any that matches.
+    let by_key: HashMap<(&str, NaiveDateTime), &Row> = live
         .iter()
-        .map(|r| {
-            let node = r.node.clone().unwrap_or_default();
-            let spec = JobSpec {
-                name: job_name(prefix, &node, r.start, &r.user_id),
-                user_id: r.user_id.clone(),
-                unix_user: cluster.unix_user_of(&r.user_id),
-                license: cluster.license_of(&node),
-                node,
-                start: r.start,
-                end: r.end,
-                cpus: r.cpus.ceil() as u32,
-                memory: r.memory,
-                gpus: r.gpus.len() as u32,
-                reservation: resv_of
-                    .get(&(r.user_id.clone(), r.start))
-                    .cloned()
-                    .unwrap_or_default(),
-            };
-            (spec.name.clone(), spec)
-        })
+        .map(|r| ((r.user_id.as_str(), r.start), *r))
         .collect();
+    let same_user = |unix: &str, id: &str| {
+        if cluster.unix_user == "{id}" {
+            unix == id
+        } else {
+            unix == cluster.unix_user_of(id)
+        }
+    };
     let recorded: HashMap<u64, &SlurmJob> = record.iter().map(|j| (j.job_id, j)).collect();
-    let mut new_record: Vec<SlurmJob> = Vec::new();
+    let mut new_record: Vec<SlurmJob> = Vec::with_capacity(jobs.len());
     let mut running = HashSet::new();
-    let mut seen: HashSet<&str> = HashSet::new();
+    let mut seen: HashSet<(&str, NaiveDateTime)> = HashSet::with_capacity(live.len());
     // Running jobs first, so that a duplicate of a running one is the one cancelled.
     let mut ours: Vec<&Job> = jobs.iter().filter(|j| j.name.starts_with(prefix)).collect();
     ours.sort_by_key(|j| (j.state != JobState::Running, j.id));
     for job in ours {
-        let Some((node, start, user)) = parse_job_name(prefix, &job.name) else {
+        let Some((node, start, user)) = parse_job_name_parts(prefix, &job.name) else {
             continue;
-        };
-        let keep_record = |bound: GpuSet| SlurmJob {
-            job_id: job.id,
-            user_id: user.clone(),
-            start,
-            node: node.clone(),
-            bound_gpus: bound,
         };
         let previous = recorded
             .get(&job.id)
             .filter(|r| r.user_id == user && r.start == start && r.node == node);
+        let keep_record = |bound: GpuSet| SlurmJob {
+            job_id: job.id,
+            user_id: user.to_string(),
+            start,
+            node: node.to_string(),
+            bound_gpus: bound,
+        };
         if job.state == JobState::Completing {
             // Its epilog runs now and needs the record.
             new_record.push(keep_record(
@@ -425,13 +471,16 @@ pub fn plan(
             ));
             continue;
         }
-        let spec = specs.get(&job.name);
-        let wanted = spec.filter(|s| {
-            !seen.contains(s.name.as_str())
-                && s.unix_user == job.user
-                && (job.state == JobState::Running || s.reservation == job.reservation)
+        let wanted = by_key.get(&(user, start)).copied().filter(|r| {
+            r.node.as_deref() == Some(node)
+                && !seen.contains(&(user, start))
+                && same_user(&job.user, user)
+                && (job.state == JobState::Running
+                    || resv_of
+                        .get(&(r.user_id.as_str(), r.start))
+                        .is_some_and(|&i| resv_names[i] == job.reservation))
         });
-        let Some(spec) = wanted else {
+        let Some(row) = wanted else {
             actions.push(Action::CancelJob { id: job.id });
             if let Some(p) = previous {
                 // Kept until the job is gone: its epilog still needs it.
@@ -439,17 +488,18 @@ pub fn plan(
             }
             continue;
         };
-        seen.insert(&spec.name);
+        seen.insert((user, start));
+        let key = || (row.user_id.clone(), row.start);
         match job.state {
             JobState::Running => {
-                running.insert(spec.key());
+                running.insert(key());
                 let bound = previous.map(|p| p.bound_gpus.clone()).unwrap_or_default();
-                if bound.is_empty() && spec.gpus > 0 {
+                if bound.is_empty() && !row.gpus.is_empty() {
                     actions.push(Action::ReadGpus { id: job.id });
                 }
                 new_record.push(keep_record(bound));
                 if let (Some(began), Some(limit)) = (job.start, job.limit) {
-                    let want = spec.end - began;
+                    let want = row.end - began;
                     if (want - limit).num_seconds().abs() > LIMIT_SLACK_SECONDS {
                         actions.push(Action::SetLimit {
                             id: job.id,
@@ -460,11 +510,11 @@ pub fn plan(
             }
             _ => {
                 new_record.push(keep_record(GpuSet::default()));
-                let begin = spec.start.max(now);
+                let begin = row.start.max(now);
                 if let Some(limit) = job.limit {
                     // A pending job's limit runs from its begin time.
                     let begin = job.start.filter(|s| *s >= begin).unwrap_or(begin);
-                    let want = spec.end - begin;
+                    let want = row.end - begin;
                     if (want - limit).num_seconds().abs() > LIMIT_SLACK_SECONDS {
                         actions.push(Action::SetLimit {
                             id: job.id,
@@ -475,17 +525,35 @@ pub fn plan(
                 if job.held {
                     actions.push(Action::Release {
                         id: job.id,
-                        key: spec.key(),
-                        node: spec.node.clone(),
+                        key: key(),
+                        node: node.to_string(),
                     });
                 }
             }
         }
     }
-    for spec in specs.values() {
-        if !seen.contains(spec.name.as_str()) && !spec.reservation.is_empty() {
-            actions.push(Action::Submit(Box::new(spec.clone())));
+    for r in &live {
+        if seen.contains(&(r.user_id.as_str(), r.start)) {
+            continue;
         }
+        let Some(&i) = resv_of.get(&(r.user_id.as_str(), r.start)) else {
+            continue;
+        };
+        let reservation = &resv_names[i];
+        let node = r.node.clone().unwrap_or_default();
+        actions.push(Action::Submit(Box::new(JobSpec {
+            name: job_name(prefix, &node, r.start, &r.user_id),
+            user_id: r.user_id.clone(),
+            unix_user: cluster.unix_user_of(&r.user_id),
+            license: cluster.license_of(&node),
+            node,
+            start: r.start,
+            end: r.end,
+            cpus: r.cpus.ceil() as u32,
+            memory: r.memory,
+            gpus: r.gpus.len() as u32,
+            reservation: reservation.clone(),
+        })));
     }
     actions.sort_by_key(Action::phase);
     Plan {

@@ -131,7 +131,16 @@ impl Slurm {
 
     /// A time Slurm printed, as a schedule time; `None` for `N/A`, `Unknown` and the like.
     pub fn parse_time(&self, text: &str) -> Option<NaiveDateTime> {
-        NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M:%S")
+        // hostinfo's reader of `YYYY-MM-DD HH:MM:SS` (by hand, fast), given Slurm's `T`.
+        let text = text.trim();
+        if text.len() != 19 || text.as_bytes()[10] != b'T' {
+            return None;
+        }
+        let mut spaced = [0u8; 19];
+        spaced.copy_from_slice(text.as_bytes());
+        spaced[10] = b' ';
+        let spaced = std::str::from_utf8(&spaced).ok()?;
+        hostinfo::schedule::parse_time(spaced)
             .ok()
             .map(|t| t + self.shift)
     }

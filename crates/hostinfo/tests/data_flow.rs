@@ -133,6 +133,10 @@ fn only_the_allowed_dependencies_exist() {
         ("dashboard", "checker"),
         // Booking from the web (issue 18) through the CLI's own operations, not a copy.
         ("dashboard", "booking-ops"),
+        // Cluster mode (issue 19): the monitor mirrors the schedule into Slurm through a
+        // crate of its own, which reads and writes only through hostinfo.
+        ("monitor", "cluster"),
+        ("cluster", "hostinfo"),
     ]
     .into();
     for (a, b) in cargo_graph().1 {
