@@ -308,3 +308,44 @@ fn a_duplicate_job_of_one_booking_is_cancelled_and_the_running_one_kept() {
     );
     assert_eq!(sim.jobs.len(), 1);
 }
+
+#[test]
+fn removing_the_booking_that_bridged_two_runs_splits_them_again_without_an_overlap() {
+    let mut sim = Sim::default();
+    let mut record = Vec::new();
+    let mut rows = vec![
+        row("alice", "node0", "10:00", "12:00", &[0]),
+        row("carol", "node0", "11:30", "13:30", &[2]),
+        row("bob", "node0", "13:00", "15:00", &[1]),
+    ];
+    mirror_once(&mut sim, &rows, &mut record, at("09:00"));
+    assert_eq!(sim.reservations.len(), 1, "one run");
+    rows.remove(1);
+    let plan = mirror_once(&mut sim, &rows, &mut record, at("09:10"));
+    assert!(
+        sim.refused.is_empty(),
+        "{:?} after {:?}",
+        sim.refused,
+        names(&plan.actions)
+    );
+    let mut spans: Vec<(NaiveDateTime, NaiveDateTime)> =
+        sim.reservations.iter().map(|r| (r.start, r.end)).collect();
+    spans.sort();
+    assert_eq!(
+        spans,
+        [(at("10:00"), at("12:00")), (at("13:00"), at("15:00"))]
+    );
+    let bob = sim.jobs.iter().find(|j| j.user == "bob").unwrap();
+    let later = sim
+        .reservations
+        .iter()
+        .find(|r| r.start == at("13:00"))
+        .unwrap();
+    assert_eq!(
+        bob.reservation, later.name,
+        "bob's pending job moved into the later run's reservation"
+    );
+    assert_eq!(sim.jobs.len(), 2);
+    let again = mirror_once(&mut sim, &rows, &mut record, at("09:11"));
+    assert!(again.actions.is_empty(), "{:?}", names(&again.actions));
+}
