@@ -110,5 +110,9 @@ pub fn describe(row: &Row) -> String {
             .as_deref()
             .map(|i| format!(" image={i}"))
             .unwrap_or_default()
-    )
+    ) + &row
+        .node
+        .as_deref()
+        .map(|n| format!(" node={n}"))
+        .unwrap_or_default()
 }

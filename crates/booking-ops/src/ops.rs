@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use checker::rules::PortProblem;
-use checker::{admit, admit_fixed, Context, Refusal, Request};
+use checker::{admit_fixed, admit_placed, Context, NodeChoice, Refusal, Request};
 use chrono::NaiveDateTime;
 use hostinfo::auth::{self, Credential, Policy, Refused};
 use hostinfo::clock::{check_window, parse_when, Role, When};
@@ -35,6 +35,9 @@ pub struct Booking {
     /// For this booking only; `None` is the user's default (then the host's first image).
     pub image: Option<String>,
     pub extra_command: Option<String>,
+    /// On a cluster, the node to run on (`any`: the first where it fits); a single host
+    /// has none to choose.
+    pub node: NodeChoice,
 }
 
 /// A booking as a person typed it: the CLI's flags, the web's form or JSON. Times are in
@@ -56,6 +59,27 @@ pub struct Typed<'a> {
     pub forward_port: Option<u16>,
     pub image: Option<String>,
     pub extra_command: Option<String>,
+    /// `--node`: a node's name or `any`; `None` is `any` on a cluster. Given on a single
+    /// host it is a usage error.
+    pub node: Option<&'a str>,
+}
+
+/// The node choice as typed, against the installation: on a single host none may be given;
+/// on a cluster `any` or one of `cfg/cluster.yaml`'s nodes (the error names them).
+pub fn parse_node(config: &Config, typed: Option<&str>) -> Result<NodeChoice, Error> {
+    match (&config.cluster, typed) {
+        (_, None) => Ok(NodeChoice::Any),
+        (None, Some(_)) => Err(Error::Usage(
+            "a node can be chosen only on a cluster; this installation is a single host (it has no cfg/cluster.yaml)"
+                .into(),
+        )),
+        (Some(cluster), Some(typed)) => {
+            let choice = NodeChoice::parse(typed);
+            checker::admission::check_node(cluster, &choice)
+                .map_err(|refusal| Error::Usage(refusal.to_string()))?;
+            Ok(choice)
+        }
+    }
 }
 
 /// The [`Booking`] and the latest start to wait for (when it may wait) of what was typed,
@@ -65,6 +89,7 @@ pub fn parse_typed(
     typed: &Typed,
 ) -> Result<(Booking, Option<NaiveDateTime>), Error> {
     let clock = config.clock()?;
+    let node = parse_node(config, typed.node)?;
     let start = parse_when(typed.start, Role::Start, &clock)?;
     let end = parse_when(typed.end, Role::End { start: start.at }, &clock)?.at;
     let latest = match (typed.latest_start, typed.wait) {
@@ -83,6 +108,7 @@ pub fn parse_typed(
             forward_port: typed.forward_port,
             image: typed.image.clone(),
             extra_command: typed.extra_command.clone(),
+            node,
         },
         latest,
     ))
@@ -360,14 +386,15 @@ pub fn book_or_wait_in(
         end: b.end,
         forward_port: b.forward_port.unwrap_or(user.forward_port),
         image: b.image.clone(),
+        node: b.node.clone(),
     };
     let ctx = Context {
         config,
         rows: using.rows.iter().chain(&booking.rows).collect(),
         now_slot: clock.current_slot(),
     };
-    let gpus = match (admit(&ctx, &request), latest) {
-        (Ok(gpus), _) => gpus,
+    let placed = match (admit_placed(&ctx, &request), latest) {
+        (Ok(placed), _) => placed,
         (Err(refusal), Some(latest)) if refusal.is_capacity() => {
             let rows: Vec<Row> = ctx.rows.iter().map(|r| (*r).clone()).collect();
             let joined = crate::waitlist::join(
@@ -397,14 +424,14 @@ pub fn book_or_wait_in(
         user_id: request.user_id,
         cpus: request.cpus,
         memory: request.memory,
-        gpus,
+        gpus: placed.gpus,
         forward_port: request.forward_port,
         image: request.image,
         extra_command: b.extra_command.clone(),
-        node: None,
+        node: placed.node,
     };
     root.add_rows(LiveTable::Booking, std::slice::from_ref(&row), &lock)?;
-    if row.start <= clock.now() {
+    if row.start <= clock.now() || config.cluster.is_some() {
         root.push_request(&MonitorRequest::Now, &lock)?;
     }
     root.notify(&[crate::events::booked(&row, clock.now())]);
@@ -595,6 +622,7 @@ pub fn cancel(root: &Root, id: &str, start: &str) -> Result<Row, Error> {
     }
     let row = booking.remove(i);
     root.write_schedule(LiveTable::Booking, &booking, &lock)?;
+    mirror_now(root, &config, &lock)?;
     root.notify(&[crate::events::cancelled(&row, clock.now())]);
     // The capacity it frees goes to the waitlist in the same lock.
     crate::waitlist::serve_after_change(root, &lock, &config, clock.now());
@@ -717,6 +745,7 @@ pub fn end_at(root: &Root, id: &str, pick: Option<&str>, when: &str) -> Result<(
             end: new_end,
             forward_port: old.forward_port,
             image: old.image.clone(),
+            node: NodeChoice::of_row(&old),
         };
         admit_fixed(&ctx, &request, &old.gpus).map_err(|refusal| Error::NotExtended {
             end: short_time(new_end),
@@ -733,12 +762,23 @@ pub fn end_at(root: &Root, id: &str, pick: Option<&str>, when: &str) -> Result<(
     };
     tables[t].1[i] = new.clone();
     root.write_schedule(tables[t].0, &tables[t].1, &lock)?;
+    mirror_now(root, &config, &lock)?;
     root.notify(&[crate::events::changed(&old, &new, now)]);
     if new.end < old.end {
         // The capacity a shortening frees goes to the waitlist in the same lock.
         crate::waitlist::serve_after_change(root, &lock, &config, now);
     }
     Ok((old, new))
+}
+
+/// On a cluster every change to the schedule asks the monitor for a tick at once (through
+/// `jobs/monitor_exec` and its path unit): the monitor mirrors the change into Slurm's
+/// reservations and jobs, and a future booking's job must be there before it starts.
+fn mirror_now(root: &Root, config: &Config, lock: &ExclusiveLock) -> Result<(), Error> {
+    if config.cluster.is_some() {
+        root.push_request(&MonitorRequest::Now, lock)?;
+    }
+    Ok(())
 }
 
 /// A time as a student types it back: `2026-11-23 09:30`.

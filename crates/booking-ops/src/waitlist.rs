@@ -86,6 +86,8 @@ pub enum Joined {
 /// with `refusal`, joins the waitlist with starts from its own to `latest` — when it may
 /// wait ([`checker::waitlist::may_wait`]) and the user has room under their
 /// `max_waitlist_entries`. A window that fits at a later start already is booked there.
+/// On a cluster an entry waits for any node, whichever node the request named: it keeps
+/// no node and is booked on the first node that fits.
 /// `rows` are the `using` and `booking` rows.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn join(
@@ -123,7 +125,7 @@ pub(crate) fn join(
             checker::waitlist::serve(config, rows, vec![entry.clone()], clock.current_slot());
         if let Some((_, row)) = served.booked.into_iter().next() {
             root.add_rows(LiveTable::Booking, std::slice::from_ref(&row), lock)?;
-            if row.start <= now {
+            if row.start <= now || config.cluster.is_some() {
                 root.push_request(&MonitorRequest::Now, lock)?;
             }
             return Ok(Joined::Booked(row));

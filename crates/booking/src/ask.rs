@@ -23,6 +23,12 @@ pub const ONCE_OR_DEFAULT: &str =
 /// How many password attempts an existing user gets.
 pub const PASSWORD_TRIES: usize = 3;
 
+/// The node question, asked on a cluster only: `Node (any, node0, node1):`.
+pub fn node_question(cluster: &hostinfo::cluster::ClusterConfig) -> String {
+    let names: Vec<&str> = cluster.node_names().collect();
+    format!("Node to run on (any, {}):", names.join(", "))
+}
+
 /// The maximum line shown before the capability question.
 pub fn max_line(max: &UserMax) -> String {
     format!(

@@ -266,6 +266,19 @@ fn ask_and_book(
                 Err(e) => say.red(&format!("{WRONG_INPUT} {e}")),
             }
         };
+        let node = match &config.cluster {
+            None => checker::NodeChoice::Any,
+            Some(cluster) => loop {
+                let answer = Text::new(&ask::node_question(cluster))
+                    .with_default("any")
+                    .prompt()
+                    .map_err(prompt_error)?;
+                match ops::parse_node(&config, Some(&answer)) {
+                    Ok(node) => break node,
+                    Err(e) => say.red(&format!("{WRONG_INPUT} {e}")),
+                }
+            },
+        };
         let booking = Booking {
             user_id: id.clone(),
             cpus,
@@ -276,6 +289,7 @@ fn ask_and_book(
             forward_port: once.forward_port,
             image: once.image.clone().flatten(),
             extra_command: once.extra_command.clone().flatten(),
+            node,
         };
         match ops::book(root, &booking) {
             Ok(row) => {
@@ -319,6 +333,7 @@ fn offer_waitlist(
         end: booking.end,
         forward_port: booking.forward_port.unwrap_or_default(),
         image: booking.image.clone(),
+        node: booking.node.clone(),
     };
     if !crate::waitlist::could_wait(&config, &request, refusal) {
         return Ok(false);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io;
 
 use checker::limits::{explain, Explained, Explanation};
-use checker::report::{row_states, RowState, State};
+use checker::report::{row_states_with_jobs, RowState, State};
 use checker::snapshot::TableRow;
 use checker::timeline::Timeline;
 use chrono::{Duration, NaiveDateTime};
@@ -36,6 +36,9 @@ pub struct Listing {
     /// Every group of the capability config, in file order (none: the key is left out).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupUse>,
+    /// On a cluster, the nodes in `cfg/cluster.yaml`'s order (left out on a single host).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<checker::limits::NodeCapacity>,
 }
 
 /// One user's effective limits, as `checker limits USER` explains them.
@@ -95,9 +98,13 @@ pub struct ListedRow {
     pub waiting_reason: Option<String>,
 }
 
+/// Who holds one GPU over the next days. On a cluster `index` is a place in `node`'s plan:
+/// Slurm binds the device when the booking's job starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GpuHolders {
     pub index: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub holders: Vec<Holder>,
 }
 
@@ -126,6 +133,12 @@ pub fn load(root: &Root, user_id: Option<&str>) -> Result<Listing, crate::Error>
         .into_iter()
         .filter(StartFailure::is_quota_wait)
         .collect();
+    // The GPU ids Slurm bound, on a cluster; a record that cannot be read only hides them
+    // (checker reports it).
+    let jobs = match &config.cluster {
+        Some(_) => root.read_slurm_jobs(&lock).unwrap_or_default(),
+        None => Vec::new(),
+    };
     drop(lock);
     rows.sort_by(|a, b| (a.row.start, &a.row.user_id).cmp(&(b.row.start, &b.row.user_id)));
     // Every booking that can start within the two weeks, the last slot included.
@@ -154,12 +167,28 @@ pub fn load(root: &Root, user_id: Option<&str>) -> Result<Listing, crate::Error>
             (Some(user), mine)
         }
     };
-    let gpus = (0..config.capability.max.gpus)
-        .map(|index| GpuHolders {
+    // The machines whose GPUs are listed: the host, or each node with its own ids.
+    let machines: Vec<(Option<&str>, u32)> = match &config.cluster {
+        None => vec![(None, config.capability.max.gpus)],
+        Some(cluster) => cluster
+            .nodes
+            .iter()
+            .map(|(name, n)| (Some(name.as_str()), n.gpus))
+            .collect(),
+    };
+    let gpus = machines
+        .iter()
+        .flat_map(|&(node, count)| (0..count).map(move |index| (node, index)))
+        .map(|(node, index)| GpuHolders {
             index,
+            node: node.map(str::to_string),
             holders: rows
                 .iter()
-                .filter(|tr| tr.row.gpus.contains(index) && tr.row.overlaps(now, horizon))
+                .filter(|tr| {
+                    tr.row.gpus.contains(index)
+                        && tr.row.overlaps(now, horizon)
+                        && (node.is_none() || tr.row.node.as_deref() == node)
+                })
                 .map(|tr| Holder {
                     user_id: tr.row.user_id.clone(),
                     start: format_time(tr.row.start),
@@ -168,7 +197,8 @@ pub fn load(root: &Root, user_id: Option<&str>) -> Result<Listing, crate::Error>
                 .collect(),
         })
         .collect();
-    let rows = row_states(&rows, now)
+    let nodes = checker::limits::node_capacities(config.cluster.as_ref());
+    let rows = row_states_with_jobs(&rows, now, &jobs)
         .into_iter()
         .map(|mut row| {
             // The listing asks for no login, so it cannot tell whose extra commands the
@@ -196,6 +226,7 @@ pub fn load(root: &Root, user_id: Option<&str>) -> Result<Listing, crate::Error>
         user,
         group,
         groups,
+        nodes,
     })
 }
 
@@ -282,6 +313,11 @@ fn peaks(t: &Timeline, from: NaiveDateTime, until: NaiveDateTime) -> Peaks {
     out
 }
 
+/// `1,3`: GPU ids as Slurm bound them.
+fn gpu_ids(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
 fn short(t: &str) -> &str {
     t.get(..16).unwrap_or(t)
 }
@@ -311,14 +347,23 @@ pub fn write(listing: &Listing, out: &mut dyn WriteColor) -> io::Result<()> {
         short(&listing.now),
         listing.timezone
     )?;
+    let cluster = !listing.nodes.is_empty();
     if listing.rows.is_empty() {
         writeln!(out, "  nothing booked")?;
     } else {
-        writeln!(
-            out,
-            "  {:<16} {:<16} {:<16} {:>6} {:>6} {:<10} {:>5}  STATE",
-            "USER", "START", "END", "CPUS", "MEM", "GPUS", "PORT"
-        )?;
+        if cluster {
+            writeln!(
+                out,
+                "  {:<16} {:<16} {:<16} {:>6} {:>6} {:<10} {:>5}  {:<12} STATE",
+                "USER", "START", "END", "CPUS", "MEM", "GPUS", "PORT", "NODE"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  {:<16} {:<16} {:<16} {:>6} {:>6} {:<10} {:>5}  STATE",
+                "USER", "START", "END", "CPUS", "MEM", "GPUS", "PORT"
+            )?;
+        }
         // Each line is put together by hand in one reused String and written with one call:
         // padding through `format!` cost more than reading the schedule at 10,000 rows.
         let mut line = String::with_capacity(160);
@@ -352,11 +397,23 @@ pub fn write(listing: &Listing, out: &mut dyn WriteColor) -> io::Result<()> {
             }
             cell(&mut line, format_args!("{}", r.memory), 6);
             let at = line.len();
-            let _ = write!(line, "{:?}", r.gpus);
+            if cluster {
+                // The row's ids are places in the node's plan: until Slurm binds devices
+                // only the count means anything to the student.
+                let _ = match &r.bound_gpus {
+                    Some(ids) => write!(line, "{} bound", gpu_ids(ids)),
+                    None => write!(line, "{}", r.gpus.len()),
+                };
+            } else {
+                let _ = write!(line, "{:?}", r.gpus);
+            }
             let len = line.len() - at;
             line.extend(std::iter::repeat_n(' ', 10usize.saturating_sub(len) + 1));
             cell(&mut line, format_args!("{}", r.forward_port), 5);
             line.push(' ');
+            if cluster {
+                left(&mut line, r.node.as_deref().unwrap_or("-"), 12);
+            }
             match waiting_reason {
                 Some(why) => {
                     line.push_str("waiting: ");
@@ -368,10 +425,21 @@ pub fn write(listing: &Listing, out: &mut dyn WriteColor) -> io::Result<()> {
             out.write_all(line.as_bytes())?;
         }
     }
+    if cluster && !listing.rows.is_empty() {
+        writeln!(
+            out,
+            "  GPUS: how many, until Slurm binds the devices when the booking starts; then their ids"
+        )?;
+    }
     writeln!(out, "GPUs over the next {GPU_DAYS} days")?;
     for g in &listing.gpus {
+        // On a cluster a GPU is a node's; its number is a place in the node's plan.
+        let name = match &g.node {
+            Some(node) => format!("{node} GPU {}", g.index),
+            None => format!("GPU {}", g.index),
+        };
         if g.holders.is_empty() {
-            writeln!(out, "  GPU {}: free", g.index)?;
+            writeln!(out, "  {name}: free")?;
             continue;
         }
         let held: Vec<String> = g
@@ -379,7 +447,7 @@ pub fn write(listing: &Listing, out: &mut dyn WriteColor) -> io::Result<()> {
             .iter()
             .map(|h| format!("{} {} to {}", h.user_id, short(&h.start), short(&h.end)))
             .collect();
-        writeln!(out, "  GPU {}: {}", g.index, held.join(", "))?;
+        writeln!(out, "  {name}: {}", held.join(", "))?;
     }
     match &listing.user {
         Some(user) => {
@@ -394,6 +462,7 @@ pub fn write(listing: &Listing, out: &mut dyn WriteColor) -> io::Result<()> {
                 group: user.group.clone(),
                 reason: user.reason.clone(),
                 limits: user.limits.clone(),
+                nodes: Vec::new(),
             };
             write!(out, "Limits of {}", explained.to_text())?;
         }

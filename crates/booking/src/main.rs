@@ -110,6 +110,10 @@ struct Cli {
     /// Command for this booking's container only.
     #[arg(long)]
     extra_command: Option<String>,
+    /// On a cluster: the node to run on, or `any` (the default: the first node where the
+    /// booking fits, else the earliest window on any node).
+    #[arg(long, value_name = "NAME")]
+    node: Option<String>,
     /// Set the address your notices are mailed to (when the lab sends e-mail); "" removes it.
     #[arg(long, value_name = "ADDRESS")]
     email: Option<String>,
@@ -200,7 +204,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         || cli.memory.is_some()
         || cli.gpus.is_some()
         || cli.start.is_some()
-        || cli.end.is_some();
+        || cli.end.is_some()
+        || cli.node.is_some();
     if !action && !cli.yes {
         if flags {
             return Err(Error::Usage(
@@ -217,6 +222,7 @@ fn run(cli: Cli) -> Result<(), Error> {
     let config = root.load_config()?;
     let id = ops::resolve_user(&config, &id)?;
     // Bad input is refused before the password is read, so it never counts as a failure.
+    ops::parse_node(&config, cli.node.as_deref())?;
     if let Some(why) = cli
         .extra_command
         .as_deref()
@@ -344,6 +350,7 @@ fn book_with_flags(
             forward_port: cli.forward_port,
             image: cli.image.clone(),
             extra_command: cli.extra_command.clone(),
+            node: cli.node.as_deref(),
         },
     )?;
     match ops::book_or_wait_in(root, config, &request, latest) {

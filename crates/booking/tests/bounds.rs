@@ -192,6 +192,7 @@ fn an_extra_command_over_4_kib_or_with_a_line_break_is_refused_wherever_it_enter
         forward_port: None,
         image: None,
         extra_command: Some("echo \0 x".into()),
+        node: checker::NodeChoice::Any,
     };
     let e = ops::book(&root_, &row).unwrap_err();
     assert_eq!(

@@ -195,7 +195,10 @@ fn sixteen_members_race_for_their_groups_last_gpu_one_wins_and_other_groups_stil
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let rows: Vec<_> = snapshot.rows.iter().map(|tr| &tr.row).collect();
-    assert!(
-        checker::capacity::all_over(&snapshot.config.capability, rows.iter().copied()).is_empty()
-    );
+    assert!(checker::capacity::all_over(
+        &snapshot.config.capability,
+        snapshot.config.cluster.as_ref(),
+        rows.iter().copied(),
+    )
+    .is_empty());
 }

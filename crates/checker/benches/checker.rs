@@ -61,6 +61,7 @@ fn main() {
             end: base + Span::days(4),
             forward_port: 10999,
             image: None,
+            node: checker::NodeChoice::Any,
         };
         if let Err(refusal) = admit(&ctx, &req) {
             panic!("the benchmark request must be admitted at {n} rows: {refusal}");

@@ -5,9 +5,17 @@
 //! The order: the request itself (id, minimums, maximums, image, port, own overlap), the
 //! fairness policies, the host's capacity and GPU placement, then the user's group's total.
 //! So a group refusal means the host alone would have taken the booking.
+//!
+//! On a cluster (`cfg/cluster.yaml`) each node stands in for the host: a request goes to the
+//! node it names, or with `any` to the first node in the file's order where it fits; its
+//! GPU ids are places in that node's plan (0 to the node's GPUs − 1), counted against the
+//! rows on the same node only. Slurm binds the real devices when the job starts and the
+//! monitor records them in `jobs/slurm-jobs.csv`. Policies, groups and a user's own
+//! overlap span the cluster.
 
 use chrono::NaiveDateTime;
 use hostinfo::clock;
+use hostinfo::cluster::ClusterConfig;
 use hostinfo::schedule::{format_time, GpuSet, Row};
 use hostinfo::Config;
 
@@ -32,6 +40,71 @@ pub struct Request {
     pub end: NaiveDateTime,
     pub forward_port: u16,
     pub image: Option<String>,
+    /// Which node, on a cluster; ignored on a single host.
+    pub node: NodeChoice,
+}
+
+/// The node a request asks for (cluster mode).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NodeChoice {
+    /// The first node in `cfg/cluster.yaml`'s order where the request fits.
+    #[default]
+    Any,
+    Named(String),
+}
+
+impl NodeChoice {
+    /// `any` (any case) or a node's name, as typed.
+    pub fn parse(typed: &str) -> NodeChoice {
+        let typed = typed.trim();
+        if typed.eq_ignore_ascii_case("any") {
+            NodeChoice::Any
+        } else {
+            NodeChoice::Named(typed.to_string())
+        }
+    }
+
+    /// A row's node, kept when the row changes (`None`: the row names no node).
+    pub fn of_row(row: &Row) -> NodeChoice {
+        row.node.clone().map_or(NodeChoice::Any, NodeChoice::Named)
+    }
+
+    pub fn named(&self) -> Option<&str> {
+        match self {
+            NodeChoice::Any => None,
+            NodeChoice::Named(n) => Some(n),
+        }
+    }
+}
+
+impl std::fmt::Display for NodeChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.named().unwrap_or("any"))
+    }
+}
+
+/// Whether `choice` may be asked of `cluster`: `any`, or one of its nodes. The error names
+/// the nodes there are.
+pub fn check_node(cluster: &ClusterConfig, choice: &NodeChoice) -> Result<(), Refusal> {
+    match choice.named() {
+        Some(n) if cluster.node(n).is_none() => Err(Refusal::UnknownNode {
+            node: Some(n.to_string()),
+            known: known_nodes(cluster),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn known_nodes(cluster: &ClusterConfig) -> String {
+    cluster.node_names().collect::<Vec<_>>().join(", ")
+}
+
+/// What an admitted request gets: its GPU ids, and on a cluster the node they are on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub gpus: GpuSet,
+    /// `None` on a single host.
+    pub node: Option<String>,
 }
 
 /// The state a request is checked against.
@@ -61,10 +134,12 @@ fn short(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
-fn suggestion_text(s: &Option<Window>) -> String {
-    match s {
-        Some(w) => format!("; the earliest window that fits is {w}"),
-        None => "; no window of that length and size fits as far ahead as you may book".into(),
+#[allow(clippy::box_collection)]
+fn suggestion_text(s: &Option<Window>, node: &Option<Box<String>>) -> String {
+    match (s, node) {
+        (Some(w), Some(n)) => format!("; the earliest window that fits is {w} on {n}"),
+        (Some(w), None) => format!("; the earliest window that fits is {w}"),
+        (None, _) => "; no window of that length and size fits as far ahead as you may book".into(),
     }
 }
 
@@ -108,8 +183,8 @@ pub enum Refusal {
         start: NaiveDateTime,
         end: NaiveDateTime,
     },
-    /// A scope (the host, or the user's group) would be over somewhere in the window.
-    #[error("{}{}", capacity_text(scope, *resource, *at, *until, *booked, *asked, *capacity), suggestion_text(suggestion))]
+    /// A scope (the host or a node, or the user's group) would be over somewhere in the window.
+    #[error("{}{}", capacity_text(scope, *resource, *at, *until, *booked, *asked, *capacity), suggestion_text(suggestion, suggested_node))]
     Capacity {
         scope: ScopeName,
         resource: Resource,
@@ -121,6 +196,10 @@ pub enum Refusal {
         asked: f64,
         capacity: f64,
         suggestion: Option<Window>,
+        /// On a cluster, the node the suggestion is on (behind one thin pointer: every
+        /// `Result` that carries a refusal stays small).
+        #[allow(clippy::box_collection)]
+        suggested_node: Option<Box<String>>,
     },
     /// More than a scope (the host, or the user's group) could ever hold: no waiting helps.
     #[error("{asked} {resource} asked, more than {scope} can ever hold ({capacity}), so it cannot wait for room")]
@@ -134,13 +213,40 @@ pub enum Refusal {
     #[error("{broken}")]
     Policy { broken: Broken },
     #[error(
-        "no {asked} GPU(s) free for the whole window (each GPU must be free from start to end){}",
-        suggestion_text(suggestion)
+        "no {asked} GPU(s) free{} for the whole window (each GPU must be free from start to end){}",
+        node.as_deref().map(|n| format!(" on {n}")).unwrap_or_default(),
+        suggestion_text(suggestion, suggested_node)
     )]
     NoGpuFree {
         asked: u32,
+        /// On a cluster, the node that has too few.
+        node: Option<String>,
         suggestion: Option<Window>,
+        #[allow(clippy::box_collection)]
+        suggested_node: Option<Box<String>>,
     },
+    /// On a cluster: a node that `cfg/cluster.yaml` does not name, or (`None`) a booking
+    /// that names no node.
+    #[error("{}", unknown_node_text(node.as_deref(), known))]
+    UnknownNode {
+        node: Option<String>,
+        /// The nodes there are, comma-separated.
+        known: String,
+    },
+    /// On a cluster cpus are whole cores: Slurm reserves cores, not parts of them.
+    #[error("{asked} cpus asked: on this cluster cpus are whole cores (Slurm reserves cores), so ask for {} or {}", asked.floor().max(1.0), asked.ceil())]
+    WholeCpus { asked: f64 },
+}
+
+fn unknown_node_text(node: Option<&str>, known: &str) -> String {
+    match node {
+        Some(n) => {
+            format!("node `{n}` is not in cfg/cluster.yaml; its nodes are {known} (or `any`)")
+        }
+        None => format!(
+            "the booking names no node; on this cluster each booking runs on one of {known}"
+        ),
+    }
 }
 
 /// `not enough cpus at …` for the host; `group phd already holds 4 of its 4 GPUs from
@@ -157,6 +263,10 @@ fn capacity_text(
     match scope {
         ScopeName::Host => format!(
             "not enough {resource} at {}: {booked} of {capacity} booked, {asked} asked",
+            short(at)
+        ),
+        ScopeName::Node(n) => format!(
+            "not enough {resource} on {n} at {}: {booked} of {capacity} booked, {asked} asked",
             short(at)
         ),
         ScopeName::Group(g) => format!(
@@ -202,9 +312,15 @@ impl Refusal {
                 scope: ScopeName::Host,
                 ..
             } => "host_capacity",
+            Refusal::Capacity {
+                scope: ScopeName::Node(_),
+                ..
+            } => "node_capacity",
             Refusal::Capacity { .. } => "group_total",
             Refusal::NoGpuFree { .. } => "no_gpu_free",
             Refusal::NeverFits { .. } => "never_fits",
+            Refusal::UnknownNode { .. } => "unknown_node",
+            Refusal::WholeCpus { .. } => "whole_cpus",
             Refusal::Policy { broken } => broken.code(),
         }
     }
@@ -219,6 +335,38 @@ impl Refusal {
         }
     }
 
+    /// On a cluster, the node the suggested window is on.
+    pub fn suggested_node(&self) -> Option<&str> {
+        match self {
+            Refusal::Capacity { suggested_node, .. }
+            | Refusal::NoGpuFree { suggested_node, .. } => {
+                suggested_node.as_deref().map(String::as_str)
+            }
+            _ => None,
+        }
+    }
+
+    /// The same refusal offering `found` (a window, and its node on a cluster) instead.
+    fn suggesting(mut self, found: Option<(Window, Option<String>)>) -> Refusal {
+        if let Refusal::Capacity {
+            suggestion,
+            suggested_node,
+            ..
+        }
+        | Refusal::NoGpuFree {
+            suggestion,
+            suggested_node,
+            ..
+        } = &mut self
+        {
+            (*suggestion, *suggested_node) = match found {
+                Some((w, node)) => (Some(w), node.map(Box::new)),
+                None => (None, None),
+            };
+        }
+        self
+    }
+
     /// Whether the schedule is what refused (rather than the request itself).
     pub fn is_capacity(&self) -> bool {
         matches!(self, Refusal::Capacity { .. } | Refusal::NoGpuFree { .. })
@@ -227,18 +375,34 @@ impl Refusal {
 
 /// Checks `req` against every rule; on success, the GPU ids it gets.
 pub fn admit(ctx: &Context, req: &Request) -> Result<GpuSet, Refusal> {
+    admit_placed(ctx, req).map(|p| p.gpus)
+}
+
+/// [`admit`], and on a cluster the node chosen.
+pub fn admit_placed(ctx: &Context, req: &Request) -> Result<Placed, Refusal> {
     check(ctx, req, true)
 }
 
 /// Checks `req` keeping exactly the GPU ids `gpus` (a booking whose window changes keeps
-/// the GPUs it has): each must be free over the whole new window.
+/// the GPUs it has): each must be free over the whole new window. On a cluster the
+/// request names the booking's own node ([`NodeChoice::of_row`]).
 pub fn admit_fixed(ctx: &Context, req: &Request, gpus: &GpuSet) -> Result<(), Refusal> {
     check_request(ctx, req)?;
     check_policies(ctx, req)?;
-    check_capacity(ctx, req, Scopes::Host, false)?;
+    let node = match (&ctx.config.cluster, req.node.named()) {
+        (None, _) => None,
+        (Some(_), Some(n)) => Some(n),
+        (Some(cluster), None) => {
+            return Err(Refusal::UnknownNode {
+                node: None,
+                known: known_nodes(cluster),
+            })
+        }
+    };
+    check_machine_capacity(ctx, req, node)?;
     let gaps = placement::free_gaps(
-        ctx.rows.iter().copied(),
-        ctx.config.capability.max.gpus,
+        rows_on(ctx, node),
+        gpu_count(ctx.config, node),
         req.start,
         req.end,
     );
@@ -249,52 +413,105 @@ pub fn admit_fixed(ctx: &Context, req: &Request, gpus: &GpuSet) -> Result<(), Re
     if !all_free {
         return Err(Refusal::NoGpuFree {
             asked: gpus.len() as u32,
+            node: node.map(str::to_string),
             suggestion: None,
+            suggested_node: None,
         });
     }
-    check_capacity(ctx, req, Scopes::Group, false)
+    check_group_capacity(ctx, req)
 }
 
-fn check(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Result<GpuSet, Refusal> {
+/// The machines a request may go to, in the order tried: `[None]` on a single host; on a
+/// cluster the node it names, or with `any` every node in the file's order.
+fn candidate_nodes<'c>(config: &'c Config, req: &'c Request) -> Vec<Option<&'c str>> {
+    match (&config.cluster, req.node.named()) {
+        (None, _) => vec![None],
+        (Some(_), Some(n)) => vec![Some(n)],
+        (Some(cluster), None) => cluster.node_names().map(Some).collect(),
+    }
+}
+
+/// The rows that share a machine's GPU ids: every row on a single host, a node's own rows
+/// on a cluster.
+fn rows_on<'a>(ctx: &'a Context, node: Option<&'a str>) -> impl Iterator<Item = &'a Row> + 'a {
+    ctx.rows
+        .iter()
+        .copied()
+        .filter(move |r| node.is_none() || r.node.as_deref() == node)
+}
+
+/// How many GPUs the machine has: the host's, or the node's.
+fn gpu_count(config: &Config, node: Option<&str>) -> u32 {
+    match (node, &config.cluster) {
+        (Some(n), Some(cluster)) => cluster.node(n).map_or(0, |c| c.gpus),
+        _ => config.capability.max.gpus,
+    }
+}
+
+fn check(ctx: &Context, req: &Request, suggest_on_refusal: bool) -> Result<Placed, Refusal> {
     check_request(ctx, req)?;
     check_policies(ctx, req)?;
-    check_capacity(ctx, req, Scopes::Host, suggest_on_refusal)?;
-    let gpus = if req.gpus == 0 {
-        GpuSet::default()
+    let mut first_refusal = None;
+    for node in candidate_nodes(ctx.config, req) {
+        match check_machine(ctx, req, node) {
+            Ok(gpus) => {
+                return match check_group_capacity(ctx, req) {
+                    Ok(()) => Ok(Placed {
+                        gpus,
+                        node: node.map(str::to_string),
+                    }),
+                    Err(refusal) => Err(with_suggestion(ctx, req, refusal, suggest_on_refusal)),
+                };
+            }
+            Err(refusal) => {
+                first_refusal.get_or_insert(refusal);
+            }
+        }
+    }
+    let refusal = first_refusal.expect("a configuration has a host or at least one node");
+    Err(with_suggestion(ctx, req, refusal, suggest_on_refusal))
+}
+
+fn with_suggestion(ctx: &Context, req: &Request, refusal: Refusal, suggest: bool) -> Refusal {
+    if suggest && refusal.is_capacity() {
+        refusal.suggesting(suggest_placed(ctx, req))
     } else {
-        let cap = &ctx.config.capability.max;
-        let gaps = placement::free_gaps(ctx.rows.iter().copied(), cap.gpus, req.start, req.end);
-        placement::place(&gaps, req.gpus).ok_or_else(|| Refusal::NoGpuFree {
-            asked: req.gpus,
-            suggestion: if suggest_on_refusal {
-                suggest(ctx, req)
-            } else {
-                None
-            },
-        })?
-    };
-    check_capacity(ctx, req, Scopes::Group, suggest_on_refusal)?;
-    Ok(gpus)
+        refusal
+    }
 }
 
-/// Which of the request's scopes a capacity check looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scopes {
-    Host,
-    Group,
+/// The machine's capacity over the window, then its GPU ids: the ids placed, or why not.
+fn check_machine(ctx: &Context, req: &Request, node: Option<&str>) -> Result<GpuSet, Refusal> {
+    check_machine_capacity(ctx, req, node)?;
+    if req.gpus == 0 {
+        return Ok(GpuSet::default());
+    }
+    let gaps = placement::free_gaps(
+        rows_on(ctx, node),
+        gpu_count(ctx.config, node),
+        req.start,
+        req.end,
+    );
+    placement::place(&gaps, req.gpus).ok_or_else(|| Refusal::NoGpuFree {
+        asked: req.gpus,
+        node: node.map(str::to_string),
+        suggestion: None,
+        suggested_node: None,
+    })
 }
 
-/// cpus, memory and the GPU count at every instant of the window, in each scope.
-fn check_capacity(
+/// cpus, memory and the GPU count at every instant of the window: on the host (a node on
+/// a cluster), or in the user's group (`node` is `None` then).
+fn check_capacity_of(
     ctx: &Context,
     req: &Request,
-    which: Scopes,
-    suggest_on_refusal: bool,
+    machine: bool,
+    node: Option<&str>,
 ) -> Result<(), Refusal> {
     let cap = &ctx.config.capability;
-    let scopes: Vec<_> = capacity::scopes_of(cap, &req.user_id)
+    let scopes: Vec<_> = capacity::scopes_of(cap, ctx.config.cluster.as_ref(), &req.user_id, node)
         .into_iter()
-        .filter(|s| s.is_host() == (which == Scopes::Host))
+        .filter(|s| s.is_host() == machine)
         .collect();
     let asked = [req.cpus, f64::from(req.memory), f64::from(req.gpus)];
     match capacity::first_over(cap, &scopes, &ctx.rows, asked, req.start, req.end) {
@@ -307,13 +524,18 @@ fn check_capacity(
             booked: over.booked,
             asked: over.asked,
             capacity: over.capacity,
-            suggestion: if suggest_on_refusal {
-                suggest(ctx, req)
-            } else {
-                None
-            },
+            suggestion: None,
+            suggested_node: None,
         }),
     }
+}
+
+fn check_machine_capacity(ctx: &Context, req: &Request, node: Option<&str>) -> Result<(), Refusal> {
+    check_capacity_of(ctx, req, true, node)
+}
+
+fn check_group_capacity(ctx: &Context, req: &Request) -> Result<(), Refusal> {
+    check_capacity_of(ctx, req, false, None)
 }
 
 /// The fairness policies in force for the user.
@@ -348,6 +570,12 @@ fn check_request(ctx: &Context, req: &Request) -> Result<(), Refusal> {
                 asked,
                 min: 1.0,
             });
+        }
+    }
+    if let Some(cluster) = &config.cluster {
+        check_node(cluster, &req.node)?;
+        if req.cpus.fract() != 0.0 {
+            return Err(Refusal::WholeCpus { asked: req.cpus });
         }
     }
     let max = user_max(&config.capability, &req.user_id);
@@ -442,10 +670,22 @@ impl Busy {
 /// at or after the requested start and no later than two weeks (or the user's
 /// `max_days_ahead`) after the current slot. Candidates are the requested start and every
 /// moment something ends; each is screened in O(log n) (each scope's cpus, memory and GPU
-/// count by a sliding maximum over its timeline, the host's GPU ids and the user's own
+/// count by a sliding maximum over its timeline, the machine's GPU ids and the user's own
 /// bookings by binary search), and the first that passes is confirmed by [`admit`]'s full
-/// rules.
+/// rules. On a cluster, the first node (in the file's order) where it fits at that start.
 pub fn suggest(ctx: &Context, req: &Request) -> Option<Window> {
+    suggest_placed(ctx, req).map(|(w, _)| w)
+}
+
+/// One machine a suggestion may land on, screened on its own.
+struct Target<'a> {
+    node: Option<&'a str>,
+    screen: Screen,
+    per_gpu: Vec<Busy>,
+}
+
+/// [`suggest`], with the node the window is on (cluster mode).
+pub fn suggest_placed(ctx: &Context, req: &Request) -> Option<(Window, Option<String>)> {
     let cap = &ctx.config.capability;
     let length = req.end - req.start;
     let latest_start = ctx.now_slot + policies::days_ahead(&user_policies(cap, &req.user_id));
@@ -460,44 +700,59 @@ pub fn suggest(ctx: &Context, req: &Request) -> Option<Window> {
     candidates.dedup();
 
     let asked = [req.cpus, f64::from(req.memory), f64::from(req.gpus)];
-    let scopes = capacity::scopes_of(cap, &req.user_id);
-    let mut screen = Screen::new(cap, &scopes, &ctx.rows, asked);
-    let mut per_gpu: Vec<Vec<(i64, i64)>> = vec![Vec::new(); cap.max.gpus as usize];
-    let mut own = Vec::new();
-    for r in &ctx.rows {
-        let iv = (minutes(r.start), minutes(r.end));
-        for &id in r.gpus.ids() {
-            if let Some(list) = per_gpu.get_mut(id as usize) {
-                list.push(iv);
+    let cluster = ctx.config.cluster.as_ref();
+    let mut targets: Vec<Target> = candidate_nodes(ctx.config, req)
+        .into_iter()
+        .map(|node| {
+            let scopes = capacity::scopes_of(cap, cluster, &req.user_id, node);
+            let mut per_gpu: Vec<Vec<(i64, i64)>> =
+                vec![Vec::new(); gpu_count(ctx.config, node) as usize];
+            for r in rows_on(ctx, node) {
+                let iv = (minutes(r.start), minutes(r.end));
+                for &id in r.gpus.ids() {
+                    if let Some(list) = per_gpu.get_mut(id as usize) {
+                        list.push(iv);
+                    }
+                }
             }
-        }
-        if r.user_id == req.user_id {
-            own.push(iv);
-        }
-    }
-    let per_gpu: Vec<Busy> = per_gpu.into_iter().map(Busy::from_unsorted).collect();
-    let own = Busy::from_unsorted(own);
+            Target {
+                node,
+                screen: Screen::new(cap, &scopes, &ctx.rows, asked),
+                per_gpu: per_gpu.into_iter().map(Busy::from_unsorted).collect(),
+            }
+        })
+        .collect();
+    let own = Busy::from_unsorted(
+        ctx.rows
+            .iter()
+            .filter(|r| r.user_id == req.user_id)
+            .map(|r| (minutes(r.start), minutes(r.end)))
+            .collect(),
+    );
 
     for start in candidates {
         let end = start + length;
-        if !screen.fits(start, end) {
-            continue;
-        }
         let (s, e) = (minutes(start), minutes(end));
-        if !own.is_free(s, e) {
-            continue;
-        }
-        let free_gpus = per_gpu.iter().filter(|b| b.is_free(s, e)).count();
-        if free_gpus < req.gpus as usize {
-            continue;
-        }
-        let moved = Request {
-            start,
-            end,
-            ..req.clone()
-        };
-        if check(ctx, &moved, false).is_ok() {
-            return Some(Window { start, end });
+        for target in &mut targets {
+            // Every target's screen sees every candidate, in order of start.
+            if !target.screen.fits(start, end) || !own.is_free(s, e) {
+                continue;
+            }
+            let free_gpus = target.per_gpu.iter().filter(|b| b.is_free(s, e)).count();
+            if free_gpus < req.gpus as usize {
+                continue;
+            }
+            let moved = Request {
+                start,
+                end,
+                node: target
+                    .node
+                    .map_or_else(|| req.node.clone(), |n| NodeChoice::Named(n.to_string())),
+                ..req.clone()
+            };
+            if check(ctx, &moved, false).is_ok() {
+                return Some((Window { start, end }, target.node.map(str::to_string)));
+            }
         }
     }
     None
@@ -514,6 +769,10 @@ impl std::fmt::Display for Request {
             self.gpus,
             format_time(self.start),
             format_time(self.end)
-        )
+        )?;
+        match &self.node {
+            NodeChoice::Any => Ok(()),
+            NodeChoice::Named(n) => write!(f, " on {n}"),
+        }
     }
 }

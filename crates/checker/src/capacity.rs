@@ -1,11 +1,13 @@
 //! Capacity over time, in one place: a *scope* is a budget that some rows share at every
-//! instant (the host: every row; a group: its members' rows), and the same arithmetic
+//! instant (the host: every row; on a cluster, each node instead: the rows booked on it; a
+//! group: its members' rows, on whichever node), and the same arithmetic
 //! answers the three questions asked of it — would a request overflow a scope somewhere
 //! in its window (admission), which candidate windows can fit (the suggestion's screen),
 //! and where is a scope over as the schedule stands (the problem report). A new scope is
 //! one more entry in [`scopes`].
 
 use chrono::NaiveDateTime;
+use hostinfo::cluster::ClusterConfig;
 use hostinfo::config::CapabilityConfig;
 use hostinfo::schedule::Row;
 use serde::{Deserialize, Serialize};
@@ -44,12 +46,14 @@ impl std::fmt::Display for Resource {
     }
 }
 
-/// Which budget: the host's, or a group's `total`.
+/// Which budget: the host's, a cluster node's, or a group's `total`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeName {
     Host,
     Group(String),
+    /// A node of `cfg/cluster.yaml`: on a cluster, the nodes stand in for the host.
+    Node(String),
 }
 
 impl std::fmt::Display for ScopeName {
@@ -57,69 +61,116 @@ impl std::fmt::Display for ScopeName {
         match self {
             ScopeName::Host => f.write_str("the host"),
             ScopeName::Group(g) => write!(f, "group {g}"),
+            ScopeName::Node(n) => write!(f, "node {n}"),
         }
     }
+}
+
+/// Whose budget a scope is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner<'c> {
+    Host,
+    Node(&'c str),
+    Group(&'c str),
 }
 
 /// A budget and the rows that draw on it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scope<'c> {
-    /// `None` for the host; else the group's name.
-    group: Option<&'c str>,
+    owner: Owner<'c>,
     /// Capacity of cpus, memory and GPUs, in [`Resource::ALL`] order; `None` is no limit.
     capacity: [Option<f64>; 3],
 }
 
-/// Every scope of the installation: the host, then each group with a `total`.
-pub fn scopes(cap: &CapabilityConfig) -> Vec<Scope<'_>> {
-    let host = Scope {
-        group: None,
-        capacity: [
-            Some(cap.max.cpus),
-            Some(cap.max.memory),
-            Some(f64::from(cap.max.gpus)),
-        ],
+/// Every scope of the installation: the host (on a cluster, each node in the file's
+/// order instead), then each group with a `total`. Groups span the whole cluster.
+pub fn scopes<'c>(cap: &'c CapabilityConfig, cluster: Option<&'c ClusterConfig>) -> Vec<Scope<'c>> {
+    let machines: Vec<Scope<'c>> = match cluster {
+        None => vec![Scope {
+            owner: Owner::Host,
+            capacity: [
+                Some(cap.max.cpus),
+                Some(cap.max.memory),
+                Some(f64::from(cap.max.gpus)),
+            ],
+        }],
+        Some(cluster) => cluster
+            .nodes
+            .iter()
+            .map(|(name, node)| Scope {
+                owner: Owner::Node(name.as_str()),
+                capacity: [
+                    Some(f64::from(node.cpus)),
+                    Some(f64::from(node.memory)),
+                    Some(f64::from(node.gpus)),
+                ],
+            })
+            .collect(),
     };
     let groups = cap.groups.0.iter().map(|(name, g)| Scope {
-        group: Some(name.as_str()),
+        owner: Owner::Group(name.as_str()),
         capacity: [g.total.cpus, g.total.memory, g.total.gpus.map(f64::from)],
     });
-    std::iter::once(host)
+    machines
+        .into_iter()
         .chain(groups)
         .filter(|s| s.capacity.iter().any(Option::is_some))
         .collect()
 }
 
-/// The scopes a user's bookings draw on: the host, and their group when it has a `total`.
-pub fn scopes_of<'c>(cap: &'c CapabilityConfig, user_id: &str) -> Vec<Scope<'c>> {
+/// The scopes a booking of `user_id` draws on: the host (on a cluster, node `node`; every
+/// node when `None`), and the user's group when it has a `total`.
+pub fn scopes_of<'c>(
+    cap: &'c CapabilityConfig,
+    cluster: Option<&'c ClusterConfig>,
+    user_id: &str,
+    node: Option<&str>,
+) -> Vec<Scope<'c>> {
     let group = cap.group_of(user_id).map(|(name, _)| name);
-    scopes(cap)
+    scopes(cap, cluster)
         .into_iter()
-        .filter(|s| s.group.is_none() || s.group == group)
+        .filter(|s| match s.owner {
+            Owner::Host => true,
+            Owner::Node(n) => node.is_none_or(|want| want == n),
+            Owner::Group(g) => Some(g) == group,
+        })
         .collect()
 }
 
 impl<'c> Scope<'c> {
     pub fn name(&self) -> ScopeName {
-        match self.group {
-            None => ScopeName::Host,
-            Some(g) => ScopeName::Group(g.to_string()),
+        match self.owner {
+            Owner::Host => ScopeName::Host,
+            Owner::Node(n) => ScopeName::Node(n.to_string()),
+            Owner::Group(g) => ScopeName::Group(g.to_string()),
         }
     }
 
+    /// The machine's own budget: the host, or on a cluster a node (not a group's total).
     pub fn is_host(&self) -> bool {
-        self.group.is_none()
+        !matches!(self.owner, Owner::Group(_))
+    }
+
+    /// The node this scope is, on a cluster.
+    pub fn node(&self) -> Option<&'c str> {
+        match self.owner {
+            Owner::Node(n) => Some(n),
+            _ => None,
+        }
     }
 
     pub fn capacity(&self, r: Resource) -> Option<f64> {
         self.capacity[r as usize]
     }
 
-    /// Whether `row` draws on this scope.
+    /// Whether `row` draws on this scope: every row draws on the host, a node's rows on
+    /// that node (a row without a node draws on none: the problem report names it), a
+    /// group's members' rows on its total.
     pub fn holds(&self, cap: &CapabilityConfig, row: &Row) -> bool {
-        match self.group {
-            None => true,
-            Some(g) => cap
+        match self.owner {
+            Owner::Host => true,
+            Owner::Node(n) => row.node.as_deref() == Some(n),
+            Owner::Group(g) => cap
                 .group_of(&row.user_id)
                 .is_some_and(|(name, _)| name == g),
         }
@@ -240,13 +291,15 @@ pub fn first_over(
     None
 }
 
-/// Every stretch where a scope is over as the schedule stands (nothing asked).
+/// Every stretch where a scope is over as the schedule stands (nothing asked); `cluster`
+/// is `config.cluster` (`None` on a single host).
 pub fn all_over<'r>(
     cap: &CapabilityConfig,
+    cluster: Option<&ClusterConfig>,
     rows: impl IntoIterator<Item = &'r Row> + Clone,
 ) -> Vec<Over> {
     let mut out = Vec::new();
-    for scope in scopes(cap) {
+    for scope in scopes(cap, cluster) {
         let t = Timeline::build(scope.rows(cap, rows.clone()));
         let (Some(&first), Some(&last)) = (t.points.first(), t.points.last()) else {
             continue;

@@ -19,7 +19,8 @@ pub mod usage;
 pub mod waitlist;
 
 pub use admission::{
-    admit, admit_fixed, suggest, Context, Refusal, Request, Resource, ScopeName, Window,
+    admit, admit_fixed, admit_placed, suggest, suggest_placed, Context, NodeChoice, Placed,
+    Refusal, Request, Resource, ScopeName, Window,
 };
 pub use report::Report;
 pub use snapshot::Snapshot;

@@ -122,6 +122,35 @@ pub struct Explanation {
     pub reason: Option<String>,
     /// The per-booking maximums, then the policies.
     pub limits: Vec<Explained>,
+    /// On a cluster, what each node offers (a booking runs on one); left out on a single
+    /// host. See [`Explanation::with_nodes`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeCapacity>,
+}
+
+/// What one cluster node offers to bookings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeCapacity {
+    pub name: String,
+    pub cpus: u32,
+    /// GB.
+    pub memory: u32,
+    pub gpus: u32,
+}
+
+/// What each node of `cluster` offers, in its order; none on a single host.
+pub fn node_capacities(cluster: Option<&hostinfo::cluster::ClusterConfig>) -> Vec<NodeCapacity> {
+    cluster.map_or_else(Vec::new, |c| {
+        c.nodes
+            .iter()
+            .map(|(name, n)| NodeCapacity {
+                name: name.clone(),
+                cpus: n.cpus,
+                memory: n.memory,
+                gpus: n.gpus,
+            })
+            .collect()
+    })
 }
 
 /// Explains `user_id`'s limits.
@@ -199,10 +228,17 @@ pub fn explain(cap: &CapabilityConfig, user_id: &str) -> Explanation {
         group: cap.group_of(user_id).map(|(name, _)| name.to_string()),
         reason: cap.exception(user_id).and_then(|e| e.reason.clone()),
         limits,
+        nodes: Vec::new(),
     }
 }
 
 impl Explanation {
+    /// With each node of `cluster` (`None`, a single host: unchanged).
+    pub fn with_nodes(mut self, cluster: Option<&hostinfo::cluster::ClusterConfig>) -> Self {
+        self.nodes = node_capacities(cluster);
+        self
+    }
+
     /// The readable form, one limit a line: `gpus  4  exception: thesis runs`.
     pub fn to_text(&self) -> String {
         let mut out = format!(
@@ -242,6 +278,15 @@ impl Explanation {
                 Source::Host => "not set".into(),
             };
             out.push_str(&format!("  {:<22} {:<10} {from}\n", l.key, value));
+        }
+        if !self.nodes.is_empty() {
+            out.push_str("each booking runs on one node, and fits within it:\n");
+            for n in &self.nodes {
+                out.push_str(&format!(
+                    "  {:<22} {} cpus, {} GB, {} GPUs\n",
+                    n.name, n.cpus, n.memory, n.gpus
+                ));
+            }
         }
         out
     }

@@ -159,7 +159,8 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         }
         Some(Command::Limits { id, json }) => {
             let config = root.load_config().map_err(|e| e.to_string())?;
-            let explained = checker::limits::explain(&config.capability, id);
+            let explained = checker::limits::explain(&config.capability, id)
+                .with_nodes(config.cluster.as_ref());
             let text = if *json || cli.json {
                 serde_json::to_string(&explained).map_err(|e| e.to_string())? + "\n"
             } else {

@@ -77,6 +77,7 @@ pub fn find(snapshot: &Snapshot) -> Vec<Problem> {
     shared_ports(&mut f);
     failing_starts(&mut f);
     waitlist_problems(&mut f);
+    slurm_jobs_problems(&mut f);
     read_unlocked(&mut f);
     let mut problems = f.problems;
     problems.sort_by(|a, b| (a.severity, &a.file, a.line).cmp(&(b.severity, &b.file, b.line)));
@@ -394,13 +395,45 @@ fn row_problems(f: &mut Found) {
                 ),
             );
         }
-        if let Some(id) = r.gpus.ids().iter().find(|id| **id >= gpu_count) {
-            f.on_row(
-                Severity::Error,
-                "gpu_out_of_range",
-                tr,
-                format!("GPU {id} does not exist (the host has {gpu_count})"),
-            );
+        match &config.cluster {
+            None => {
+                if let Some(id) = r.gpus.ids().iter().find(|id| **id >= gpu_count) {
+                    f.on_row(
+                        Severity::Error,
+                        "gpu_out_of_range",
+                        tr,
+                        format!("GPU {id} does not exist (the host has {gpu_count})"),
+                    );
+                }
+            }
+            Some(cluster) => match r.node.as_deref().map(|n| (n, cluster.node(n))) {
+                Some((n, Some(node))) => {
+                    if let Some(id) = r.gpus.ids().iter().find(|id| **id >= node.gpus) {
+                        f.on_row(
+                            Severity::Error,
+                            "gpu_out_of_range",
+                            tr,
+                            format!("GPU {id} does not exist on {n} (it has {})", node.gpus),
+                        );
+                    }
+                }
+                // Counted on no node: the capacity checks cannot see it.
+                Some((n, None)) => f.on_row(
+                    Severity::Error,
+                    "unknown_node",
+                    tr,
+                    format!(
+                        "node: `{n}` is not in cfg/cluster.yaml (its nodes are {})",
+                        cluster.node_names().collect::<Vec<_>>().join(", ")
+                    ),
+                ),
+                None => f.on_row(
+                    Severity::Error,
+                    "unknown_node",
+                    tr,
+                    "node: the row names no node, and cfg/cluster.yaml makes this a cluster; it runs nowhere and counts against no node".to_string(),
+                ),
+            },
         }
         let max = *maxes
             .entry(r.user_id.as_str())
@@ -429,10 +462,14 @@ fn overcommit(f: &mut Found) {
     let s = f.snapshot;
     let cap = &s.config.capability;
     let jobs = s.root.jobs_dir();
-    for over in crate::capacity::all_over(cap, s.rows.iter().map(|tr| &tr.row)) {
+    let rows = s.rows.iter().map(|tr| &tr.row);
+    for over in crate::capacity::all_over(cap, s.config.cluster.as_ref(), rows) {
         let name = over.resource;
         let (code, whose) = match &over.scope {
             crate::capacity::ScopeName::Host => (format!("overcommit_{name}"), String::new()),
+            crate::capacity::ScopeName::Node(n) => {
+                (format!("node_overcommit_{name}"), format!("node {n}'s "))
+            }
             crate::capacity::ScopeName::Group(g) => {
                 (format!("group_overcommit_{name}"), format!("group {g}'s "))
             }
@@ -571,12 +608,20 @@ fn sorted_keys<K: Ord + Copy, V>(groups: &HashMap<K, V>) -> Vec<K> {
     keys
 }
 
+/// A GPU id held by two rows at once; on a cluster ids are per node, so the same id on two
+/// nodes is two GPUs.
 fn gpu_double_booking(f: &mut Found) {
     let rows = &f.snapshot.rows;
-    let groups = grouped(rows, |r| r.gpus.ids().to_vec());
-    for gpu in sorted_keys(&groups) {
+    let cluster = f.snapshot.config.cluster.is_some();
+    let groups = grouped(rows, |r| {
+        let node = r.node.as_deref().filter(|_| cluster);
+        r.gpus.ids().iter().map(|&id| (node, id)).collect()
+    });
+    for key in sorted_keys(&groups) {
+        let (node, gpu) = key;
         let mut found = Vec::new();
-        clashes(rows, &groups[&gpu], |_, _| true, |a, b| found.push((a, b)));
+        clashes(rows, &groups[&key], |_, _| true, |a, b| found.push((a, b)));
+        let on = node.map(|n| format!(" on {n}")).unwrap_or_default();
         for (a, b) in found {
             let (ra, rb) = (&rows[a].row, &rows[b].row);
             f.on_row(
@@ -584,7 +629,7 @@ fn gpu_double_booking(f: &mut Found) {
                 "gpu_double_booked",
                 &rows[b],
                 format!(
-                    "GPU {gpu} is held by `{}` ({} to {}) and `{}` ({} to {}) at once",
+                    "GPU {gpu}{on} is held by `{}` ({} to {}) and `{}` ({} to {}) at once",
                     ra.user_id,
                     short(ra.start),
                     short(ra.end),
@@ -719,6 +764,21 @@ fn failing_starts(f: &mut Found) {
                 short(failure.since),
                 failure.reason
             ),
+        );
+    }
+}
+
+/// On a cluster: the monitor's record of its Slurm jobs, when it cannot be read (the bound
+/// GPU ids are not shown then).
+fn slurm_jobs_problems(f: &mut Found) {
+    if let Err(e) = &f.snapshot.slurm_jobs {
+        let (line, why) = where_and_why(e);
+        f.add(
+            Severity::Error,
+            "slurm_jobs_unreadable",
+            e.path(),
+            line,
+            format!("the monitor's record of Slurm jobs cannot be read: {why}"),
         );
     }
 }

@@ -2,6 +2,7 @@
 //! structs and parsed back by the tests. Passwords have no field here to land in.
 
 use hostinfo::clock::ZoneSource;
+use hostinfo::cluster::SlurmJob;
 use hostinfo::gpu::{GpuInfo, GpuInventory, GpuSource};
 use hostinfo::schedule::format_time;
 use hostinfo::Table;
@@ -41,6 +42,57 @@ pub struct Report {
     /// `jobs/waitlist.csv` in join order (empty when it cannot be read: see `problems`).
     #[serde(default)]
     pub waitlist: Vec<WaitlistEntry>,
+    /// On a cluster, the nodes of `cfg/cluster.yaml` in its order, each with what is booked
+    /// on it over time; left out on a single host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeState>,
+}
+
+/// A cluster node: what it offers to bookings, and what they hold on it over time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeState {
+    pub name: String,
+    pub cpus: u32,
+    /// GB.
+    pub memory: u32,
+    pub gpus: u32,
+    /// The Slurm license that stands for its GPUs.
+    pub license: String,
+    #[serde(rename = "use")]
+    pub usage: Vec<UsePoint>,
+}
+
+fn nodes(snapshot: &Snapshot) -> Vec<NodeState> {
+    let Some(cluster) = &snapshot.config.cluster else {
+        return Vec::new();
+    };
+    cluster
+        .nodes
+        .iter()
+        .map(|(name, cap)| {
+            let mine = snapshot
+                .rows
+                .iter()
+                .map(|tr| &tr.row)
+                .filter(|r| r.node.as_deref() == Some(name.as_str()));
+            let t = Timeline::build(mine);
+            NodeState {
+                name: name.clone(),
+                cpus: cap.cpus,
+                memory: cap.memory,
+                gpus: cap.gpus,
+                license: cluster.license_of(name),
+                usage: (0..t.points.len())
+                    .map(|i| UsePoint {
+                        at: format_time(t.points[i]),
+                        cpus: t.cpus[i],
+                        memory: t.memory[i],
+                        gpus: t.gpus[i],
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
 }
 
 /// One waitlist entry, and whether it still waits.
@@ -216,6 +268,14 @@ pub struct RowState {
     pub forward_port: u16,
     pub image: Option<String>,
     pub extra_command: Option<String>,
+    /// The cluster node it runs on; left out on a single host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// On a cluster, the GPU ids Slurm bound to the booking's job once it runs (from
+    /// `jobs/slurm-jobs.csv`); `gpus` are then its places in the node's plan. Left out
+    /// until Slurm has bound them, and on a single host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_gpus: Option<Vec<u32>>,
 }
 
 /// Use from `at` until the next point.
@@ -266,7 +326,8 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
         })
         .collect();
 
-    let rows = row_states(&snapshot.rows, now);
+    let jobs = snapshot.slurm_jobs.as_deref().unwrap_or_default();
+    let rows = row_states_with_jobs(&snapshot.rows, now, jobs);
 
     let mut problems = problems::find(snapshot);
     problems.extend(unbooked_gpu_processes(snapshot, &inventory));
@@ -303,11 +364,31 @@ pub fn build(snapshot: &Snapshot, inventory: GpuInventory) -> Report {
         timeline: timeline(snapshot),
         problems,
         waitlist: waitlist(snapshot),
+        nodes: nodes(snapshot),
     }
 }
 
 /// Each row with where it stands relative to `now`.
 pub fn row_states(rows: &[TableRow], now: NaiveDateTime) -> Vec<RowState> {
+    row_states_with_jobs(rows, now, &[])
+}
+
+/// The GPU ids Slurm bound to `row`'s job, when `jobs` (the monitor's record) has the
+/// booking (same user, start and node) and Slurm has bound them.
+pub fn bound_gpus(row: &hostinfo::schedule::Row, jobs: &[SlurmJob]) -> Option<Vec<u32>> {
+    let node = row.node.as_deref()?;
+    jobs.iter()
+        .find(|j| j.user_id == row.user_id && j.start == row.start && j.node == node)
+        .filter(|j| !j.bound_gpus.is_empty())
+        .map(|j| j.bound_gpus.ids().to_vec())
+}
+
+/// [`row_states`], with the GPU ids Slurm bound (cluster mode) from `jobs`.
+pub fn row_states_with_jobs(
+    rows: &[TableRow],
+    now: NaiveDateTime,
+    jobs: &[SlurmJob],
+) -> Vec<RowState> {
     rows.iter()
         .map(|tr| {
             let r = &tr.row;
@@ -336,6 +417,8 @@ pub fn row_states(rows: &[TableRow], now: NaiveDateTime) -> Vec<RowState> {
                 forward_port: r.forward_port,
                 image: r.image.clone(),
                 extra_command: r.extra_command.clone(),
+                node: r.node.clone(),
+                bound_gpus: bound_gpus(r, jobs),
             }
         })
         .collect()

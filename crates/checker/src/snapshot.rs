@@ -33,6 +33,10 @@ pub struct Snapshot {
     pub waitlist: Result<Vec<hostinfo::waitlist::Entry>, hostinfo::Error>,
     /// Why the schedule was read without the lock (a read-only `jobs/` without `.lock`).
     pub unlocked: Option<String>,
+    /// On a cluster, `jobs/slurm-jobs.csv` (the monitor's record of the Slurm jobs it
+    /// submitted, with the GPU ids Slurm bound), or why it cannot be read; empty on a single
+    /// host.
+    pub slurm_jobs: Result<Vec<hostinfo::cluster::SlurmJob>, hostinfo::Error>,
     /// `used.csv`, read under the same lock, when asked for ([`Snapshot::load_with_history`]);
     /// empty otherwise.
     pub history: Vec<Row>,
@@ -63,6 +67,11 @@ impl Snapshot {
         };
         let start_failures = root.read_start_failures(&lock);
         let waitlist = root.read_waitlist(&lock);
+        let slurm_jobs = if config.cluster.is_some() {
+            root.read_slurm_jobs(&lock)
+        } else {
+            Ok(Vec::new())
+        };
         let unlocked = lock.unlocked().map(str::to_string);
         drop(lock);
         Ok(Snapshot {
@@ -73,6 +82,7 @@ impl Snapshot {
             clock_fixed: clock.is_fixed(),
             start_failures,
             waitlist,
+            slurm_jobs,
             unlocked,
             history,
         })

@@ -80,6 +80,19 @@ pub fn write(report: &Report, out: &mut dyn WriteColor) -> io::Result<()> {
         )?;
     }
 
+    for n in &report.nodes {
+        let now = n
+            .usage
+            .iter()
+            .take_while(|u| u.at <= report.now)
+            .last()
+            .map_or((0.0, 0, 0), |u| (u.cpus, u.memory, u.gpus));
+        writeln!(
+            out,
+            "Node {}: {} cpus, {} GB, {} GPUs (license {}); holds {} cpus, {} GB, {} GPUs now",
+            n.name, n.cpus, n.memory, n.gpus, n.license, now.0, now.1, now.2
+        )?;
+    }
     let count = |s: State| report.rows.iter().filter(|r| r.state == s).count();
     writeln!(
         out,
@@ -93,14 +106,17 @@ pub fn write(report: &Report, out: &mut dyn WriteColor) -> io::Result<()> {
     if !report.rows.is_empty() {
         let mut rows: Vec<_> = report.rows.iter().collect();
         rows.sort_by(|a, b| (&a.start, &a.user_id).cmp(&(&b.start, &b.user_id)));
-        writeln!(
+        // On a cluster, one more column: the node, and the GPU ids Slurm bound once known.
+        let cluster = !report.nodes.is_empty();
+        write!(
             out,
             "  {:<8} {:<16} {:<16} {:<16} {:>6} {:>6} {:<10} {:>5}",
             "STATE", "USER", "START", "END", "CPUS", "MEM", "GPUS", "PORT"
         )?;
+        writeln!(out, "{}", if cluster { "  NODE" } else { "" })?;
         for r in rows {
             let gpus = format!("{:?}", r.gpus);
-            writeln!(
+            write!(
                 out,
                 "  {:<8} {:<16} {:<16} {:<16} {:>6} {:>6} {:<10} {:>5}",
                 format!("{:?}", r.state).to_lowercase(),
@@ -112,6 +128,13 @@ pub fn write(report: &Report, out: &mut dyn WriteColor) -> io::Result<()> {
                 gpus,
                 r.forward_port
             )?;
+            if cluster {
+                write!(out, "  {}", r.node.as_deref().unwrap_or("-"))?;
+                if let Some(bound) = &r.bound_gpus {
+                    write!(out, " (Slurm bound GPUs {bound:?})")?;
+                }
+            }
+            writeln!(out)?;
         }
     }
     let expiring = report

@@ -3,7 +3,7 @@
 //!
 //! Entries are served in join order, each on its own: an entry that does not fit yet does
 //! not hold back a smaller one behind it that does. Each is booked with exactly the rules
-//! and GPU placement of a direct booking ([`admit`]), at the earliest start it accepts.
+//! and GPU placement of a direct booking ([`crate::admission::admit`]), at the earliest start it accepts.
 
 use chrono::NaiveDateTime;
 use hostinfo::clock::floor_slot;
@@ -15,32 +15,48 @@ use hostinfo::schedule::{GpuSet, Row};
 use hostinfo::waitlist::Entry;
 use hostinfo::{Config, LiveTable, Root, Table};
 
-use crate::admission::{admit, Context, Refusal, Request};
+use crate::admission::{admit_placed, Context, Placed, Refusal, Request};
 use crate::capacity;
 use crate::limits::{source_text, user_policies};
 use crate::policies::Broken;
 
 /// Why a refused request may not wait: anything but a full schedule, and a request larger
-/// than a scope it draws on could ever hold (it would wait forever).
+/// than a scope it draws on could ever hold (it would wait forever). On a cluster an entry
+/// waits for any node (the node a refused request named is not kept), so it never fits
+/// only when no node could ever hold it.
 pub fn may_wait(config: &Config, req: &Request, refusal: &Refusal) -> Result<(), Refusal> {
     if !refusal.is_capacity() {
         return Err(refusal.clone());
     }
     let cap = &config.capability;
     let asked = [req.cpus, f64::from(req.memory), f64::from(req.gpus)];
-    for scope in capacity::scopes_of(cap, &req.user_id) {
-        for r in capacity::Resource::ALL {
-            if let Some(c) = scope.capacity(r).filter(|c| asked[r as usize] > c + 1e-9) {
-                return Err(Refusal::NeverFits {
+    let too_big = |scope: &capacity::Scope| {
+        capacity::Resource::ALL.into_iter().find_map(|r| {
+            scope
+                .capacity(r)
+                .filter(|c| asked[r as usize] > c + 1e-9)
+                .map(|c| Refusal::NeverFits {
                     scope: scope.name(),
                     resource: r,
                     asked: asked[r as usize],
                     capacity: c,
-                });
-            }
+                })
+        })
+    };
+    let scopes = capacity::scopes_of(cap, config.cluster.as_ref(), &req.user_id, None);
+    // The machines: the host; on a cluster it must fit one of the nodes.
+    let mut machines = scopes.iter().filter(|s| s.is_host()).peekable();
+    let first = machines.peek().and_then(|s| too_big(s));
+    if machines.all(|s| too_big(s).is_some()) {
+        if let Some(never) = first {
+            return Err(never);
         }
     }
-    Ok(())
+    // The user's group: the one total it draws on wherever it runs.
+    match scopes.iter().filter(|s| !s.is_host()).find_map(too_big) {
+        Some(never) => Err(never),
+        None => Ok(()),
+    }
 }
 
 /// What one serving did.
@@ -65,6 +81,7 @@ pub fn request_at(entry: &Entry, start: NaiveDateTime) -> Request {
         end: start + entry.length(),
         forward_port: entry.forward_port,
         image: entry.image.clone(),
+        node: crate::admission::NodeChoice::Any,
     }
 }
 
@@ -91,19 +108,19 @@ pub fn serve(
             now_slot,
         };
         let first = entry.earliest_start.max(now_slot);
-        let tried = match admit(&ctx, &request_at(&entry, first)) {
-            Ok(gpus) => Some((first, gpus)),
+        let tried = match admit_placed(&ctx, &request_at(&entry, first)) {
+            Ok(placed) => Some((first, placed)),
             Err(refusal) => refusal
                 .suggestion()
                 .filter(|w| w.start <= entry.latest_start)
                 .and_then(|w| {
-                    admit(&ctx, &request_at(&entry, w.start))
+                    admit_placed(&ctx, &request_at(&entry, w.start))
                         .ok()
-                        .map(|g| (w.start, g))
+                        .map(|p| (w.start, p))
                 }),
         };
         match tried {
-            Some((start, gpus)) => {
+            Some((start, Placed { gpus, node })) => {
                 let row = Row {
                     start,
                     end: start + entry.length(),
@@ -114,7 +131,7 @@ pub fn serve(
                     forward_port: entry.forward_port,
                     image: entry.image.clone(),
                     extra_command: entry.extra_command.clone(),
-                    node: None,
+                    node,
                 };
                 added.push(row.clone());
                 served.booked.push((entry, row));
@@ -259,7 +276,8 @@ pub fn serve_and_write(
     if !new_rows.is_empty() {
         root.add_rows(LiveTable::Booking, &new_rows, lock)?;
     }
-    if new_rows.iter().any(|r| r.start <= now) {
+    // On a cluster every new booking asks for a tick: the monitor mirrors it into Slurm.
+    if config.cluster.is_some() || new_rows.iter().any(|r| r.start <= now) {
         root.push_request(&MonitorRequest::Now, lock)?;
     }
     let mut notices = Vec::new();

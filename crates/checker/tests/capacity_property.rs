@@ -7,16 +7,22 @@
 //! Random configs (a small host, 2–3 groups with random totals and tiers, users in no
 //! group, random policies and exceptions) come from a seeded xorshift generator, so a
 //! failure names its seed and `CAPACITY_PROPERTY_SEED=<seed>` replays just that case.
+//!
+//! The cluster variant adds 2–3 nodes (`cfg/cluster.yaml`) that stand in for the host: no
+//! node is ever over, GPU ids are checked per node, a request for `any` node went to the
+//! first node that could take it, and a capacity refusal means no node it could go to had
+//! room (`CLUSTER_PROPERTY_SEED=<seed>` replays one case).
 
 mod common;
 
-use checker::{admit, Context, Refusal, Request, Resource, ScopeName};
+use checker::{admit_placed, Context, NodeChoice, Placed, Refusal, Request, Resource, ScopeName};
 use chrono::{Duration, NaiveDateTime};
 use hostinfo::config::Total;
 use hostinfo::schedule::{GpuSet, Row};
 use hostinfo::{Config, Root};
 
 const CASES: u64 = 400;
+const CLUSTER_CASES: u64 = 250;
 const REQUESTS_PER_CASE: usize = 24;
 
 /// xorshift64*: small, fixed, and the same on every machine.
@@ -147,6 +153,8 @@ struct Model {
     groups: Vec<GroupSpec>,
     users: Vec<UserSpec>,
     policies: Pol,
+    /// On a cluster, each node's name and cpus, memory and GPUs; empty on a single host.
+    nodes: Vec<(String, [f64; 3])>,
 }
 
 fn tier_yaml(t: &Tier) -> String {
@@ -224,7 +232,36 @@ impl Model {
             groups,
             users,
             policies: Pol::random(rng, 3),
+            nodes: Vec::new(),
         }
+    }
+
+    /// 2–3 nodes, each no bigger than the host in cpus and memory: whole cpus, 0–4 GPUs.
+    fn add_nodes(&mut self, rng: &mut Rng) {
+        self.nodes = (0..rng.range(2, 3))
+            .map(|i| {
+                (
+                    format!("n{i}"),
+                    [
+                        rng.range(1, self.host[0].max(1.0) as i64) as f64,
+                        rng.range(1, self.host[1] as i64) as f64,
+                        rng.range(0, 4) as f64,
+                    ],
+                )
+            })
+            .collect();
+    }
+
+    fn cluster_yaml(&self) -> String {
+        let mut s = "engine: slurm\nnodes:\n".to_string();
+        for (name, [cpus, memory, gpus]) in &self.nodes {
+            s += &format!("  {name}: {{cpus: {cpus}, memory: {memory}, gpus: {gpus}}}\n");
+        }
+        s
+    }
+
+    fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|(n, _)| n == name)
     }
 
     fn yaml(&self) -> String {
@@ -321,10 +358,12 @@ fn hours(r: &Request) -> f64 {
     (r.end - r.start).num_minutes() as f64 / 60.0
 }
 
-/// Which rows a brute-force count takes: every row (the host), or one group's members'.
+/// Which rows a brute-force count takes: every row (the host), one node's rows, or one
+/// group's members'.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Count {
     Host,
+    Node(usize),
     Group(usize),
 }
 
@@ -344,6 +383,7 @@ fn use_per_slot(
         for r in rows {
             let counted = match count {
                 Count::Host => true,
+                Count::Node(n) => r.node.as_deref() == Some(m.nodes[n].0.as_str()),
                 Count::Group(g) => m.group_of(&r.user_id) == Some(g),
             };
             if counted && r.start < e && s < r.end {
@@ -361,6 +401,7 @@ fn use_per_slot(
 fn capacity(m: &Model, count: Count) -> [Option<f64>; 3] {
     match count {
         Count::Host => m.host.map(Some),
+        Count::Node(n) => m.nodes[n].1.map(Some),
         Count::Group(g) => m.groups[g].total,
     }
 }
@@ -371,12 +412,47 @@ fn span(rows: &[Row]) -> Option<(NaiveDateTime, NaiveDateTime)> {
     Some((from, to))
 }
 
-/// No slot has the host or any group over, and no GPU id is held twice at once.
+/// The machines: the host, or each node.
+fn machines(m: &Model) -> Vec<Count> {
+    if m.nodes.is_empty() {
+        vec![Count::Host]
+    } else {
+        (0..m.nodes.len()).map(Count::Node).collect()
+    }
+}
+
+/// How many GPUs a machine has, and whether `row` is on it.
+fn gpus_of(m: &Model, machine: Count) -> f64 {
+    match machine {
+        Count::Node(n) => m.nodes[n].1[2],
+        _ => m.host[2],
+    }
+}
+
+fn on(m: &Model, machine: Count, row: &Row) -> bool {
+    match machine {
+        Count::Node(n) => row.node.as_deref() == Some(m.nodes[n].0.as_str()),
+        _ => true,
+    }
+}
+
+/// No slot has the host (each node) or any group over, and no GPU id of a machine is held
+/// twice at once.
 fn invariants(m: &Model, rows: &[Row]) -> Result<(), String> {
     let Some((from, to)) = span(rows) else {
         return Ok(());
     };
-    let counts = std::iter::once(Count::Host).chain((0..m.groups.len()).map(Count::Group));
+    if !m.nodes.is_empty() {
+        if let Some(r) = rows
+            .iter()
+            .find(|r| r.node.as_deref().and_then(|n| m.node_index(n)).is_none())
+        {
+            return Err(format!("a row on no known node: {r:?}"));
+        }
+    }
+    let counts = machines(m)
+        .into_iter()
+        .chain((0..m.groups.len()).map(Count::Group));
     for count in counts {
         let cap = capacity(m, count);
         for (s, sum) in use_per_slot(m, rows, count, from, to) {
@@ -390,24 +466,48 @@ fn invariants(m: &Model, rows: &[Row]) -> Result<(), String> {
             }
         }
     }
-    let mut s = from;
-    while s < to {
-        let e = s + Duration::minutes(30);
-        let mut held = vec![0; m.host[2] as usize];
-        for r in rows.iter().filter(|r| r.start < e && s < r.end) {
-            for &id in r.gpus.ids() {
-                let Some(n) = held.get_mut(id as usize) else {
-                    return Err(format!("GPU {id} is past the host's {} GPUs", m.host[2]));
-                };
-                *n += 1;
-                if *n > 1 {
-                    return Err(format!("GPU {id} is held twice at {s}"));
+    for machine in machines(m) {
+        let mut s = from;
+        while s < to {
+            let e = s + Duration::minutes(30);
+            let mut held = vec![0; gpus_of(m, machine) as usize];
+            for r in rows
+                .iter()
+                .filter(|r| r.start < e && s < r.end && on(m, machine, r))
+            {
+                for &id in r.gpus.ids() {
+                    let Some(n) = held.get_mut(id as usize) else {
+                        return Err(format!(
+                            "GPU {id} is past {machine:?}'s {} GPUs",
+                            gpus_of(m, machine)
+                        ));
+                    };
+                    *n += 1;
+                    if *n > 1 {
+                        return Err(format!("GPU {id} of {machine:?} is held twice at {s}"));
+                    }
                 }
             }
+            s = e;
         }
-        s = e;
     }
     Ok(())
+}
+
+/// Whether `machine` could take `req` by the brute force: room in every resource in every
+/// slot, and enough GPU ids free throughout.
+fn machine_fits(m: &Model, rows: &[Row], req: &Request, machine: Count) -> bool {
+    (0..3).all(|r| !would_exceed(m, rows, req, machine, r))
+        && gpus_free_throughout_on(m, rows, req, machine) >= req.gpus as usize
+}
+
+/// The machines `req` may go to: the host; on a cluster its node, or every node for `any`.
+fn candidates(m: &Model, req: &Request) -> Vec<Count> {
+    match (&req.node, m.nodes.is_empty()) {
+        (_, true) => vec![Count::Host],
+        (NodeChoice::Named(n), false) => vec![Count::Node(m.node_index(n).unwrap())],
+        (NodeChoice::Any, false) => machines(m),
+    }
 }
 
 /// Whether adding `req` puts `count` over in `resource` at some slot of its window.
@@ -421,13 +521,13 @@ fn would_exceed(m: &Model, rows: &[Row], req: &Request, count: Count, r: usize) 
         .any(|(_, sum)| sum[r] + asked > cap + 1e-9)
 }
 
-/// GPU ids free in every slot of `req`'s window.
-fn gpus_free_throughout(m: &Model, rows: &[Row], req: &Request) -> usize {
-    (0..m.host[2] as u32)
+/// GPU ids of `machine` free in every slot of `req`'s window.
+fn gpus_free_throughout_on(m: &Model, rows: &[Row], req: &Request, machine: Count) -> usize {
+    (0..gpus_of(m, machine) as u32)
         .filter(|&id| {
-            !rows
-                .iter()
-                .any(|r| r.gpus.contains(id) && r.start < req.end && req.start < r.end)
+            !rows.iter().any(|r| {
+                on(m, machine, r) && r.gpus.contains(id) && r.start < req.end && req.start < r.end
+            })
         })
         .count()
 }
@@ -466,13 +566,13 @@ fn broken_policy(m: &Model, rows: &[Row], req: &Request) -> Vec<&'static str> {
     out
 }
 
-fn admit_with(config: &Config, rows: &[Row], req: &Request) -> Result<GpuSet, Refusal> {
+fn admit_with(config: &Config, rows: &[Row], req: &Request) -> Result<Placed, Refusal> {
     let ctx = Context {
         config,
         rows: rows.iter().collect(),
         now_slot: now(),
     };
-    admit(&ctx, req)
+    admit_placed(&ctx, req)
 }
 
 fn moved(req: &Request, start: NaiveDateTime) -> Request {
@@ -523,6 +623,7 @@ fn necessary(
         } => {
             let count = match scope {
                 ScopeName::Host => Count::Host,
+                ScopeName::Node(n) => Count::Node(m.node_index(n).ok_or("an unknown node")?),
                 ScopeName::Group(name) => {
                     let g = m
                         .group_of(&req.user_id)
@@ -538,6 +639,9 @@ fn necessary(
                 return Err(format!(
                     "{count:?} {resource} refused, but the brute force fits it"
                 ));
+            }
+            if !matches!(count, Count::Group(_)) {
+                machines_all_full(m, rows, req)?;
             }
             if !(req.start <= *at && at < until && *until <= req.end) {
                 return Err(format!("stretch {at} to {until} is outside the window"));
@@ -581,16 +685,58 @@ fn necessary(
                         }
                     }
                 }
-                Count::Host => {}
+                Count::Host | Count::Node(_) => {}
             }
         }
-        Refusal::NoGpuFree { asked, .. } => {
-            let free = gpus_free_throughout(m, rows, req);
+        Refusal::NoGpuFree { asked, node, .. } => {
+            let machine = match node {
+                Some(n) => Count::Node(m.node_index(n).ok_or("an unknown node")?),
+                None => Count::Host,
+            };
+            let free = gpus_free_throughout_on(m, rows, req, machine);
             if free >= *asked as usize {
                 return Err(format!("no_gpu_free, but GPUs free throughout: {free}"));
             }
+            machines_all_full(m, rows, req)?;
         }
         other => return Err(format!("a refusal the generator never provokes: {other:?}")),
+    }
+    Ok(())
+}
+
+/// A refusal for the machine's room: no machine the request could go to had it.
+fn machines_all_full(m: &Model, rows: &[Row], req: &Request) -> Result<(), String> {
+    match candidates(m, req)
+        .into_iter()
+        .find(|&c| machine_fits(m, rows, req, c))
+    {
+        Some(c) => Err(format!("refused for room, but {c:?} has it")),
+        None => Ok(()),
+    }
+}
+
+/// On a cluster: the node chosen is one the request may go to, and with `any` no node
+/// before it in the file could have taken it.
+fn placed_well(m: &Model, rows: &[Row], req: &Request, node: Option<&str>) -> Result<(), String> {
+    if m.nodes.is_empty() {
+        return match node {
+            None => Ok(()),
+            Some(n) => Err(format!("a single host placed it on {n}")),
+        };
+    }
+    let chosen = node
+        .and_then(|n| m.node_index(n))
+        .ok_or_else(|| format!("placed on {node:?}"))?;
+    let allowed = candidates(m, req);
+    if !allowed.contains(&Count::Node(chosen)) {
+        return Err(format!("placed on {node:?}, not asked for"));
+    }
+    if let Some(earlier) = (0..chosen)
+        .find(|&i| allowed.contains(&Count::Node(i)) && machine_fits(m, rows, req, Count::Node(i)))
+    {
+        return Err(format!(
+            "placed on {node:?}, but {earlier} came first and had room"
+        ));
     }
     Ok(())
 }
@@ -647,8 +793,15 @@ fn suggestion_holds(
                 return Err(format!("suggested {w} past max_days_ahead {days}"));
             }
             let there = moved(req, w.start);
-            admit_with(config, rows, &there)
+            let got = admit_with(config, rows, &there)
                 .map_err(|e| format!("the suggestion {w} is refused: {e}"))?;
+            if got.node.as_deref() != refusal.suggested_node() {
+                return Err(format!(
+                    "suggested {w} on {:?}, admitted there on {:?}",
+                    refusal.suggested_node(),
+                    got.node
+                ));
+            }
             w.start - Duration::minutes(30)
         }
         // Past the last row's end nothing changes but the days ahead.
@@ -700,7 +853,19 @@ fn random_request(m: &Model, rng: &mut Rng) -> Request {
         end: start + Duration::minutes(30 * length),
         forward_port: u.port,
         image: None,
+        node: NodeChoice::Any,
     }
+}
+
+/// [`random_request`] on a cluster: whole cpus, and `any` node or a named one.
+fn random_cluster_request(m: &Model, rng: &mut Rng) -> Request {
+    let mut req = random_request(m, rng);
+    req.cpus = req.cpus.ceil();
+    if rng.chance(1, 2) {
+        let i = rng.range(0, m.nodes.len() as i64 - 1) as usize;
+        req.node = NodeChoice::Named(m.nodes[i].0.clone());
+    }
+    req
 }
 
 /// What one case saw, for the totals checked at the end.
@@ -716,7 +881,13 @@ struct Seen {
 /// limit: they leave GPUs free at every instant but no single one free throughout.
 fn seed_rows(m: &Model, rng: &mut Rng) -> Vec<Row> {
     let mut rows = Vec::new();
-    for _ in 0..rng.range(0, 12) {
+    // Spread over nodes, a cluster needs more of them to leave the same gaps.
+    let per_machine = if m.nodes.is_empty() {
+        1
+    } else {
+        m.nodes.len() as i64
+    };
+    for _ in 0..rng.range(0, 12) * per_machine {
         let u = &m.users[rng.range(0, m.users.len() as i64 - 1) as usize];
         let start = slot(rng.range(-4, 40));
         let gpus = if m.host[2] > 0.0 {
@@ -724,7 +895,7 @@ fn seed_rows(m: &Model, rng: &mut Rng) -> Vec<Row> {
         } else {
             vec![]
         };
-        let row = Row {
+        let mut row = Row {
             start,
             end: start + Duration::minutes(30 * rng.range(1, 3)),
             user_id: u.id.clone(),
@@ -736,6 +907,17 @@ fn seed_rows(m: &Model, rng: &mut Rng) -> Vec<Row> {
             extra_command: None,
             node: None,
         };
+        if !m.nodes.is_empty() {
+            let (name, cap) = &m.nodes[rng.range(0, m.nodes.len() as i64 - 1) as usize];
+            row.node = Some(name.clone());
+            // An id of that node's, or none when it has no GPUs.
+            let ids: Vec<u32> = row.gpus.ids().iter().map(|&id| id % 3).collect();
+            row.gpus = GpuSet::new(
+                ids.into_iter()
+                    .filter(|&id| f64::from(id) < cap[2])
+                    .collect(),
+            );
+        }
         let own = rows
             .iter()
             .any(|r: &Row| r.user_id == row.user_id && r.start < row.end && row.start < r.end);
@@ -747,24 +929,35 @@ fn seed_rows(m: &Model, rng: &mut Rng) -> Vec<Row> {
     rows
 }
 
-fn run_case(seed: u64, seen: &mut Seen) -> Result<(), String> {
+fn run_case(seed: u64, seen: &mut Seen, cluster: bool) -> Result<(), String> {
     let mut rng = Rng::new(seed);
-    let m = Model::random(&mut rng);
-    let yaml = m.yaml();
+    let mut m = Model::random(&mut rng);
     let dir = common::root_from("lab");
+    let mut yaml = m.yaml();
     std::fs::write(dir.path().join("cfg/capability_config.yaml"), &yaml).unwrap();
+    if cluster {
+        m.add_nodes(&mut rng);
+        let nodes = m.cluster_yaml();
+        std::fs::write(dir.path().join("cfg/cluster.yaml"), &nodes).unwrap();
+        yaml += &format!("cluster.yaml:\n{nodes}");
+    }
     let config = Root::at(dir.path())
         .load_config()
         .map_err(|e| format!("the generated config does not load: {e}\n{yaml}"))?;
     let mut rows = seed_rows(&m, &mut rng);
     for step in 0..REQUESTS_PER_CASE {
-        let req = random_request(&m, &mut rng);
+        let req = if cluster {
+            random_cluster_request(&m, &mut rng)
+        } else {
+            random_request(&m, &mut rng)
+        };
         let at = |rows: &[Row], e: String| {
             format!("step {step}, {req}: {e}\nconfig:\n{yaml}rows: {rows:#?}")
         };
         match admit_with(&config, &rows, &req) {
-            Ok(gpus) => {
+            Ok(Placed { gpus, node }) => {
                 admissible(&m, &rows, &req, &gpus).map_err(|e| at(&rows, e))?;
+                placed_well(&m, &rows, &req, node.as_deref()).map_err(|e| at(&rows, e))?;
                 seen.admitted += 1;
                 rows.push(Row {
                     start: req.start,
@@ -776,7 +969,7 @@ fn run_case(seed: u64, seen: &mut Seen) -> Result<(), String> {
                     forward_port: req.forward_port,
                     image: None,
                     extra_command: None,
-                    node: None,
+                    node,
                 });
                 invariants(&m, &rows).map_err(|e| at(&rows, e))?;
             }
@@ -801,7 +994,7 @@ fn random_bookings_never_overfill_a_scope_and_every_refusal_was_necessary() {
     };
     let mut seen = Seen::default();
     for &seed in &seeds {
-        if let Err(e) = run_case(seed, &mut seen) {
+        if let Err(e) = run_case(seed, &mut seen, false) {
             panic!("seed {seed} (replay with CAPACITY_PROPERTY_SEED={seed}): {e}");
         }
     }
@@ -820,6 +1013,38 @@ fn random_bookings_never_overfill_a_scope_and_every_refusal_was_necessary() {
         ] {
             assert!(
                 seen.codes.get(code).is_some_and(|n| *n >= 5),
+                "{code} seen too rarely: {:?}",
+                seen.codes
+            );
+        }
+        assert!(seen.admitted > seeds.len() * 3, "{seen:?}");
+        assert!(seen.suggestions > 50, "{seen:?}");
+    }
+}
+
+#[test]
+fn on_a_cluster_random_bookings_never_overfill_a_node_and_every_refusal_was_necessary() {
+    let seeds: Vec<u64> = match std::env::var("CLUSTER_PROPERTY_SEED") {
+        Ok(s) => vec![s.parse().expect("CLUSTER_PROPERTY_SEED is a number")],
+        Err(_) => (0..CLUSTER_CASES).collect(),
+    };
+    let mut seen = Seen::default();
+    for &seed in &seeds {
+        if let Err(e) = run_case(seed, &mut seen, true) {
+            panic!("seed {seed} (replay with CLUSTER_PROPERTY_SEED={seed}): {e}");
+        }
+    }
+    if seeds.len() > 1 {
+        // A GPU free at every instant but no id free throughout is rarer spread over
+        // nodes: once is enough to have checked it.
+        for (code, least) in [
+            ("node_capacity", 5),
+            ("group_total", 5),
+            ("own_overlap", 5),
+            ("no_gpu_free", 1),
+        ] {
+            assert!(
+                seen.codes.get(code).is_some_and(|n| *n >= least),
                 "{code} seen too rarely: {:?}",
                 seen.codes
             );

@@ -126,6 +126,7 @@ fn ask(user: &str, from: &str, to: &str, cpus: f64, memory: u32, gpus: u32) -> R
         end: t(to),
         forward_port: port(user),
         image: None,
+        node: checker::NodeChoice::Any,
     }
 }
 

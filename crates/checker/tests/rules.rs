@@ -49,6 +49,7 @@ fn ask(user: &str, from: &str, to: &str, cpus: f64, memory: u32, gpus: u32) -> R
         end: t(to),
         forward_port: port,
         image: None,
+        node: checker::NodeChoice::Any,
     }
 }
 
@@ -338,6 +339,7 @@ fn refuses_gpu_busy_for_part_of_window() {
         Err(Refusal::NoGpuFree {
             asked: 1,
             suggestion,
+            ..
         }) => {
             assert_eq!(
                 suggestion,

@@ -4,7 +4,7 @@
 //! command, `SLURM_TIME_FORMAT=standard`), shifted by the schedule clock's shift (zero but in
 //! debug builds' tests).
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -33,7 +33,7 @@ pub struct Slurm {
     tz: String,
     /// The schedule clock's shift: schedule time `t` is Slurm's `t - shift`.
     shift: Duration,
-    calls: Cell<usize>,
+    calls: AtomicUsize,
 }
 
 /// What a command printed, when it succeeded.
@@ -48,13 +48,13 @@ impl Slurm {
                 .map(PathBuf::from),
             tz: tz.to_string(),
             shift,
-            calls: Cell::new(0),
+            calls: AtomicUsize::new(0),
         }
     }
 
     /// How many commands this client has run.
     pub fn calls(&self) -> usize {
-        self.calls.get()
+        self.calls.load(Ordering::Relaxed)
     }
 
     fn program(&self, name: &str) -> PathBuf {
@@ -67,7 +67,7 @@ impl Slurm {
     /// Runs `program args`, bounded in time and output; its stdout when it exits 0, else
     /// an error with the first line of what it said.
     pub fn run(&self, program: &str, args: &[String]) -> Result<Output, Error> {
-        self.calls.set(self.calls.get() + 1);
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let mut child = Command::new(self.program(program))
             .args(args)
             .env("TZ", &self.tz)
@@ -143,6 +143,23 @@ impl Slurm {
         hostinfo::schedule::parse_time(spaced)
             .ok()
             .map(|t| t + self.shift)
+    }
+
+    /// Every reservation Slurm holds and every job of ours (named with `prefix`): the two
+    /// listings a mirroring starts from, asked at once.
+    pub fn list(&self, prefix: &str) -> Result<(Vec<Reservation>, Vec<Job>), Error> {
+        let (reservations, jobs) = std::thread::scope(|s| {
+            let reservations = s.spawn(|| self.reservations());
+            let jobs = self.jobs(prefix);
+            (reservations.join(), jobs)
+        });
+        let reservations = reservations.unwrap_or_else(|_| {
+            Err(Error::Slurm {
+                command: "scontrol show reservation".into(),
+                said: "its reader failed".into(),
+            })
+        })?;
+        Ok((reservations, jobs?))
     }
 
     /// Every reservation Slurm holds (ours are picked out by the caller).

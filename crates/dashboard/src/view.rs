@@ -210,6 +210,9 @@ impl Cache {
             root.start_failures_path(),
             root.jobs_dir().join(".monitor-journal"),
             root.last_tick_path(),
+            // Cluster mode: the nodes, and the GPU ids Slurm bound.
+            root.cluster_config_path(),
+            root.slurm_jobs_path(),
         ];
         if let Some(s) = snapshot {
             paths.push(s.config.capability_path.clone());

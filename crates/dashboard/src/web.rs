@@ -50,6 +50,8 @@ pub struct Refused {
     pub message: String,
     /// For a capacity refusal: the window that fits, and whether the request may wait.
     pub suggested: Option<(String, String)>,
+    /// On a cluster, the node the suggested window is on.
+    pub suggested_node: Option<String>,
     pub may_wait: bool,
 }
 
@@ -59,6 +61,7 @@ impl Refused {
             status,
             message: message.into(),
             suggested: None,
+            suggested_node: None,
             may_wait: false,
         }
     }
@@ -83,10 +86,15 @@ pub fn refused(e: OpsError) -> Refused {
             .map(|w| (format_time(w.start), format_time(w.end))),
         _ => None,
     };
+    let suggested_node = match &e {
+        OpsError::Refused(r) => r.suggested_node().map(str::to_string),
+        _ => None,
+    };
     Refused {
         status,
         message,
         suggested,
+        suggested_node,
         may_wait: matches!(&e, OpsError::Refused(r) if r.is_capacity()),
     }
 }
@@ -268,10 +276,43 @@ pub struct BookingJson {
     pub state: String,
     /// The line that logs in to the booking's container.
     pub ssh: String,
+    /// The cluster node it runs on; left out on a single host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// On a cluster, the GPU ids Slurm bound once the booking runs (`gpus` are then its
+    /// places in the node's plan); left out before, and on a single host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_gpus: Option<Vec<u32>>,
+}
+
+/// The nodes of `cfg/cluster.yaml` in its order, as the pages last read it; `None` on a
+/// single host.
+pub fn cluster_nodes(app: &App) -> Option<Vec<String>> {
+    let view = app.cache.view().ok()?;
+    let cluster = view.config.cluster.as_ref()?;
+    Some(cluster.node_names().map(str::to_string).collect())
+}
+
+/// The GPU ids Slurm bound to `row`'s job (cluster mode), from the report the pages show.
+pub fn bound_gpus(app: &App, row: &Row) -> Option<Vec<u32>> {
+    let view = app.cache.view().ok()?;
+    bound_in(&view.report, row)
+}
+
+/// [`bound_gpus`] from `report`: the row of the same user, start and node.
+pub fn bound_in(report: &checker::Report, row: &Row) -> Option<Vec<u32>> {
+    let start = format_time(row.start);
+    report
+        .rows
+        .iter()
+        .find(|s| s.user_id == row.user_id && s.start == start && s.node == row.node)
+        .and_then(|s| s.bound_gpus.clone())
 }
 
 pub fn booking_json(app: &App, row: &Row, now: chrono::NaiveDateTime) -> BookingJson {
     BookingJson {
+        node: row.node.clone(),
+        bound_gpus: bound_gpus(app, row),
         start: format_time(row.start),
         end: format_time(row.end),
         cpus: row.cpus,
@@ -306,6 +347,9 @@ fn json_refused(r: Refused) -> Response {
     let mut body = serde_json::json!({ "error": r.message });
     if let Some((start, end)) = &r.suggested {
         body["suggested"] = serde_json::json!({ "start": start, "end": end });
+        if let Some(node) = &r.suggested_node {
+            body["suggested"]["node"] = node.as_str().into();
+        }
     }
     if r.status == StatusCode::CONFLICT {
         body["may_wait"] = r.may_wait.into();
@@ -495,6 +539,9 @@ pub struct BookRequest {
     pub wait: bool,
     #[serde(default)]
     pub latest_start: Option<String>,
+    /// On a cluster: a node's name or `any` (left out: any). Refused on a single host.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// Books `req` for `user` exactly as `booking --yes` would.
@@ -521,6 +568,7 @@ pub fn book(app: &App, user: &str, req: &BookRequest) -> Result<Booked, Refused>
             forward_port: None,
             image: None,
             extra_command: None,
+            node: req.node.as_deref(),
         },
     )
     .map_err(refused)?;
@@ -817,6 +865,9 @@ pub struct BookQuery {
     pub gpus: Option<String>,
     pub start: Option<String>,
     pub end: Option<String>,
+    /// On a cluster: the node chosen (empty or `any`: any).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 pub async fn book_page(
@@ -849,6 +900,9 @@ pub struct BookForm {
     pub wait: Option<String>,
     #[serde(default)]
     pub latest_start: Option<String>,
+    /// Only on a cluster's form.
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 fn number<T: std::str::FromStr>(text: &str, field: &str) -> Result<T, Refused> {
@@ -876,6 +930,7 @@ pub async fn book_post(
         gpus: Some(f.gpus.clone()),
         start: Some(f.start.clone()),
         end: Some(f.end.clone()),
+        node: f.node.clone(),
     };
     let req = (|| {
         Ok::<_, Refused>(BookRequest {
@@ -890,6 +945,7 @@ pub async fn book_post(
             end: f.end.clone(),
             wait: f.wait.is_some(),
             latest_start: f.latest_start.clone().filter(|s| !s.trim().is_empty()),
+            node: f.node.clone().filter(|s| !s.trim().is_empty()),
         })
     })();
     let req = match req {

@@ -80,9 +80,7 @@ pub fn run(
     let began = Instant::now();
     let mut record = record;
     loop {
-        let listed = slurm
-            .reservations()
-            .and_then(|r| slurm.jobs(&cluster.reservation_prefix).map(|j| (r, j)));
+        let listed = slurm.list(&cluster.reservation_prefix);
         let (reservations, jobs) = match listed {
             Ok(l) => l,
             Err(e) => {

@@ -97,8 +97,12 @@ pub fn signup(app: &App, error: Option<&str>, user: &str) -> Markup {
 /// The booking form; `refused` is the answer to the last try, with its suggestion.
 pub fn book_form(app: &App, me: &Session, filled: &BookQuery, refused: Option<&Refused>) -> Markup {
     let value = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_string());
-    let hidden = |start: &str, end: &str, wait: bool| {
+    // On a cluster only: which node (any, or one by name).
+    let nodes = crate::web::cluster_nodes(app);
+    let chosen = value(&filled.node, "any");
+    let hidden = |start: &str, end: &str, wait: bool, node: &str| {
         html! {
+            @if nodes.is_some() { input type="hidden" name="node" value=(node); }
             input type="hidden" name="csrf" value=(me.csrf);
             input type="hidden" name="cpus" value=(value(&filled.cpus, "1"));
             input type="hidden" name="memory" value=(value(&filled.memory, "4"));
@@ -113,14 +117,19 @@ pub fn book_form(app: &App, me: &Session, filled: &BookQuery, refused: Option<&R
             div.error role="alert" id="refusal" {
                 p { (r.message) }
                 @if let Some((start, end)) = &r.suggested {
+                    @let node = r.suggested_node.clone().unwrap_or_else(|| chosen.clone());
                     form method="post" action="/book" {
-                        (hidden(start, end, false))
-                        button type="submit" id="take-suggestion" { "Book " (start) " to " (end) " instead" }
+                        (hidden(start, end, false, &node))
+                        button type="submit" id="take-suggestion" {
+                            "Book " (start) " to " (end)
+                            @if let Some(n) = &r.suggested_node { " on " (n) }
+                            " instead"
+                        }
                     }
                 }
                 @if r.may_wait {
                     form method="post" action="/book" {
-                        (hidden(&value(&filled.start, ""), &value(&filled.end, ""), true))
+                        (hidden(&value(&filled.start, ""), &value(&filled.end, ""), true, "any"))
                         button type="submit" id="join-waitlist" { "Join the waitlist for this start" }
                     }
                 }
@@ -147,6 +156,17 @@ pub fn book_form(app: &App, me: &Session, filled: &BookQuery, refused: Option<&R
             p {
                 label for="end" { "End" } br;
                 input id="end" name="end" required value=(value(&filled.end, "1-day"));
+            }
+            @if let Some(nodes) = &nodes {
+                p {
+                    label for="node" { "Node" } br;
+                    select id="node" name="node" {
+                        option value="any" selected[chosen.eq_ignore_ascii_case("any")] { "any (the first where it fits)" }
+                        @for n in nodes {
+                            option value=(n) selected[chosen == *n] { (n) }
+                        }
+                    }
+                }
             }
             p.note { "Times as " code { "booking" } " takes them: " code { "now" } ", " code { "2026-12-01 14:00" } ", " code { "1-day" } "." }
             p { button type="submit" { "Book" } }
@@ -183,6 +203,7 @@ pub fn my(
         Some("signed-up") => Some("Signed up: your ssh port is in the table once you book."),
         _ => None,
     };
+    let cluster = crate::web::cluster_nodes(app).is_some();
     let body = html! {
         @if let Some(s) = said { p.ok role="status" id="done" { (s) } }
         @if let Some(e) = error { p.error role="alert" id="error" { (e) } }
@@ -190,14 +211,19 @@ pub fn my(
             p { "You have no booking. " a href="/book" { "Book" } }
         } @else {
             table.data id="my-bookings" {
-                thead { tr { th { "Start" } th { "End" } th { "GPUs" } th.num { "CPUs" } th.num { "Memory" } th { "State" } th { "Connect" } th { "Change" } } }
+                thead { tr { th { "Start" } th { "End" } @if cluster { th { "Node" } } th { "GPUs" } th.num { "CPUs" } th.num { "Memory" } th { "State" } th { "Connect" } th { "Change" } } }
                 tbody {
                     @for r in rows {
                         @let start = format_time(r.start);
                         tr data-start=(start) {
                             td { (short(r.start)) }
                             td { (short(r.end)) }
-                            td { @if r.gpus.is_empty() { "none" } @else { (gpu_list(r.gpus.ids())) } }
+                            @if cluster {
+                                td data-node=(r.node.as_deref().unwrap_or("")) { (r.node.as_deref().unwrap_or("–")) }
+                                td { (super::cluster_gpus(r, crate::web::bound_gpus(app, r).as_deref())) }
+                            } @else {
+                                td { @if r.gpus.is_empty() { "none" } @else { (gpu_list(r.gpus.ids())) } }
+                            }
                             td.num { (r.cpus) }
                             td.num { (r.memory) " GB" }
                             td { (state_of(r, now)) }

@@ -162,6 +162,17 @@ pub fn hours(h: f64) -> String {
     }
 }
 
+/// A booking's GPUs on a cluster: the ids Slurm bound once it runs, else how many (its own
+/// ids are only places in its node's plan).
+pub fn cluster_gpus(row: &hostinfo::schedule::Row, bound: Option<&[u32]>) -> String {
+    match (bound, row.gpus.len()) {
+        (Some(ids), _) => format!("{} (bound by Slurm)", gpu_list(ids)),
+        (None, 0) => "none".into(),
+        (None, 1) => "1 GPU".into(),
+        (None, n) => format!("{n} GPUs"),
+    }
+}
+
 pub fn gpu_list(gpus: &[u32]) -> String {
     gpus.iter()
         .map(u32::to_string)

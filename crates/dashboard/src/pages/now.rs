@@ -120,8 +120,37 @@ pub fn page(view: &View) -> Markup {
             .find(|f| f.user_id == r.user_id && f.start == r.start)
     };
     let newest_sample = view.latest.iter().map(|p| p.time).max();
+    // On a cluster the host's GPU table gives way to one line per node: its GPU ids are
+    // Slurm's to bind, and the samples are the controller's.
+    let nodes = &view.report.nodes;
+    let cluster = !nodes.is_empty();
+    let held_now = |usage: &[checker::report::UsePoint]| {
+        let at = hostinfo::schedule::format_time(now);
+        usage
+            .iter()
+            .take_while(|u| u.at <= at)
+            .last()
+            .map_or((0.0, 0, 0), |u| (u.cpus, u.memory, u.gpus))
+    };
 
     let body = html! {
+        @if cluster {
+            h2 { "Nodes" }
+            table.data id="nodes" {
+                thead { tr { th { "Node" } th.num { "CPUs held" } th.num { "Memory held" } th.num { "GPUs held" } } }
+                tbody {
+                    @for n in nodes {
+                        @let (cpus, memory, gpus) = held_now(&n.usage);
+                        tr data-node=(n.name) {
+                            td { (n.name) }
+                            td.num { (cpus) " of " (n.cpus) }
+                            td.num { (memory) " of " (n.memory) " GB" }
+                            td.num { (gpus) " of " (n.gpus) }
+                        }
+                    }
+                }
+            }
+        } @else {
         h2 { "GPUs" }
         p.note {
             @match newest_sample {
@@ -158,17 +187,23 @@ pub fn page(view: &View) -> Markup {
                 }
             }
         }
+        }
         h2 { "Running bookings" }
         @if running.is_empty() {
             p { "No booking holds this moment." }
         } @else {
             table.data id="running" {
-                thead { tr { th { "User" } th { "GPUs" } th { "Since" } th { "Until" } th.num { "Port" } th { "Container" } th { "Idle" } } }
+                thead { tr { th { "User" } @if cluster { th { "Node" } } th { "GPUs" } th { "Since" } th { "Until" } th.num { "Port" } th { "Container" } th { "Idle" } } }
                 tbody {
                     @for r in &running {
                         tr data-user=(r.user_id) {
                             td { (r.user_id) }
-                            td { (gpu_list(r.gpus.ids())) }
+                            @if cluster {
+                                td data-node=(r.node.as_deref().unwrap_or("")) { (r.node.as_deref().unwrap_or("–")) }
+                                td { (super::cluster_gpus(r, crate::web::bound_in(&view.report, r).as_deref())) }
+                            } @else {
+                                td { (gpu_list(r.gpus.ids())) }
+                            }
                             td { (until(view, r.start)) }
                             td { (until(view, r.end)) }
                             td.num { (r.forward_port) }
