@@ -4,10 +4,10 @@
 //! command, `SLURM_TIME_FORMAT=standard`), shifted by the schedule clock's shift (zero but in
 //! debug builds' tests).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDateTime};

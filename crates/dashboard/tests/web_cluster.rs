@@ -113,7 +113,11 @@ fn a_single_host_offers_no_node_and_refuses_one() {
     let before = roots::tree(lab.path());
     let a = bob.api("POST", "/api/v1/bookings", Some(&body(Some("node0"))));
     a.expect_status(422);
-    assert!(a.body.contains("a node can be chosen only on a cluster"), "{}", a.body);
+    assert!(
+        a.body.contains("a node can be chosen only on a cluster"),
+        "{}",
+        a.body
+    );
     assert!(roots::tree(lab.path()) == before, "a refusal changed files");
     // Without a node it books as always.
     bob.api("POST", "/api/v1/bookings", Some(&body(None)))

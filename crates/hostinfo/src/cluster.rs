@@ -223,7 +223,10 @@ pub fn parse_jobs(path: &Path, text: &str) -> Result<Vec<SlurmJob>> {
             .map_err(|_| bad(0, format!("`{}` is not a job id", f[0].escape_debug())))?;
         let start = parse_time(&f[2]).map_err(|why| bad(2, why))?;
         if !is_node_name(&f[3]) {
-            return Err(bad(3, format!("`{}` is not a node name", f[3].escape_debug())));
+            return Err(bad(
+                3,
+                format!("`{}` is not a node name", f[3].escape_debug()),
+            ));
         }
         let bound_gpus = if f[4].is_empty() {
             GpuSet::default()
@@ -290,7 +293,14 @@ mod tests {
             (GOOD.replace("gpu_{node}", "gpu;{node}"), 5, "license"),
             (GOOD.replace("aivc_", "aivc-x"), 6, "reservation_prefix"),
             (GOOD.replace("\"{id}\"", "\"../{id}\""), 7, "unix_user"),
-            (GOOD.replace("cpus: 8, memory: 32, gpus: 4}\n  node1", "cpus: 0, memory: 32, gpus: 4}\n  node1"), 3, "at least 1 cpu"),
+            (
+                GOOD.replace(
+                    "cpus: 8, memory: 32, gpus: 4}\n  node1",
+                    "cpus: 0, memory: 32, gpus: 4}\n  node1",
+                ),
+                3,
+                "at least 1 cpu",
+            ),
         ] {
             let e = parse(&text).unwrap_err().to_string();
             assert!(e.contains(&format!("cluster.yaml:{line}:")), "{text}: {e}");
@@ -323,6 +333,9 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("slurm-jobs.csv:2:") && e.contains("job_id"), "{e}");
+        assert!(
+            e.contains("slurm-jobs.csv:2:") && e.contains("job_id"),
+            "{e}"
+        );
     }
 }

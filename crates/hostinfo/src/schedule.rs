@@ -609,7 +609,9 @@ pub fn needs_node_column(rows: &[Row]) -> bool {
 pub fn has_node_column(bytes: &[u8]) -> bool {
     let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let first = first.strip_suffix(b"\r").unwrap_or(first);
-    first.split(|&b| b == b',').any(|name| name == NODE_COLUMN.as_bytes())
+    first
+        .split(|&b| b == b',')
+        .any(|name| name == NODE_COLUMN.as_bytes())
 }
 
 /// The bytes of a schedule file holding `rows`, header first: the single-host header, or

@@ -225,7 +225,14 @@ fn a_session_starts_on_time_with_the_gpus_slurm_bound_and_shortening_ends_it_wit
 
     // `late` shortens the running booking to end at b (booking --end-at), seconds away.
     let out = booking(
-        &["--yes", "--password-stdin", "--user-id", late, "--end-at", &fmt(b)],
+        &[
+            "--yes",
+            "--password-stdin",
+            "--user-id",
+            late,
+            "--end-at",
+            &fmt(b),
+        ],
         &format!("{late}-pw\n"),
     );
     ok("booking --end-at", &out);
