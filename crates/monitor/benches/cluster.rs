@@ -118,8 +118,8 @@ fn main() {
             let mut changed = rows.clone();
             match change {
                 0 => {
-                    for k in 0..n {
-                        let mut r = rows[k].clone();
+                    for (k, r) in rows.iter().take(n).enumerate() {
+                        let mut r = r.clone();
                         r.user_id = format!("new{k:03}");
                         changed.push(r);
                     }
