@@ -4,8 +4,9 @@
 --   1. a GPU job must name exactly one node (-w NODE) and hold at least as many of that
 --      node's licenses (GPU tokens) as GPUs it asks for;
 --   2. a job whose name or reservation starts with our prefix is accepted from root only;
---   3. a user other than root may not give a job our prefix, change its GPU request, or
---      change anything of a job that carries our prefix (the monitor's jobs for bookings).
+--   3. a user other than root may not give a job our prefix, change a GPU job at all, or
+--      change anything of a job that carries our prefix (the monitor's jobs for bookings);
+--   4. no job name holds a control character (it could pose as a line of squeue's output).
 --
 -- Installed as job_submit.lua next to slurm.conf (JobSubmitPlugins=lua) by
 -- `scripts/setup.sh --slurm`, which fills in the two values below from cfg/cluster.yaml
@@ -87,6 +88,10 @@ local function gpu_problem(j)
   local node = j.req_nodes
   if node == nil or node == "" or string.find(node, "[,%[%]%s]") then return how end
   if set(j.min_nodes) and j.min_nodes > 1 then return how end
+  if set(j.max_nodes) and j.max_nodes > 1 then return how end
+  -- Unset, a node count could still grow past the one node named (--nodes=1-2 with more
+  -- tasks): one node it is.
+  j.max_nodes = 1
   local licenses = j.licenses or ""
   if string.find(licenses, "|", 1, true) then return how end
   local license = NODE_LICENSES[node]
@@ -102,7 +107,16 @@ local function gpu_problem(j)
   return nil
 end
 
+-- A name with a control character (a line break) could pose as a line of squeue's output.
+local function bad_name(name)
+  return name ~= nil and string.find(name, "%c") ~= nil
+end
+
 function slurm_job_submit(job_desc, part_list, submit_uid)
+  if bad_name(job_desc.name) then
+    slurm.log_user("job names may not hold control characters (line breaks, tabs)")
+    return slurm.ERROR
+  end
   if submit_uid ~= 0 and (prefixed(job_desc.name) or prefixed(job_desc.reservation)) then
     slurm.log_user("job names and reservations starting with %s belong to the booking system; only root may use them", PREFIX)
     return slurm.ERROR
@@ -116,6 +130,10 @@ function slurm_job_submit(job_desc, part_list, submit_uid)
 end
 
 function slurm_job_modify(job_desc, job_rec, part_list, modify_uid)
+  if bad_name(job_desc.name) then
+    slurm.log_user("job names may not hold control characters (line breaks, tabs)")
+    return slurm.ERROR
+  end
   if modify_uid == 0 then return slurm.SUCCESS end
   if prefixed(job_desc.name) or prefixed(job_desc.reservation) then
     slurm.log_user("job names and reservations starting with %s belong to the booking system; only root may use them", PREFIX)
@@ -131,8 +149,9 @@ function slurm_job_modify(job_desc, job_rec, part_list, modify_uid)
   end
   local had_gpu = job_rec ~= nil and (asks_gpu(job_rec) or
     (job_rec.gres ~= nil and string.find(job_rec.gres, "gpu", 1, true) ~= nil))
-  if had_gpu and (job_desc.req_nodes ~= nil or job_desc.licenses ~= nil or set(job_desc.min_nodes)) then
-    slurm.log_user("only root may change the nodes or licenses of a GPU job; submit a new job instead")
+  if had_gpu then
+    -- Tasks, node counts, cpus: each could carry the job onto more GPUs than its licenses.
+    slurm.log_user("only root may change a GPU job; submit a new job instead")
     return slurm.ERROR
   end
   return slurm.SUCCESS

@@ -59,6 +59,35 @@ pub fn mismatches(cluster: &ClusterConfig, path: &str, slurm_conf: &str) -> Vec<
     out
 }
 
+/// What a node needs so that a job outside the bookings cannot open a booked GPU's device
+/// (the guard only keeps such jobs from *asking* for GPUs): Slurm's cgroup task and process
+/// tracking with devices constrained. One line per setting missing; the lab decides (the
+/// check warns, it does not refuse).
+pub fn device_isolation_missing(slurm_conf: &str, cgroup_conf: Option<&str>) -> Vec<String> {
+    let value = |text: &str, key: &str| -> Option<String> {
+        text.lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| k.trim().eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim().to_string())
+            .last()
+    };
+    let mut out = Vec::new();
+    if !value(slurm_conf, "TaskPlugin").is_some_and(|v| v.contains("task/cgroup")) {
+        out.push("TaskPlugin=task/cgroup (in slurm.conf)".to_string());
+    }
+    if value(slurm_conf, "ProctrackType").as_deref() != Some("proctrack/cgroup") {
+        out.push("ProctrackType=proctrack/cgroup (in slurm.conf)".to_string());
+    }
+    if !cgroup_conf
+        .and_then(|t| value(t, "ConstrainDevices"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+    {
+        out.push("ConstrainDevices=yes (in cgroup.conf)".to_string());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +110,14 @@ mod tests {
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].contains("gpu_node0:3") && found[0].contains("4 GPUs on node node0"));
         assert!(found[1].contains("no `gpu_node1`") && found[1].contains("gpu_node1:2"));
+    }
+
+    #[test]
+    fn device_isolation_names_each_setting_missing() {
+        let all = "TaskPlugin=task/affinity,task/cgroup\nProctrackType=proctrack/cgroup\n";
+        assert!(device_isolation_missing(all, Some("ConstrainDevices=yes\n")).is_empty());
+        let missing = device_isolation_missing("TaskPlugin=task/none\n", None);
+        assert_eq!(missing.len(), 3, "{missing:?}");
+        assert!(missing[2].starts_with("ConstrainDevices=yes"));
     }
 }

@@ -179,8 +179,10 @@ impl ResvSpec {
 /// One change to make in Slurm.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// Cancelled by id and name both (`scancel --name`): Slurm itself checks it is ours.
     CancelJob {
         id: u64,
+        name: String,
     },
     DeleteReservation {
         name: String,
@@ -231,7 +233,7 @@ impl Action {
     /// One line for the log and the dry run.
     pub fn describe(&self) -> String {
         match self {
-            Action::CancelJob { id } => format!("cancel job {id}"),
+            Action::CancelJob { id, .. } => format!("cancel job {id}"),
             Action::DeleteReservation { name } => format!("delete reservation {name}"),
             Action::UpdateReservation {
                 name,
@@ -481,7 +483,10 @@ pub fn plan(
                         .is_some_and(|&i| resv_names[i] == job.reservation))
         });
         let Some(row) = wanted else {
-            actions.push(Action::CancelJob { id: job.id });
+            actions.push(Action::CancelJob {
+                id: job.id,
+                name: job.name.clone(),
+            });
             if let Some(p) = previous {
                 // Kept until the job is gone: its epilog still needs it.
                 new_record.push((*p).clone());
@@ -594,7 +599,9 @@ pub fn apply(
     for action in plan.actions {
         let line = action.describe();
         let result = match &action {
-            Action::CancelJob { id } => slurm.run("scancel", &[id.to_string()]).map(drop),
+            Action::CancelJob { id, name } => slurm
+                .run("scancel", &[format!("--name={name}"), id.to_string()])
+                .map(drop),
             Action::DeleteReservation { name } => slurm
                 .run(
                     "scontrol",

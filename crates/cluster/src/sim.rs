@@ -66,7 +66,9 @@ impl Sim {
         for a in &plan.actions {
             self.calls += 1;
             match a {
-                Action::CancelJob { id } => self.jobs.retain(|j| j.id != *id),
+                Action::CancelJob { id, name } => {
+                    self.jobs.retain(|j| j.id != *id || j.name != *name)
+                }
                 Action::DeleteReservation { name } => {
                     if self
                         .jobs

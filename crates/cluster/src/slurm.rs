@@ -176,20 +176,27 @@ impl Slurm {
 
     /// Every job in the queue whose name starts with `prefix`.
     pub fn jobs(&self, prefix: &str) -> Result<Vec<Job>, Error> {
-        // Name last: whatever a name holds cannot shift the fields before it.
-        let format = ["%i", "%T", "%u", "%v", "%r", "%S", "%l", "%N", "%j"].join(&SEP.to_string());
+        // Anyone names their jobs as they like, line breaks included, and squeue prints names
+        // as they are: a name could carry a whole line of its own. So every line of ours
+        // opens and closes with a token drawn for this call, which no job's owner can know,
+        // and a line without both is no job's; the name comes last, just before the closing
+        // token, so whatever it holds cannot shift the fields before it.
+        let token = token()?;
+        let fields = ["%i", "%T", "%u", "%v", "%r", "%S", "%l", "%N", "%j"].join(&SEP.to_string());
         let text = self.run(
             "squeue",
             &[
                 "--noheader".into(),
                 "--states=PENDING,RUNNING,CONFIGURING,COMPLETING,SUSPENDED".into(),
-                format!("--format={format}"),
+                format!("--format={token}{SEP}{fields}{SEP}{token}"),
             ],
         )?;
+        let (open, close) = (format!("{token}{SEP}"), format!("{SEP}{token}"));
         Ok(text
             .lines()
+            .filter_map(|l| l.strip_prefix(&open)?.strip_suffix(&close))
             .filter_map(|l| Job::parse(l, self))
-            .filter(|j| j.name.starts_with(prefix))
+            .filter(|j| j.name.starts_with(prefix) && !j.name.chars().any(char::is_control))
             .collect())
     }
 
@@ -382,6 +389,16 @@ pub fn format_limit(d: Duration) -> String {
         s % 3600 / 60,
         s % 60
     )
+}
+
+/// 128 bits from the kernel's random source, as hex: the token of one `squeue` call.
+fn token() -> Result<String, Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Slurm {
+        command: "squeue".into(),
+        said: format!("no random token for its lines: {e}"),
+    })?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

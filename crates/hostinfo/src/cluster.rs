@@ -136,6 +136,19 @@ impl ClusterConfig {
                 ),
             ));
         }
+        // `-` becomes `_` in license names: two nodes must not end up with one license.
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for (name, _) in &file.nodes.0 {
+            let license = file.license.replace("{node}", &name.replace('-', "_"));
+            if let Some((_, other)) = seen.iter().find(|(l, _)| *l == license) {
+                return Err(bad(
+                    "nodes",
+                    name,
+                    format!("would share the license `{license}` with node {other}; rename one"),
+                ));
+            }
+            seen.push((license, name));
+        }
         if !is_word(&file.reservation_prefix) || file.reservation_prefix.len() > 32 {
             return Err(bad(
                 "",
@@ -310,6 +323,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("disks"), "{e}");
+    }
+
+    #[test]
+    fn two_nodes_that_would_share_one_license_are_refused() {
+        let e = parse("engine: slurm\nnodes:\n  gpu-b: {cpus: 1, memory: 1, gpus: 1}\n  gpu_b: {cpus: 1, memory: 1, gpus: 1}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cluster.yaml:4:") && e.contains("gpu_gpu_b"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -182,9 +182,14 @@ fn main() {
         let data = bin_dir.path().join(format!("{name}.out"));
         std::fs::write(&data, text).unwrap();
         let script = bin_dir.path().join(name);
+        // squeue's stand-in answers with the line token the monitor drew (the text before
+        // the first field separator of its --format), as squeue does.
         std::fs::write(
             &script,
-            format!("#!/bin/sh\nexec cat '{}'\n", data.display()),
+            format!(
+                "#!/bin/bash\nfor a in \"$@\"; do case \"$a\" in --format=*) f=\"${{a#--format=}}\";; esac; done\nt=\"${{f%%$'\\x1f'*}}\"\nexec sed \"s/NONCE/$t/g\" '{}'\n",
+                data.display()
+            ),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -218,7 +223,7 @@ fn main() {
             .map(|j| {
                 let limit = j.limit.unwrap().num_seconds();
                 format!(
-                    "{}{sep}PENDING{sep}{}{sep}{}{sep}BeginTime{sep}{}{sep}{}:{:02}:{:02}{sep}{sep}{}\n",
+                    "NONCE{sep}{}{sep}PENDING{sep}{}{sep}{}{sep}BeginTime{sep}{}{sep}{}:{:02}:{:02}{sep}{sep}{}{sep}NONCE\n",
                     j.id,
                     j.user,
                     j.reservation,

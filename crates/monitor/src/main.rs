@@ -168,6 +168,12 @@ fn check_cluster(root: &Root) -> Result<(), monitor::Error> {
         }
     };
     let found = cluster::check::mismatches(cluster, &path.display().to_string(), &text);
+    let cgroup = std::fs::read_to_string(path.with_file_name("cgroup.conf")).ok();
+    for missing in cluster::check::device_isolation_missing(&text, cgroup.as_deref()) {
+        eprintln!(
+            "monitor: warning: without {missing}, a job outside the bookings can open a booked GPU's device (docs/cluster.md, Limits)"
+        );
+    }
     if found.is_empty() {
         println!(
             "{}: the licenses of all {} nodes match cfg/cluster.yaml",

@@ -100,7 +100,6 @@ pub fn run(
             out.would_run = plan.actions.iter().map(|a| a.describe()).collect();
             break;
         }
-        let changes = !plan.actions.is_empty();
         let applied = mirror::apply(&slurm, plan, now, |jobs: &[SlurmJob]| {
             let lock = root.lock_exclusive("monitor")?;
             root.write_slurm_jobs(jobs, &lock)?;
@@ -109,6 +108,7 @@ pub fn run(
         for line in applied.done {
             out.lines.push(LogLine::info(now, format!("Slurm: {line}")));
         }
+        let failed = !applied.failed.is_empty();
         for line in applied.failed {
             out.lines.push(LogLine::error(
                 now,
@@ -119,18 +119,14 @@ pub fn run(
         out.submitted
             .extend(applied.record.iter().map(|j| (j.user_id.clone(), j.start)));
         record = applied.record;
-        // A job whose booking is due should run within seconds: look again until it does
-        // (and its GPUs are read), or until the wait is over.
+        // A job whose booking is due should run within seconds: look again, every half
+        // second, until it does (and its GPUs are read) or the wait is over. A change Slurm
+        // refused is not tried again before the next tick.
         let waiting = due.iter().any(|k| !out.running.contains(k));
-        if !waiting && !changes {
+        if !waiting || failed || began.elapsed() >= DUE_WAIT {
             break;
         }
-        if began.elapsed() >= DUE_WAIT {
-            break;
-        }
-        if waiting {
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        std::thread::sleep(Duration::from_millis(500));
     }
     out.calls = slurm.calls();
     Ok(out)

@@ -368,3 +368,95 @@ fn shortening_a_running_booking_ends_its_job_within_30_seconds_of_the_new_end() 
         "ended {after:?} after the new end"
     );
 }
+
+#[test]
+fn a_job_name_posing_as_a_line_of_squeue_never_makes_the_monitor_touch_another_job() {
+    let slurm = SlurmLab::start(LabOptions::default());
+    let lab = cluster_root(&["aivcs1", "aivcs2"]);
+    let (shift, _) = before_boundary(900);
+    let victim = slurm.sbatch_as(
+        "aivcs2",
+        &[
+            "-w",
+            "node1",
+            "-c",
+            "1",
+            "--mem=50",
+            "--time=30",
+            "--output=/dev/null",
+            "--wrap=sleep 600",
+        ],
+    );
+    let victim = slurm::parse_job_id(&String::from_utf8_lossy(&victim.stdout)).unwrap();
+    assert!(wait_until(Duration::from_secs(15), || slurm
+        .job_state(victim)
+        .as_deref()
+        == Some("RUNNING")));
+    // A name whose second line reads like a job of ours with the victim's id, which matches
+    // no booking (so the old reader cancelled it) and a past start (so it shortened it).
+    let forged = format!(
+        "x\n{victim}\u{1f}RUNNING\u{1f}aivcs1\u{1f}(null)\u{1f}None\u{1f}2026-01-01T00:00:00\u{1f}10:00:00\u{1f}\u{1f}aivc_node0.209901011000.aivcs1"
+    );
+    let out = slurm.sbatch_as(
+        "aivcs1",
+        &[
+            "-J",
+            &forged,
+            "-w",
+            "node0",
+            "-c",
+            "1",
+            "--mem=50",
+            "--time=30",
+            "--output=/dev/null",
+            "--wrap=sleep 600",
+        ],
+    );
+    assert!(out.status.success(), "the lab has no guard: {out:?}");
+    let before = slurm.show_job(victim).unwrap();
+    write_bookings(&lab, &[]);
+    ok(&tick(&lab, &slurm, shift, &[]));
+    let log = lab.file("jobs/monitor.log");
+    assert!(!log.contains(&format!("job {victim}")), "{log}");
+    let after = slurm.show_job(victim).unwrap();
+    assert!(after.contains("JobState=RUNNING"), "{after}");
+    let limit = |s: &str| slurm::field(s, "TimeLimit");
+    assert_eq!(limit(&after), limit(&before));
+}
+
+#[test]
+fn a_change_slurm_refuses_is_tried_once_a_tick_not_in_a_loop() {
+    let slurm = SlurmLab::start(LabOptions::default());
+    let lab = cluster_root(&["aivcs1", "aivcs2"]);
+    let (shift, b) = before_boundary(8);
+    let h = chrono::Duration::minutes(30);
+    // A student's job without a time limit holds all of node0's cores: no reservation of
+    // ours can be made there.
+    let hog = slurm.sbatch_as(
+        "aivcs2",
+        &[
+            "-w",
+            "node0",
+            "-c",
+            "8",
+            "--mem=50",
+            "--output=/dev/null",
+            "--wrap=sleep 600",
+        ],
+    );
+    let hog = slurm::parse_job_id(&String::from_utf8_lossy(&hog.stdout)).unwrap();
+    assert!(wait_until(Duration::from_secs(15), || slurm
+        .job_state(hog)
+        .as_deref()
+        == Some("RUNNING")));
+    // Due now, so the tick would wait for it to start.
+    write_bookings(&lab, &[("aivcs1", "node0", b - h, b + h, "[0]")]);
+    ok(&tick(&lab, &slurm, shift, &[]));
+    let log = lab.file("jobs/monitor.log");
+    let errors = log.lines().filter(|l| l.contains("SlurmError")).count();
+    assert!(
+        (1..=3).contains(&errors),
+        "{errors} errors in one tick:\n{log}"
+    );
+    assert!(log.contains("retried next tick"), "{log}");
+}

@@ -236,3 +236,58 @@ fn only_root_uses_our_reservations_and_job_names() {
         "{resv:?}"
     );
 }
+
+#[test]
+fn a_gpu_job_stays_on_its_one_node_and_no_name_can_pose_as_a_line_of_squeue() {
+    ensure_unix_user(STUDENT);
+    let (lab, _root) = guarded_lab();
+    // A node range that would carry one node's license onto another node's GPU.
+    let how = "GPU jobs must name one node (-w NODE) and request its license";
+    refused(
+        &student(
+            &lab,
+            &[
+                "-w",
+                "node0",
+                "--gres=gpu:1",
+                "--licenses=gpu_node0:1",
+                "--nodes=1-2",
+                "-n2",
+                "--ntasks-per-node=1",
+            ],
+        ),
+        how,
+    );
+    // Without a node count, more tasks still stay on the one node named.
+    let job = accepted(&student(
+        &lab,
+        &[
+            "-w",
+            "node0",
+            "--gres=gpu:1",
+            "--licenses=gpu_node0:1",
+            "--ntasks-per-node=1",
+            "--hold",
+        ],
+    ));
+    let shown = lab.show_job(job).unwrap();
+    assert!(
+        shown.contains("NumNodes=1 ") || shown.contains("NumNodes=1-1 "),
+        "{shown}"
+    );
+    // Nor can a change of the task count do it afterwards.
+    let mut update = std::process::Command::new("runuser");
+    update
+        .args(["-u", STUDENT, "--", "scontrol", "update"])
+        .arg(format!("JobId={job}"))
+        .arg("NumTasks=2")
+        .env("SLURM_CONF", lab.conf());
+    let out = update.output().unwrap();
+    assert!(!out.status.success(), "the task count of a GPU job changed");
+    assert!(lab.show_job(job).unwrap().contains("NumTasks=1 "));
+    // A line break in a name could make a line of its own in squeue's output.
+    refused(
+        &student(&lab, &["-c", "1", "--job-name=x\n1\u{1f}RUNNING"]),
+        "control characters",
+    );
+}
