@@ -282,6 +282,12 @@ if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then
     sed -e "s|/usr/local/bin|$prefix/bin|g" -e "s|/usr/local/share/doc|$prefix/share/doc|g" \
         -e "s|/srv/aivc|$root|g" "$repo/systemd/$u" > "/etc/systemd/system/$u"
   done
+  # Cluster mode: the monitor's Slurm commands read the same slurm.conf as setup did.
+  if [ "$slurm" = 1 ] && [ "$slurm_conf" != /etc/slurm/slurm.conf ]; then
+    mkdir -p /etc/systemd/system/aivc-monitor.service.d
+    printf '[Service]\nEnvironment=SLURM_CONF=%s\n' "$slurm_conf" \
+      > /etc/systemd/system/aivc-monitor.service.d/slurm.conf
+  fi
   systemctl daemon-reload
   # shellcheck disable=SC2086
   systemctl enable --now $enable

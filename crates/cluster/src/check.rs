@@ -70,7 +70,7 @@ pub fn device_isolation_missing(slurm_conf: &str, cgroup_conf: Option<&str>) -> 
             .filter_map(|l| l.split_once('='))
             .filter(|(k, _)| k.trim().eq_ignore_ascii_case(key))
             .map(|(_, v)| v.trim().to_string())
-            .last()
+            .next_back()
     };
     let mut out = Vec::new();
     if !value(slurm_conf, "TaskPlugin").is_some_and(|v| v.contains("task/cgroup")) {

@@ -270,6 +270,16 @@ impl Action {
     }
 }
 
+/// A live booking as the comparison tracks it.
+#[derive(Debug)]
+struct Booked<'r> {
+    row: &'r Row,
+    /// Its run's reservation, an index into the names of the runs.
+    resv: Option<usize>,
+    /// A job of it was found in Slurm.
+    seen: bool,
+}
+
 /// The comparison's result.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
@@ -308,7 +318,21 @@ pub fn plan(
     let mut actions = Vec::new();
     // Each live booking's reservation, as an index into `resv_names`.
     let mut resv_names: Vec<String> = Vec::new();
-    let mut resv_of: HashMap<(&str, NaiveDateTime), usize> = HashMap::with_capacity(live.len());
+    // Each live booking, with its run's reservation (an index into `resv_names`) and whether
+    // a job of it was found: one hash lookup per job in the comparison below.
+    let mut booked: HashMap<(&str, NaiveDateTime), Booked> = live
+        .iter()
+        .map(|r| {
+            (
+                (r.user_id.as_str(), r.start),
+                Booked {
+                    row: r,
+                    resv: None,
+                    seen: false,
+                },
+            )
+        })
+        .collect();
     let ours: Vec<&Reservation> = reservations
         .iter()
         .filter(|r| r.name.starts_with(prefix))
@@ -420,7 +444,9 @@ pub fn plan(
             };
             resv_names.push(name);
             for r in members {
-                resv_of.insert((r.user_id.as_str(), r.start), resv_names.len() - 1);
+                if let Some(b) = booked.get_mut(&(r.user_id.as_str(), r.start)) {
+                    b.resv = Some(resv_names.len() - 1);
+                }
             }
         }
         for (r, kept) in actual.iter().zip(&kept) {
@@ -434,10 +460,6 @@ pub fn plan(
 
     // Jobs: one per live booking, in its run's reservation. Ten thousand bookings are
     // compared without a name built or a string copied for any that matches.
-    let by_key: HashMap<(&str, NaiveDateTime), &Row> = live
-        .iter()
-        .map(|r| ((r.user_id.as_str(), r.start), *r))
-        .collect();
     let same_user = |unix: &str, id: &str| {
         if cluster.unix_user == "{id}" {
             unix == id
@@ -448,7 +470,6 @@ pub fn plan(
     let recorded: HashMap<u64, &SlurmJob> = record.iter().map(|j| (j.job_id, j)).collect();
     let mut new_record: Vec<SlurmJob> = Vec::with_capacity(jobs.len());
     let mut running = HashSet::new();
-    let mut seen: HashSet<(&str, NaiveDateTime)> = HashSet::with_capacity(live.len());
     // Running jobs first, so that a duplicate of a running one is the one cancelled.
     let mut ours: Vec<&Job> = jobs.iter().filter(|j| j.name.starts_with(prefix)).collect();
     ours.sort_by_key(|j| (j.state != JobState::Running, j.id));
@@ -473,16 +494,14 @@ pub fn plan(
             ));
             continue;
         }
-        let wanted = by_key.get(&(user, start)).copied().filter(|r| {
-            r.node.as_deref() == Some(node)
-                && !seen.contains(&(user, start))
+        let wanted = booked.get_mut(&(user, start)).filter(|b| {
+            b.row.node.as_deref() == Some(node)
+                && !b.seen
                 && same_user(&job.user, user)
                 && (job.state == JobState::Running
-                    || resv_of
-                        .get(&(r.user_id.as_str(), r.start))
-                        .is_some_and(|&i| resv_names[i] == job.reservation))
+                    || b.resv.is_some_and(|i| resv_names[i] == job.reservation))
         });
-        let Some(row) = wanted else {
+        let Some(b) = wanted else {
             actions.push(Action::CancelJob {
                 id: job.id,
                 name: job.name.clone(),
@@ -493,7 +512,8 @@ pub fn plan(
             }
             continue;
         };
-        seen.insert((user, start));
+        b.seen = true;
+        let row = b.row;
         let key = || (row.user_id.clone(), row.start);
         match job.state {
             JobState::Running => {
@@ -537,13 +557,13 @@ pub fn plan(
             }
         }
     }
-    for r in &live {
-        if seen.contains(&(r.user_id.as_str(), r.start)) {
-            continue;
-        }
-        let Some(&i) = resv_of.get(&(r.user_id.as_str(), r.start)) else {
-            continue;
-        };
+    let mut missing: Vec<(&Row, usize)> = booked
+        .values()
+        .filter(|b| !b.seen)
+        .filter_map(|b| Some((b.row, b.resv?)))
+        .collect();
+    missing.sort_by(|a, b| (a.0.start, &a.0.user_id).cmp(&(b.0.start, &b.0.user_id)));
+    for (r, i) in missing {
         let reservation = &resv_names[i];
         let node = r.node.clone().unwrap_or_default();
         actions.push(Action::Submit(Box::new(JobSpec {
