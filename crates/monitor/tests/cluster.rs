@@ -140,8 +140,21 @@ fn queue(slurm: &SlurmLab) -> Vec<(u32, String, String, String, String)> {
 
 #[test]
 fn bookings_on_two_nodes_become_reservations_and_jobs_and_two_overlapping_users_start_on_time() {
-    let slurm = SlurmLab::start(LabOptions::default());
     let lab = cluster_root(&["aivcs1", "aivcs2", "aivcs3"]);
+    // The guard, as setup.sh --slurm renders it from cfg/cluster.yaml.
+    let guard = lab.path().join("job_submit.lua");
+    let rendered = std::process::Command::new(common::run_container())
+        .arg("--root")
+        .arg(lab.path())
+        .arg("slurm-job-submit")
+        .output()
+        .unwrap();
+    assert!(rendered.status.success(), "{rendered:?}");
+    std::fs::write(&guard, &rendered.stdout).unwrap();
+    let slurm = SlurmLab::start(LabOptions {
+        job_submit_lua: Some(guard),
+        ..LabOptions::default()
+    });
     let (shift, b) = before_boundary(6);
     let h = chrono::Duration::minutes(30);
     write_bookings(
@@ -218,6 +231,84 @@ fn bookings_on_two_nodes_become_reservations_and_jobs_and_two_overlapping_users_
         "{}",
         lab.file("jobs/monitor.log")
     );
+    // Counted at the commands themselves: a quiet tick lists twice and changes nothing; a
+    // new booking costs a few calls more, whatever the schedule holds.
+    let counter = CallCounter::new();
+    ok(&tick(
+        &lab,
+        &slurm,
+        shift,
+        &[("AIVC_SLURM_BIN", counter.dir())],
+    ));
+    assert_eq!(counter.calls(), ["scontrol show reservation", "squeue"]);
+    let mut text = lab.file("jobs/booking.csv");
+    text.push_str(&format!(
+        "{},{},aivcs2,1.0,1,[0],10501,,,node1\n",
+        t(b + h * 4),
+        t(b + h * 5)
+    ));
+    std::fs::write(lab.path().join("jobs/booking.csv"), text).unwrap();
+    let counter = CallCounter::new();
+    ok(&tick(
+        &lab,
+        &slurm,
+        shift,
+        &[("AIVC_SLURM_BIN", counter.dir())],
+    ));
+    let calls = counter.calls();
+    assert_eq!(
+        calls,
+        [
+            "scontrol show reservation",
+            "squeue",
+            "scontrol create reservation",
+            "sbatch",
+            "scontrol release"
+        ],
+        "{}",
+        lab.file("jobs/monitor.log")
+    );
+
+    // A job outside the bookings cannot take the GPU node0's reservation holds for them:
+    // without licenses the guard refuses it, with them it waits on the reserved tokens.
+    let refused = slurm.sbatch_as(
+        "aivcs3",
+        &[
+            "-w",
+            "node0",
+            "--gres=gpu:1",
+            "--mem=50",
+            "--time=5",
+            "--output=/dev/null",
+            "--wrap=sleep 60",
+        ],
+    );
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("license"),
+        "{refused:?}"
+    );
+    let outside = slurm.sbatch(&[
+        "-w",
+        "node0",
+        "--gres=gpu:1",
+        "--licenses=gpu_node0:1",
+        "-c",
+        "1",
+        "--mem=50",
+        "--time=5",
+        "--output=/dev/null",
+        "--wrap=sleep 60",
+    ]);
+    assert!(
+        !wait_until(Duration::from_secs(5), || slurm
+            .job_state(outside)
+            .as_deref()
+            != Some("PENDING")),
+        "{:?}",
+        slurm.show_job(outside)
+    );
+    slurm.run("scancel", &[&outside.to_string()]);
 }
 
 #[test]
@@ -459,4 +550,50 @@ fn a_change_slurm_refuses_is_tried_once_a_tick_not_in_a_loop() {
         "{errors} errors in one tick:\n{log}"
     );
     assert!(log.contains("retried next tick"), "{log}");
+}
+
+/// A folder of `squeue`, `scontrol`, `sbatch` and `scancel` that note each call (the
+/// command and its first two words) and run the real one: `AIVC_SLURM_BIN` for a tick.
+struct CallCounter {
+    dir: tempfile::TempDir,
+}
+
+impl CallCounter {
+    fn new() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for program in ["squeue", "scontrol", "sbatch", "scancel"] {
+            let real = ["/usr/bin", "/usr/sbin", "/bin"]
+                .iter()
+                .map(|d| std::path::Path::new(d).join(program))
+                .find(|p| p.exists())
+                .unwrap_or_else(|| panic!("no {program} installed"));
+            let path = dir.path().join(program);
+            std::fs::write(
+                &path,
+                format!(
+                    "#!/bin/bash\ncase \"$1\" in show|create|update|delete|release) echo \"{program} $1 $2\" ;; *) echo {program} ;; esac | sed 's/ $//;s/ ReservationName=.*//;s/ JobId=.*//;s/ [0-9]*$//' >> '{log}'\nexec '{real}' \"$@\"\n",
+                    log = dir.path().join("calls").display(),
+                    real = real.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        CallCounter { dir }
+    }
+
+    fn dir(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    /// The calls made, in order (the two listings may come in either order: sorted first).
+    fn calls(&self) -> Vec<String> {
+        let text = std::fs::read_to_string(self.dir.path().join("calls")).unwrap_or_default();
+        let mut calls: Vec<String> = text.lines().map(String::from).collect();
+        if calls.len() >= 2 {
+            calls[..2].sort();
+        }
+        calls
+    }
 }
