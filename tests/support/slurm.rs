@@ -375,3 +375,36 @@ fn with_timeout(timeout: Duration, cmd: &mut Command) -> Output {
         stderr: read(err),
     }
 }
+
+impl SlurmLab {
+    /// A job `user` submits (`sbatch_as` with `args` and a 10-minute sleep), once it runs.
+    pub fn running_job_of(&self, user: &str, args: &[&str]) -> u32 {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--output=/dev/null", "--wrap=sleep 600"]);
+        let out = self.sbatch_as(user, &all);
+        assert!(out.status.success(), "{user}'s sbatch {args:?}: {out:?}");
+        let job = parse_job_id(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        assert!(
+            wait_until(Duration::from_secs(15), || self.job_state(job).as_deref()
+                == Some("RUNNING")),
+            "{user}'s job {job} never ran: {:?}",
+            self.show_job(job)
+        );
+        job
+    }
+}
+
+/// A `docker` standing in for one with NVIDIA's runtime, which the test machines lack: each
+/// `--gpus VALUE` becomes the label `aivc.test.gpus=VALUE`, and everything else runs on the
+/// real engine, so a container runs and shows which GPU ids it was given.
+pub fn gpu_shim(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("docker");
+    std::fs::write(
+        &path,
+        "#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --gpus ]; then args+=(--label \"aivc.test.gpus=$2\"); shift 2; continue; fi\n  args+=(\"$1\"); shift\ndone\nexec docker \"${args[@]}\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}

@@ -21,9 +21,12 @@ use crate::Error;
 /// A booking, as the schedule files key it.
 pub type Key = (String, NaiveDateTime);
 
-/// A time limit within this of what it should be is left alone (Slurm starts a job a
-/// second or two after its begin time).
-const LIMIT_SLACK_SECONDS: i64 = 5;
+/// A job's time limit as Slurm keeps it: whole minutes, rounded up (a job that began
+/// mid-minute would otherwise end early). The booking's end itself is kept by the tick at
+/// that boundary, which cancels a job whose booking is over, and by the reservation's end.
+pub fn limit_for(d: Duration) -> Duration {
+    Duration::minutes((d.num_seconds().max(1) + 59) / 60)
+}
 
 /// The name of a booking's job: `{prefix}{node}.{YYYYmmddHHMM}.{user}` (node names hold no
 /// `.`; the user id, which may, comes last).
@@ -130,7 +133,7 @@ impl JobSpec {
             format!("--uid={}", self.unix_user),
             format!("--gid={gid}"),
             format!("--begin={}", slurm.time(begin)),
-            format!("--time={}", format_limit(self.end - begin)),
+            format!("--time={}", format_limit(limit_for(self.end - begin))),
             format!("--reservation={}", self.reservation),
             format!("--nodelist={}", self.node),
             "--nodes=1".into(),
@@ -524,8 +527,8 @@ pub fn plan(
                 }
                 new_record.push(keep_record(bound));
                 if let (Some(began), Some(limit)) = (job.start, job.limit) {
-                    let want = row.end - began;
-                    if (want - limit).num_seconds().abs() > LIMIT_SLACK_SECONDS {
+                    let want = limit_for(row.end - began);
+                    if want != limit {
                         actions.push(Action::SetLimit {
                             id: job.id,
                             limit: want,
@@ -539,8 +542,8 @@ pub fn plan(
                 if let Some(limit) = job.limit {
                     // A pending job's limit runs from its begin time.
                     let begin = job.start.filter(|s| *s >= begin).unwrap_or(begin);
-                    let want = row.end - begin;
-                    if (want - limit).num_seconds().abs() > LIMIT_SLACK_SECONDS {
+                    let want = limit_for(row.end - begin);
+                    if want != limit {
                         actions.push(Action::SetLimit {
                             id: job.id,
                             limit: want,

@@ -130,7 +130,7 @@ impl Sim {
                 }
                 Action::SetLimit { id, limit } => {
                     if let Some(j) = self.jobs.iter_mut().find(|j| j.id == *id) {
-                        j.limit = Some(*limit);
+                        j.limit = Some(crate::mirror::limit_for(*limit));
                     }
                 }
                 Action::Submit(spec) => {
@@ -148,7 +148,7 @@ impl Sim {
                         reservation: spec.reservation.clone(),
                         held: true,
                         start: Some(begin),
-                        limit: Some(spec.end - begin),
+                        limit: Some(crate::mirror::limit_for(spec.end - begin)),
                         nodes: String::new(),
                         name: spec.name.clone(),
                     });

@@ -465,24 +465,10 @@ fn a_job_name_posing_as_a_line_of_squeue_never_makes_the_monitor_touch_another_j
     let slurm = SlurmLab::start(LabOptions::default());
     let lab = cluster_root(&["aivcs1", "aivcs2"]);
     let (shift, _) = before_boundary(900);
-    let victim = slurm.sbatch_as(
+    let victim = slurm.running_job_of(
         "aivcs2",
-        &[
-            "-w",
-            "node1",
-            "-c",
-            "1",
-            "--mem=50",
-            "--time=30",
-            "--output=/dev/null",
-            "--wrap=sleep 600",
-        ],
+        &["-w", "node1", "-c", "1", "--mem=50", "--time=30"],
     );
-    let victim = slurm::parse_job_id(&String::from_utf8_lossy(&victim.stdout)).unwrap();
-    assert!(wait_until(Duration::from_secs(15), || slurm
-        .job_state(victim)
-        .as_deref()
-        == Some("RUNNING")));
     // A name whose second line reads like a job of ours with the victim's id, which matches
     // no booking (so the old reader cancelled it) and a past start (so it shortened it).
     let forged = format!(
@@ -523,23 +509,7 @@ fn a_change_slurm_refuses_is_tried_once_a_tick_not_in_a_loop() {
     let h = chrono::Duration::minutes(30);
     // A student's job without a time limit holds all of node0's cores: no reservation of
     // ours can be made there.
-    let hog = slurm.sbatch_as(
-        "aivcs2",
-        &[
-            "-w",
-            "node0",
-            "-c",
-            "8",
-            "--mem=50",
-            "--output=/dev/null",
-            "--wrap=sleep 600",
-        ],
-    );
-    let hog = slurm::parse_job_id(&String::from_utf8_lossy(&hog.stdout)).unwrap();
-    assert!(wait_until(Duration::from_secs(15), || slurm
-        .job_state(hog)
-        .as_deref()
-        == Some("RUNNING")));
+    let _hog = slurm.running_job_of("aivcs2", &["-w", "node0", "-c", "8", "--mem=50"]);
     // Due now, so the tick would wait for it to start.
     write_bookings(&lab, &[("aivcs1", "node0", b - h, b + h, "[0]")]);
     ok(&tick(&lab, &slurm, shift, &[]));

@@ -42,20 +42,6 @@ fn before_boundary(lead: i64) -> (i64, NaiveDateTime, Instant) {
     (shift, boundary, when)
 }
 
-/// A docker standing in for one with NVIDIA's runtime (this machine has none): each
-/// `--gpus VALUE` becomes the label `aivc.test.gpus=VALUE`; all else runs on the real engine.
-fn gpu_shim(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join("docker");
-    std::fs::write(
-        &path,
-        "#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --gpus ]; then args+=(--label \"aivc.test.gpus=$2\"); shift 2; continue; fi\n  args+=(\"$1\"); shift\ndone\nexec docker \"${args[@]}\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 /// The Prolog and Epilog: this build's run-container on the lab's root, with the clock
 /// shift and the docker shim (slurmd gives them no environment of ours).
 fn wrappers(dir: &Path, root: &Path, shift: i64, docker: &Path) -> String {
@@ -125,7 +111,7 @@ fn a_session_starts_on_time_with_the_gpus_slurm_bound_and_shortening_ends_it_wit
     .unwrap();
     let (shift, b, boundary) = before_boundary(40);
     let shim_dir = tempfile::tempdir().unwrap();
-    let shim = gpu_shim(shim_dir.path());
+    let shim = slurm::gpu_shim(shim_dir.path());
     let wrap_dir = tempfile::tempdir().unwrap();
     let slurm = SlurmLab::start(LabOptions {
         extra_conf: wrappers(wrap_dir.path(), lab.path(), shift, &shim),
@@ -244,8 +230,10 @@ fn a_session_starts_on_time_with_the_gpus_slurm_bound_and_shortening_ends_it_wit
 
     // At b: early's session is up within 5 s, with the GPUs Slurm bound.
     assert!(
-        wait_until(Duration::from_secs(30), || docker::inspect(early)
-            .is_some_and(|c| c["State"]["Running"] == true)),
+        wait_until(
+            (boundary + Duration::from_secs(30)).saturating_duration_since(Instant::now()),
+            || { docker::inspect(early).is_some_and(|c| c["State"]["Running"] == true) }
+        ),
         "{}\n{}",
         lab.file("jobs/monitor.log"),
         slurm.logs()
@@ -293,7 +281,10 @@ fn a_session_starts_on_time_with_the_gpus_slurm_bound_and_shortening_ends_it_wit
 
     // late's session ended at b: backed up, then removed, within 30 s.
     assert!(
-        wait_until(Duration::from_secs(40), || docker::inspect(late).is_none()),
+        wait_until(
+            (boundary + Duration::from_secs(40)).saturating_duration_since(Instant::now()),
+            || docker::inspect(late).is_none()
+        ),
         "{}\n{}",
         lab.file("jobs/monitor.log"),
         slurm.logs()

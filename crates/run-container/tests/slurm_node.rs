@@ -8,7 +8,7 @@ mod common;
 #[path = "../../../tests/support/slurm.rs"]
 mod slurm;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -303,22 +303,6 @@ fn the_prolog_refuses_a_recorded_job_on_another_node_or_as_another_user() {
     assert_not_drained(&lab, "node1");
 }
 
-/// A docker standing in for one with NVIDIA's runtime, which this machine lacks: it notes
-/// each `--gpus VALUE` as the label `aivc.test.gpus=VALUE` instead and runs the real docker
-/// with everything else, so the container runs on the real engine and shows which GPU ids
-/// run-container asked for.
-fn gpu_shim(dir: &Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join("docker");
-    std::fs::write(
-        &path,
-        "#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = --gpus ]; then args+=(--label \"aivc.test.gpus=$2\"); shift 2; continue; fi\n  args+=(\"$1\"); shift\ndone\nexec docker \"${args[@]}\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 #[test]
 #[allow(clippy::print_stderr)] // says how long the start took
 fn a_recorded_job_runs_its_session_with_the_gpu_slurm_bound_and_the_epilog_backs_it_up() {
@@ -344,7 +328,7 @@ fn a_recorded_job_runs_its_session_with_the_gpu_slurm_bound_and_the_epilog_backs
         "echo kept-by-epilog > /root/.bashrc",
     );
     let shim_dir = tempfile::tempdir().unwrap();
-    let shim = gpu_shim(shim_dir.path());
+    let shim = slurm::gpu_shim(shim_dir.path());
     let wrappers = Wrappers::new(root.path(), Some(&shim));
     let lab = SlurmLab::start(LabOptions {
         extra_conf: wrappers.conf(),
