@@ -160,6 +160,26 @@ fn read_unlocked(f: &mut Found) {
 fn config_problems(f: &mut Found) {
     let config = &f.snapshot.config;
     let cap = &config.capability;
+    // What the limits are held against: the host, or on a cluster the whole cluster for a
+    // group's total and the largest node for one booking (a booking lies on one node).
+    let (whole, one, against) = match &config.cluster {
+        None => {
+            let host = [cap.max.cpus, cap.max.memory, f64::from(cap.max.gpus)];
+            (host, host, ("the host's", "the host's"))
+        }
+        Some(cluster) => {
+            let mut sum = [0.0; 3];
+            let mut largest = [0.0f64; 3];
+            for (_, n) in &cluster.nodes {
+                let amounts = [f64::from(n.cpus), f64::from(n.memory), f64::from(n.gpus)];
+                for k in 0..3 {
+                    sum[k] += amounts[k];
+                    largest[k] = largest[k].max(amounts[k]);
+                }
+            }
+            (sum, largest, ("the cluster's", "the largest node's"))
+        }
+    };
     let cap_path = config.capability_path.clone();
     let users_path = config.users_path.clone();
     for id in &cap.allow_user_ids {
@@ -200,17 +220,18 @@ fn config_problems(f: &mut Found) {
         }
         let total = group.total;
         for (field, value, host) in [
-            ("cpus", total.cpus, cap.max.cpus),
-            ("memory", total.memory, cap.max.memory),
-            ("gpus", total.gpus.map(f64::from), f64::from(cap.max.gpus)),
+            ("cpus", total.cpus, whole[0]),
+            ("memory", total.memory, whole[1]),
+            ("gpus", total.gpus.map(f64::from), whole[2]),
         ] {
             if let Some(value) = value.filter(|v| *v > host + 1e-9) {
+                let of = against.0;
                 f.add(
                     Severity::Warning,
                     "config",
                     &cap_path,
                     None,
-                    format!("group {name}'s total {field} is {value}, more than the host's {host}; the host's capacity binds first"),
+                    format!("group {name}'s total {field} is {value}, more than {of} {host}; {of} capacity binds first"),
                 );
             }
         }
@@ -222,17 +243,18 @@ fn config_problems(f: &mut Found) {
     {
         let max = user_max(cap, id);
         for (field, value, host) in [
-            ("cpus", max.cpus, cap.max.cpus),
-            ("memory", max.memory, cap.max.memory),
-            ("gpus", f64::from(max.gpus), f64::from(cap.max.gpus)),
+            ("cpus", max.cpus, one[0]),
+            ("memory", max.memory, one[1]),
+            ("gpus", f64::from(max.gpus), one[2]),
         ] {
             if value > host + 1e-9 {
+                let of = against.1;
                 f.add(
                     Severity::Warning,
                     "config",
                     &cap_path,
                     None,
-                    format!("`{id}` may book {field} {value}, more than the host's {host}"),
+                    format!("`{id}` may book {field} {value}, more than {of} {host}"),
                 );
             }
         }

@@ -483,3 +483,47 @@ fn limits_list_each_node_on_a_cluster_only() {
     );
     assert!(!run(&lab(false)).contains("node"));
 }
+
+#[test]
+fn limits_are_held_against_the_cluster_and_its_largest_node_not_the_hosts_max() {
+    // The host's `max` says 32 cpus and 8 GPUs; the cluster has 24 cpus and 6 GPUs, the
+    // largest node 16 cpus and 4 GPUs.
+    let capability = CAPABILITY
+        .replace("total: {gpus: 3}", "total: {gpus: 7, cpus: 20}")
+        .replace(
+            "max_default_capability:\n  cpus: 8",
+            "max_default_capability:\n  cpus: 18",
+        );
+    let warnings = |cluster: bool| -> Vec<String> {
+        let lab = lab(cluster);
+        std::fs::write(
+            lab.dir.path().join("cfg/capability_config.yaml"),
+            &capability,
+        )
+        .unwrap();
+        checker_json(lab.dir.path())
+            .problems
+            .into_iter()
+            .filter(|p| p.code == "config")
+            .map(|p| p.message)
+            .filter(|m| m.contains("more than"))
+            .collect()
+    };
+    let on_cluster = warnings(true);
+    assert!(
+        on_cluster.contains(&"group phd's total gpus is 7, more than the cluster's 6; the cluster's capacity binds first".to_string()),
+        "{on_cluster:?}"
+    );
+    assert!(
+        on_cluster
+            .iter()
+            .any(|m| m.contains("may book cpus 18, more than the largest node's 16")),
+        "{on_cluster:?}"
+    );
+    assert!(
+        !on_cluster.iter().any(|m| m.contains("host")),
+        "{on_cluster:?}"
+    );
+    // A single host holds them against its own `max`: 7 GPUs and 18 cpus fit its 8 and 32.
+    assert!(warnings(false).is_empty(), "{:?}", warnings(false));
+}
