@@ -349,3 +349,33 @@ fn a_capacity_refusal_offers_the_waitlist_and_joins_with_a_window() {
     );
     assert!(!common::file(root.path(), "jobs/booking.csv").contains(",alice,"));
 }
+
+/// On a cluster the flow asks one question more, the node, after the times: `any` by
+/// default, a node that is not in cfg/cluster.yaml is refused where it is typed.
+#[test]
+fn on_a_cluster_the_node_is_asked_and_an_unknown_one_is_refused_where_it_is_typed() {
+    let root = common::root_from("lab");
+    std::fs::write(
+        root.path().join("cfg/cluster.yaml"),
+        "engine: slurm\nnodes:\n  node0: {cpus: 8, memory: 32, gpus: 1}\n  node1: {cpus: 8, memory: 32, gpus: 2}\n",
+    )
+    .unwrap();
+    let mut p = spawn(root.path(), &["--user-id", "alice"]);
+    answer(&mut p, "Please input your password:", "alice-secret-pw");
+    answer(&mut p, "cpus memory gpus", "2 8 1");
+    answer(&mut p, "Start time", "2026 11 23 09 00");
+    answer(&mut p, "End time", "2026 11 23 10 00");
+    answer(&mut p, "Node to run on (any, node0, node1):", "node9");
+    p.exp_string("`node9` is not in cfg/cluster.yaml").unwrap();
+    answer(&mut p, "Node to run on (any, node0, node1):", "node1");
+    p.exp_string("Booking successful!").unwrap();
+    assert_eq!(exit_code(&mut p), 0);
+    let rows = common::file(root.path(), "jobs/booking.csv");
+    assert!(
+        rows.starts_with(hostinfo::schedule::HEADER_LINE_WITH_NODE)
+            && rows.contains(
+                "2026-11-23 09:00:00,2026-11-23 10:00:00,alice,2.0,8,[0],10001,,,node1\n"
+            ),
+        "{rows}"
+    );
+}
