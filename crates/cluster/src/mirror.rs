@@ -210,8 +210,6 @@ pub enum Action {
     /// A held job of ours: recorded (again), then released.
     Release {
         id: u64,
-        key: Key,
-        node: String,
     },
     /// A running job whose bound GPUs the record lacks.
     ReadGpus {
@@ -551,11 +549,7 @@ pub fn plan(
                     }
                 }
                 if job.held {
-                    actions.push(Action::Release {
-                        id: job.id,
-                        key: key(),
-                        node: node.to_string(),
-                    });
+                    actions.push(Action::Release { id: job.id });
                 }
             }
         }

@@ -184,36 +184,24 @@ fn now_of(config: &Config) -> Result<NaiveDateTime, String> {
 /// The checks both sides make before acting: the job is recorded, cluster mode is on, the
 /// record names this node and the job runs as the booking's Unix user.
 fn ours(root: &Root, env: &JobEnv, side: &str) -> Result<(SlurmJob, Config), Outcome> {
+    // Without the record or the configuration no job can be told ours; say so once per job.
+    let cannot_check = |e: hostinfo::Error| {
+        let line = LogLine::error(
+            chrono::Local::now().naive_local(),
+            Sign::ContainerError,
+            format!(
+                "the {side} on node {} could not check Slurm job {}: {e}",
+                env.node, env.job_id
+            ),
+        );
+        Outcome::Failed(log(root, line))
+    };
     let record = match recorded(root, env) {
         Ok(Some(r)) => r,
         Ok(None) => return Err(Outcome::Ignored),
-        Err(e) => {
-            // Without the record no job can be told ours; say so once per job.
-            let line = LogLine::error(
-                chrono::Local::now().naive_local(),
-                Sign::ContainerError,
-                format!(
-                    "the {side} on node {} could not check Slurm job {}: {e}",
-                    env.node, env.job_id
-                ),
-            );
-            return Err(Outcome::Failed(log(root, line)));
-        }
+        Err(e) => return Err(cannot_check(e)),
     };
-    let config = match root.load_config() {
-        Ok(c) => c,
-        Err(e) => {
-            let line = LogLine::error(
-                chrono::Local::now().naive_local(),
-                Sign::ContainerError,
-                format!(
-                    "the {side} on node {} could not check Slurm job {}: {e}",
-                    env.node, env.job_id
-                ),
-            );
-            return Err(Outcome::Failed(log(root, line)));
-        }
-    };
+    let config = root.load_config().map_err(cannot_check)?;
     let Some(cluster) = &config.cluster else {
         return Err(Outcome::Ignored);
     };
