@@ -408,3 +408,25 @@ pub fn gpu_shim(dir: &Path) -> PathBuf {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
+
+/// How a test stands `lead` seconds before a slot boundary while Slurm keeps real time:
+/// given the zone's wall time `now`, the clock shift (`AIVC_CLOCK_SHIFT_SECONDS`) that puts
+/// the schedule's clock there, the boundary as a schedule time, and when it comes on this
+/// machine's clock.
+pub fn before_boundary(
+    now: chrono::NaiveDateTime,
+    lead: i64,
+) -> (i64, chrono::NaiveDateTime, Instant) {
+    use chrono::Timelike;
+    let floor = now
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .and_then(|t| t.with_minute(now.minute() - now.minute() % 30))
+        .unwrap();
+    let boundary = floor + chrono::Duration::minutes(30);
+    let ahead = boundary - now;
+    let shift = ahead.num_seconds() - lead;
+    let when = Instant::now()
+        + Duration::from_millis((ahead.num_milliseconds() - shift * 1000).max(0) as u64);
+    (shift, boundary, when)
+}

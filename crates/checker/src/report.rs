@@ -82,15 +82,20 @@ fn nodes(snapshot: &Snapshot) -> Vec<NodeState> {
                 memory: cap.memory,
                 gpus: cap.gpus,
                 license: cluster.license_of(name),
-                usage: (0..t.points.len())
-                    .map(|i| UsePoint {
-                        at: format_time(t.points[i]),
-                        cpus: t.cpus[i],
-                        memory: t.memory[i],
-                        gpus: t.gpus[i],
-                    })
-                    .collect(),
+                usage: use_points(&t),
             }
+        })
+        .collect()
+}
+
+/// Each step of `t`, as the report shows use over time.
+fn use_points(t: &Timeline) -> Vec<UsePoint> {
+    (0..t.points.len())
+        .map(|i| UsePoint {
+            at: format_time(t.points[i]),
+            cpus: t.cpus[i],
+            memory: t.memory[i],
+            gpus: t.gpus[i],
         })
         .collect()
 }
@@ -505,14 +510,7 @@ fn groups(snapshot: &Snapshot) -> Vec<GroupState> {
                 },
                 total: g.total,
                 policies: g.policies,
-                usage: (0..t.points.len())
-                    .map(|i| UsePoint {
-                        at: format_time(t.points[i]),
-                        cpus: t.cpus[i],
-                        memory: t.memory[i],
-                        gpus: t.gpus[i],
-                    })
-                    .collect(),
+                usage: use_points(&t),
             }
         })
         .collect()

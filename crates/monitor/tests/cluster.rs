@@ -16,37 +16,15 @@ mod slurm;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::NaiveDateTime;
 use slurm::{ensure_unix_user, wait_until, LabOptions, SlurmLab};
 
 const ZONE: chrono_tz::Tz = chrono_tz::Asia::Taipei;
 
-/// The schedule's clock, `lead` seconds before the next slot boundary: (shift in seconds,
-/// the boundary as a schedule time). [`boundary_instant`] is when it comes.
-fn before_boundary(lead: i64) -> (i64, NaiveDateTime) {
-    let now = chrono::Utc::now().with_timezone(&ZONE).naive_local();
-    let floor = now
-        .with_second(0)
-        .unwrap()
-        .with_nanosecond(0)
-        .unwrap()
-        .with_minute(now.minute() - now.minute() % 30)
-        .unwrap();
-    let boundary = floor + chrono::Duration::minutes(30);
-    let shift = (boundary - now).num_seconds() - lead;
-    (shift, boundary)
-}
-
-/// When schedule time `at` comes on this machine's clock, under `shift`.
-fn instant_of(at: NaiveDateTime, shift: i64) -> Instant {
-    let now =
-        chrono::Utc::now().with_timezone(&ZONE).naive_local() + chrono::Duration::seconds(shift);
-    let ahead = (at - now).num_milliseconds();
-    if ahead >= 0 {
-        Instant::now() + Duration::from_millis(ahead as u64)
-    } else {
-        Instant::now() - Duration::from_millis((-ahead) as u64)
-    }
+/// The schedule's clock `lead` seconds before the next slot boundary (see
+/// [`slurm::before_boundary`]).
+fn before_boundary(lead: i64) -> (i64, NaiveDateTime, Instant) {
+    slurm::before_boundary(chrono::Utc::now().with_timezone(&ZONE).naive_local(), lead)
 }
 
 fn t(at: NaiveDateTime) -> String {
@@ -155,7 +133,7 @@ fn bookings_on_two_nodes_become_reservations_and_jobs_and_two_overlapping_users_
         job_submit_lua: Some(guard),
         ..LabOptions::default()
     });
-    let (shift, b) = before_boundary(6);
+    let (shift, b, real_boundary) = before_boundary(6);
     let h = chrono::Duration::minutes(30);
     write_bookings(
         &lab,
@@ -165,7 +143,6 @@ fn bookings_on_two_nodes_become_reservations_and_jobs_and_two_overlapping_users_
             ("aivcs3", "node1", b + h, b + h * 3, "[0]"),
         ],
     );
-    let real_boundary = instant_of(b, shift);
     ok(&tick(&lab, &slurm, shift, &[]));
     let resv = our_reservations(&slurm);
     assert_eq!(resv.len(), 2, "{resv:#?}");
@@ -315,7 +292,7 @@ fn bookings_on_two_nodes_become_reservations_and_jobs_and_two_overlapping_users_
 fn a_cancelled_future_booking_leaves_slurm_as_if_it_never_existed_and_foreign_work_is_untouched() {
     let slurm = SlurmLab::start(LabOptions::default());
     let lab = cluster_root(&["aivcs1"]);
-    let (shift, b) = before_boundary(600);
+    let (shift, b, _) = before_boundary(600);
     let h = chrono::Duration::minutes(30);
     // Someone else's reservation and job, on the same node and time.
     slurm.scontrol(&[
@@ -380,7 +357,7 @@ fn a_cancelled_future_booking_leaves_slurm_as_if_it_never_existed_and_foreign_wo
 fn a_tick_killed_between_submitting_and_recording_is_completed_by_the_next() {
     let slurm = SlurmLab::start(LabOptions::default());
     let lab = cluster_root(&["aivcs1", "aivcs2"]);
-    let (shift, b) = before_boundary(900);
+    let (shift, b, _) = before_boundary(900);
     let h = chrono::Duration::minutes(30);
     write_bookings(
         &lab,
@@ -425,7 +402,7 @@ fn a_tick_killed_between_submitting_and_recording_is_completed_by_the_next() {
 fn shortening_a_running_booking_ends_its_job_within_30_seconds_of_the_new_end() {
     let slurm = SlurmLab::start(LabOptions::default());
     let lab = cluster_root(&["aivcs1"]);
-    let (shift, b) = before_boundary(25);
+    let (shift, b, real_end) = before_boundary(25);
     let h = chrono::Duration::minutes(30);
     // Running now (the slot that ends at b), booked until an hour after b.
     write_bookings(&lab, &[("aivcs1", "node1", b - h, b + h * 2, "[0]")]);
@@ -444,7 +421,6 @@ fn shortening_a_running_booking_ends_its_job_within_30_seconds_of_the_new_end() 
         "the running booking is in using.csv: {using}"
     );
     std::fs::write(lab.path().join("jobs/using.csv"), shortened).unwrap();
-    let real_end = instant_of(b, shift);
     ok(&tick(&lab, &slurm, shift, &[]));
     let resv = our_reservations(&slurm);
     assert_eq!(resv.len(), 1);
@@ -464,7 +440,7 @@ fn shortening_a_running_booking_ends_its_job_within_30_seconds_of_the_new_end() 
 fn a_job_name_posing_as_a_line_of_squeue_never_makes_the_monitor_touch_another_job() {
     let slurm = SlurmLab::start(LabOptions::default());
     let lab = cluster_root(&["aivcs1", "aivcs2"]);
-    let (shift, _) = before_boundary(900);
+    let (shift, _, _) = before_boundary(900);
     let victim = slurm.running_job_of(
         "aivcs2",
         &["-w", "node1", "-c", "1", "--mem=50", "--time=30"],
@@ -505,7 +481,7 @@ fn a_job_name_posing_as_a_line_of_squeue_never_makes_the_monitor_touch_another_j
 fn a_change_slurm_refuses_is_tried_once_a_tick_not_in_a_loop() {
     let slurm = SlurmLab::start(LabOptions::default());
     let lab = cluster_root(&["aivcs1", "aivcs2"]);
-    let (shift, b) = before_boundary(8);
+    let (shift, b, _) = before_boundary(8);
     let h = chrono::Duration::minutes(30);
     // A student's job without a time limit holds all of node0's cores: no reservation of
     // ours can be made there.

@@ -20,26 +20,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::NaiveDateTime;
 use slurm::{ensure_unix_user, wait_until, LabOptions, SlurmLab};
 
 const ZONE: chrono_tz::Tz = chrono_tz::Asia::Taipei;
 
-/// The schedule's clock `lead` seconds before the next slot boundary: (shift, boundary, when
-/// the boundary comes on this machine's clock).
+/// The schedule's clock `lead` seconds before the next slot boundary (see
+/// [`slurm::before_boundary`]).
 fn before_boundary(lead: i64) -> (i64, NaiveDateTime, Instant) {
-    let now = chrono::Utc::now().with_timezone(&ZONE).naive_local();
-    let floor = now
-        .with_second(0)
-        .and_then(|t| t.with_nanosecond(0))
-        .and_then(|t| t.with_minute(now.minute() - now.minute() % 30))
-        .unwrap();
-    let boundary = floor + chrono::Duration::minutes(30);
-    let ahead = boundary - now;
-    let shift = ahead.num_seconds() - lead;
-    let when = Instant::now()
-        + Duration::from_millis((ahead.num_milliseconds() - shift * 1000).max(0) as u64);
-    (shift, boundary, when)
+    slurm::before_boundary(chrono::Utc::now().with_timezone(&ZONE).naive_local(), lead)
 }
 
 /// The Prolog and Epilog: this build's run-container on the lab's root, with the clock
